@@ -1,0 +1,110 @@
+"""The ``flowpo`` command line; options are generated from the config objects' fields."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import typing
+from collections.abc import Callable
+from typing import Any
+
+import click
+from pydantic_settings import BaseSettings
+
+from flowpo.config import EvalConfig, make_config
+from flowpo.errors import FlowpoError
+
+
+def options_from(config_cls: type[BaseSettings]) -> Callable[[Callable[..., Any]], Any]:
+    """Add one ``--flag`` per config field, with the field's description as help.
+
+    Every default is ``None`` so an unset flag falls through to the environment and then
+    to the field's default (explicit > environment > default).
+    """
+
+    def decorate(fn: Callable[..., Any]) -> Any:
+        for name, field in reversed(list(config_cls.model_fields.items())):
+            choices = typing.get_args(field.annotation)
+            kind: Any = click.Choice(choices) if choices and all(
+                isinstance(c, str) for c in choices) else None
+            default = field.default if field.default is not None else "none"
+            help_ = f"{field.description} [default: {default}]"
+            fn = click.option(f"--{name.replace('_', '-')}", name, type=kind, default=None,
+                              help=help_)(fn)
+        return fn
+
+    return decorate
+
+
+@click.group()
+@click.version_option(package_name="flowpo")
+def cli() -> None:
+    """Train prompts like neural networks."""
+
+
+@cli.command("eval")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@options_from(EvalConfig)
+def eval_cmd(quiet: bool, **kwargs: Any) -> None:
+    """Score a prompt on a task split with the target model and write a JSON result."""
+    from tqdm import tqdm
+
+    from flowpo.api import default_output, evaluate
+
+    config = typing.cast(EvalConfig, make_config(EvalConfig, **kwargs))
+    bar = tqdm(total=None, unit="ex", disable=quiet, file=sys.stderr, desc=config.task)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    start = time.perf_counter()
+    result, summary = evaluate(config, progress=progress)
+    bar.close()
+    summary["seconds"] = round(time.perf_counter() - start, 2)
+    out = config.output or default_output(config, result)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"summary": summary, **result.to_dict()}
+    out.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
+    click.echo(f"{summary['task']} {summary['split']}: {result.metric} = {result.score:.4f} "
+               f"on {summary['examples']} examples ({result.model_calls} scored, "
+               f"{result.cached} cached, {summary['seconds']} s) -> {out}")
+
+
+@cli.command("tasks")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def tasks_cmd(as_json: bool) -> None:
+    """List the built-in tasks with their split sizes."""
+    from flowpo.tasks import list_tasks
+
+    rows = list_tasks()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{'task':34} {'kind':15} {'metric':12} {'labels':>6} "
+               f"{'train':>6} {'dev':>5} {'test':>6} {'pool':>6}")
+    for r in rows:
+        s = r.get("sizes", {})
+        click.echo(f"{r['name']:34} {r['kind']:15} {r['metric']:12} {r.get('n_labels', 0):>6} "
+                   f"{s.get('train', 0):>6} {s.get('dev', 0):>5} {s.get('test', 0):>6} "
+                   f"{s.get('pool', 0):>6}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; user errors print one clear line and exit with status 2."""
+    try:
+        cli.main(args=argv, standalone_mode=False)
+    except FlowpoError as e:
+        click.echo(f"error: {e}", err=True)
+        raise SystemExit(2) from None
+    except click.exceptions.Abort:
+        raise SystemExit(130) from None
+    except click.ClickException as e:
+        e.show()
+        raise SystemExit(e.exit_code) from None
+
+
+if __name__ == "__main__":
+    main()

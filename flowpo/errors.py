@@ -1,0 +1,48 @@
+"""One error style for everything a user can get wrong: what, where, and the fix."""
+
+from __future__ import annotations
+
+
+class FlowpoError(Exception):
+    """A user-facing error that says what is wrong, where, and how to fix it.
+
+    Args:
+        what: What is wrong, in plain words.
+        where: The file (and line) or the place the problem was found.
+        field: The field, flag or key at fault.
+        fix: How to fix it.
+    """
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        where: str | None = None,
+        field: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.what = what
+        self.where = where
+        self.field = field
+        self.fix = fix
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        """Render the error as one readable message."""
+        head = f"{self.where}: " if self.where else ""
+        field = f" (field '{self.field}')" if self.field else ""
+        fix = f" Fix: {self.fix}" if self.fix else ""
+        return f"{head}{self.what}{field}.{fix}"
+
+
+class DataError(FlowpoError, ValueError):
+    """Bad task data: a malformed file, a missing field, a label outside the set."""
+
+
+class ConfigError(FlowpoError, ValueError):
+    """A bad setting: an unknown model spec, a template without {text}."""
+
+
+class ModelError(FlowpoError, RuntimeError):
+    """A model that cannot do what was asked: a missing file, an unreachable endpoint."""

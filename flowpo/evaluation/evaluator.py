@@ -1,0 +1,154 @@
+"""Score prompts on examples: verbalizer or generation mode, cached, with budget counters."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from flowpo.errors import ConfigError
+from flowpo.evaluation.cache import CachedResult, EvalCache
+from flowpo.metrics import corpus_score, parse_entities, score_example
+from flowpo.models.base import TargetLM
+from flowpo.prompt import TEXT_SLOT, Prompt
+from flowpo.tasks.task import Task
+from flowpo.types import EvalResult, Example, ExampleResult
+
+Mode = Literal["auto", "verbalizer", "generate"]
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Budget:
+    """What evaluations have cost so far (the optimizer's budget counters)."""
+
+    examples_scored: int = 0
+    """Examples the target model really scored (cache misses)."""
+    examples_cached: int = 0
+    """Examples served from the cache."""
+    tokens: int = 0
+    """Input tokens the target model processed."""
+
+    def as_dict(self) -> dict[str, int]:
+        """Return the counters as a dict."""
+        return dict(self.__dict__)
+
+
+def example_key(example: Example, text: str) -> str:
+    """Return the cache key of an example: its id plus a hash of its formatted input."""
+    return f"{example.id}:{hashlib.sha1(text.encode()).hexdigest()[:12]}"
+
+
+class Evaluator:
+    """Scores prompts on a task's examples with a target model.
+
+    The prompt is shared by every example, so the model reuses its key/value cache
+    across the batch; every result is cached in SQLite, so repeats cost nothing.
+    """
+
+    def __init__(self, task: Task, model: TargetLM, *, cache: EvalCache | None = None,
+                 mode: Mode = "auto", max_new_tokens: int = 32, chunk_size: int = 64) -> None:
+        """Bind a task, a model, a cache and a scoring mode."""
+        self.task = task
+        self.model = model
+        self.cache = cache if cache is not None else EvalCache()
+        if mode == "auto":
+            mode = "verbalizer" if task.kind == "classification" else "generate"
+        if mode == "verbalizer" and task.kind != "classification":
+            raise ConfigError(f"task {task.name!r} has no labels to verbalize", field="mode",
+                              fix="use --mode generate for generation tasks")
+        self.mode = mode
+        self.max_new_tokens = max_new_tokens
+        self.chunk_size = chunk_size
+        self.budget = Budget()
+
+    def _words(self, prompt: Prompt) -> list[str]:
+        verbalizers = {**self.task.verbalizers, **(prompt.verbalizers or {})}
+        return [verbalizers[label] for label in self.task.labels]
+
+    def _mode_key(self, prompt: Prompt) -> str:
+        if self.mode == "verbalizer":
+            return "verbalizer:" + json.dumps(self._words(prompt), ensure_ascii=False)
+        return f"generate:{self.max_new_tokens}"
+
+    @property
+    def _model_key(self) -> str:
+        return str(getattr(self.model, "cache_key", self.model.model_id))
+
+    async def aevaluate(self, prompt: Prompt, examples: Sequence[Example], *,
+                        progress: Progress | None = None) -> EvalResult:
+        """Score one prompt on ``examples``; cached results cost no model call."""
+        if self.mode == "verbalizer":
+            self.model.check_words(self._words(prompt))
+        prefix, pattern = prompt.split_render(self.task.template)
+        texts = [self.task.format_input(ex) for ex in examples]
+        keys = [example_key(ex, t) for ex, t in zip(examples, texts, strict=True)]
+        fp, mode = prompt.fingerprint(self.task.template), self._mode_key(prompt)
+        hits = self.cache.get_many(fp, keys, self._model_key, mode)
+        todo = [i for i, k in enumerate(keys) if k not in hits]
+        tokens0 = self.model.stats.tokens_in
+        done = len(examples) - len(todo)
+        if progress:
+            progress(done, len(examples))
+        results: dict[str, CachedResult] = dict(hits)
+        for start in range(0, len(todo), self.chunk_size):
+            idx = todo[start : start + self.chunk_size]
+            suffixes = [pattern.replace(TEXT_SLOT, texts[i]) for i in idx]
+            fresh = await self._run(prompt, prefix, suffixes, [examples[i] for i in idx])
+            rows = list(zip([keys[i] for i in idx], fresh, strict=True))
+            self.cache.put_many(fp, self._model_key, mode, rows)  # saved as soon as computed
+            results.update(rows)
+            done += len(idx)
+            if progress:
+                progress(done, len(examples))
+        tokens = self.model.stats.tokens_in - tokens0
+        self.budget.examples_scored += len(todo)
+        self.budget.examples_cached += len(hits)
+        self.budget.tokens += tokens
+        return self._result(fp, examples, keys, results, hits, len(todo), tokens)
+
+    async def _run(self, prompt: Prompt, prefix: str, suffixes: list[str],
+                   examples: list[Example]) -> list[CachedResult]:
+        if self.mode == "verbalizer":
+            rows = await self.model.score_labels(prefix, suffixes, self._words(prompt))
+            out = []
+            for ex, lp in zip(examples, rows, strict=True):
+                pred = self.task.labels[max(range(len(lp)), key=lp.__getitem__)]
+                out.append(CachedResult(pred, float(pred == ex.target), tuple(lp)))
+            return out
+        texts = await self.model.generate(prefix, suffixes, max_new_tokens=self.max_new_tokens)
+        preds = [self._parse(t) for t in texts]
+        return [CachedResult(p, score_example(self.task.metric, p, ex), ())
+                for p, ex in zip(preds, examples, strict=True)]
+
+    def _parse(self, text: str) -> Any:
+        """Turn a generation into an answer: the first non-empty line (entities parsed)."""
+        if self.task.metric == "entity_f1":
+            return parse_entities(text, list(self.task.labels) or [])
+        lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+        return lines[0] if lines else ""
+
+    def _result(self, fp: str, examples: Sequence[Example], keys: list[str],
+                results: dict[str, CachedResult], hits: dict[str, CachedResult],
+                calls: int, tokens: int) -> EvalResult:
+        preds = [results[k].prediction for k in keys]
+        targets: list[Any] = list(examples)
+        score, details = corpus_score(self.task.metric, preds, targets,
+                                      list(self.task.labels) or None)
+        per = [ExampleResult(ex.id, results[k].prediction, ex.target, results[k].score,
+                             results[k].logprobs, k in hits)
+               for ex, k in zip(examples, keys, strict=True)]
+        return EvalResult(fp, self.task.metric, score, details, per, calls, len(hits), tokens)
+
+    async def aevaluate_many(self, prompts: Sequence[Prompt],
+                             examples: Sequence[Example]) -> list[EvalResult]:
+        """Score several prompts on the same examples, one after another."""
+        return [await self.aevaluate(p, examples) for p in prompts]
+
+    def evaluate(self, prompt: Prompt, examples: Sequence[Example], *,
+                 progress: Progress | None = None) -> EvalResult:
+        """Score one prompt (sync wrapper of :meth:`aevaluate`)."""
+        return asyncio.run(self.aevaluate(prompt, examples, progress=progress))

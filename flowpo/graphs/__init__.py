@@ -1,0 +1,1 @@
+"""The LangGraph optimization loop: state schema, builder and routers (PromptFlow issue)."""

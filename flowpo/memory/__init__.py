@@ -1,0 +1,1 @@
+"""The FAISS experience memory shared by runs (experience-memory issue)."""

@@ -1,0 +1,63 @@
+"""A LangChain chat model over a local causal LM, so every model is called the same way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import ConfigDict, Field
+
+from flowpo.models.local import LocalLM
+
+_ROLES = {"human": "user", "ai": "assistant", "system": "system"}
+
+
+class LocalChatModel(BaseChatModel):
+    """Chat with a local model through its chat template (operators and reflectors use it).
+
+    Example:
+        >>> from flowpo.models.chat import LocalChatModel
+        >>> LocalChatModel.__name__
+        'LocalChatModel'
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    lm: LocalLM = Field(description="The loaded local model.")
+    max_new_tokens: int = Field(256, description="Longest answer, in tokens.")
+    temperature: float = Field(0.0, description="0 for greedy decoding.")
+    top_p: float = Field(0.9, description="Nucleus sampling mass when temperature > 0.")
+
+    @property
+    def _llm_type(self) -> str:
+        return "flowpo-local"
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None,
+                  **kwargs: Any) -> ChatResult:
+        chat = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
+        text = self.lm.tokenizer.apply_chat_template(chat, tokenize=False,
+                                                     add_generation_prompt=True)
+        out = self.lm.generate_sync([text], max_new_tokens=self.max_new_tokens,
+                                    temperature=self.temperature, top_p=self.top_p)[0]
+        for s in stop or []:
+            out = out.split(s)[0]
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=out.strip()))])
+
+
+def load_chat_model(spec: str, **options: Any) -> BaseChatModel:
+    """Return a LangChain chat model for ``spec`` (local, OpenAI or OpenAI-compatible)."""
+    from flowpo.models.spec import load_target, parse_spec
+
+    parsed = parse_spec(spec)
+    if parsed.provider == "local":
+        lm = load_target(spec, **options)
+        if not isinstance(lm, LocalLM):  # pragma: no cover - parse_spec guarantees it
+            raise TypeError(f"{spec!r} did not load a local model")
+        return LocalChatModel(lm=lm)
+    from langchain_openai import ChatOpenAI
+
+    return ChatOpenAI(model=parsed.model, base_url=parsed.base_url, temperature=0,
+                      api_key=options.get("api_key") or ("EMPTY" if parsed.base_url else None))

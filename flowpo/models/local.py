@@ -1,0 +1,240 @@
+"""The local target model: a torch causal LM with batched, prefix-cached verbalizer scoring."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import OrderedDict
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from flowpo.errors import ModelError
+from flowpo.models.base import TargetLM
+from flowpo.models.device import pick_device, pick_dtype
+from flowpo.models.embedded import EMBEDDED_NAME, embedded_gguf
+
+KV = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+@lru_cache(maxsize=4)
+def load_causal_lm(name: str, device: str, dtype: str) -> tuple[Any, Any]:
+    """Load (tokenizer, model) once per process; the embedded name needs no download.
+
+    Args:
+        name: ``smollm2-135m`` (the embedded GGUF), a local directory, or a ``.gguf`` path.
+        device: ``cpu`` or ``cuda``.
+        dtype: ``float32``, ``bfloat16`` or ``float16``.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    kwargs: dict[str, Any] = {}
+    if name == EMBEDDED_NAME:
+        directory, gguf = embedded_gguf()
+        source, kwargs["gguf_file"] = str(directory), gguf
+    else:
+        path = Path(name)
+        if not path.exists():
+            raise ModelError(f"no local model at {name!r}", field="model",
+                             fix=f"give 'local:{EMBEDDED_NAME}', a model directory or a .gguf file")
+        if path.suffix == ".gguf":
+            source, kwargs["gguf_file"] = str(path.parent), path.name
+        else:
+            source = str(path)
+    tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(
+        source, local_files_only=True, dtype=getattr(torch, dtype), **kwargs
+    )
+    model.to(device).eval()
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer, model
+
+
+class LocalLM(TargetLM):
+    """A local causal LM as the target model.
+
+    The prompt is the same for every example, so its key/value cache is computed once
+    and reused across the batch; only each example's own tokens go through the model.
+    Only the hidden state of each example's last token meets the output layer.
+    """
+
+    def __init__(
+        self,
+        name: str = EMBEDDED_NAME,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int = 32,
+        prefix_cache: bool = True,
+    ) -> None:
+        """Load the model (shared across instances with the same name, device and dtype)."""
+        super().__init__()
+        self.device = pick_device(device)
+        self.dtype = pick_dtype(dtype, self.device)
+        self.tokenizer, self.model = load_causal_lm(name, self.device, self.dtype)
+        self.model_id = f"local:{name}"
+        self.batch_size = batch_size
+        self.prefix_cache = prefix_cache
+        self._kv: OrderedDict[str, KV] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def cache_key(self) -> str:
+        """Return what identifies this model's numbers: its id and dtype."""
+        return f"{self.model_id}@{self.dtype}"
+
+    # ---- tokens -------------------------------------------------------------------
+    def encode(self, text: str) -> list[int]:
+        """Return token ids of ``text`` without special tokens."""
+        return list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def word_token(self, word: str, *, leading_space: bool = True) -> int:
+        """Return the single token id of a label word, or raise with alternatives."""
+        text = (" " + word) if leading_space and not word.startswith(" ") else word
+        ids = self.encode(text)
+        if len(ids) == 1:
+            return ids[0]
+        raise ModelError(
+            f"the verbalizer {word!r} is {len(ids) or 'no'} tokens for {self.model_id} "
+            f"({[self.tokenizer.decode([i]) for i in ids]}), but scoring needs one token",
+            field="verbalizers",
+            fix=f"use a one-token word instead; candidates: {self.alternatives(word)}",
+        )
+
+    def alternatives(self, word: str) -> list[str]:
+        """Suggest one-token variants of ``word`` (casing, and its first token)."""
+        out: list[str] = []
+        for v in dict.fromkeys([word.lower(), word.capitalize(), word.upper(), word.strip()]):
+            if v and len(self.encode(" " + v)) == 1:
+                out.append(v)
+        first = self.encode(" " + word.strip())
+        if first:
+            out.append(self.tokenizer.decode(first[:1]).strip())
+        return list(dict.fromkeys(x for x in out if x))
+
+    def check_words(self, words: list[str]) -> None:
+        """Raise ``ModelError`` for a label word that is not one token, or a collision."""
+        ids = [self.word_token(w) for w in words]
+        if len(set(ids)) != len(ids):
+            raise ModelError(f"two labels share one token: {words}", field="verbalizers",
+                             fix="give every label a different word")
+
+    # ---- scoring ------------------------------------------------------------------
+    async def score_labels(
+        self, prefix: str, texts: list[str], words: list[str]
+    ) -> list[list[float]]:
+        """Return next-token log-probs of each label word after ``prefix + text``."""
+        word_ids = [self.word_token(w) for w in words]
+        return await asyncio.to_thread(self.score_sync, prefix, texts, word_ids)
+
+    @torch.inference_mode()
+    def score_sync(
+        self, prefix: str, texts: list[str], word_ids: list[int], *, use_cache: bool | None = None
+    ) -> list[list[float]]:
+        """Score synchronously; ``use_cache=False`` runs the full text (the plain baseline)."""
+        use_cache = self.prefix_cache if use_cache is None else use_cache
+        prefix_ids = self.encode(prefix) if prefix else []
+        suffixes = [self.encode(t) for t in texts]
+        out: list[list[float]] = [[] for _ in texts]
+        order = sorted(range(len(texts)), key=lambda i: len(suffixes[i]))  # batch by length
+        with self._lock:
+            kv = self._prefix_kv(prefix, prefix_ids) if use_cache and prefix_ids else None
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                if kv is not None:
+                    rows = self._forward_cached(kv, len(prefix_ids), [suffixes[i] for i in idx])
+                else:
+                    rows = self._forward_full([prefix_ids + suffixes[i] for i in idx])
+                logp = torch.log_softmax(rows.float(), dim=-1)[:, word_ids]  # [B, L]
+                for i, row in zip(idx, logp.tolist(), strict=True):
+                    out[i] = row
+        return out
+
+    def _prefix_kv(self, prefix: str, prefix_ids: list[int]) -> KV:
+        if prefix in self._kv:
+            self._kv.move_to_end(prefix)
+            return self._kv[prefix]
+        ids = torch.tensor([prefix_ids], device=self.device)
+        cache = self.model(input_ids=ids, use_cache=True).past_key_values
+        kv = [(layer.keys, layer.values) for layer in cache.layers]  # each [1, H, P, D]
+        self.stats.calls += 1
+        self.stats.tokens_in += len(prefix_ids)
+        self._kv[prefix] = kv
+        while len(self._kv) > 8:
+            self._kv.popitem(last=False)
+        return kv
+
+    def _forward_cached(self, kv: KV, plen: int, suffixes: list[list[int]]) -> torch.Tensor:
+        """Run only the examples' tokens on top of the shared prefix cache; [B, V] logits."""
+        from transformers import DynamicCache
+
+        batch = len(suffixes)
+        ids, lengths = self._pad_right(suffixes)
+        cache = DynamicCache(ddp_cache_data=[(k.expand(batch, -1, -1, -1),
+                                              v.expand(batch, -1, -1, -1)) for k, v in kv])
+        # Right padding needs no mask: causal attention never lets a real token see a pad.
+        positions = torch.arange(plen, plen + ids.shape[1], device=self.device).expand(batch, -1)
+        hidden = self.model.model(input_ids=ids, past_key_values=cache, position_ids=positions,
+                                  use_cache=True).last_hidden_state  # [B, T, H]
+        return self._last_logits(hidden, lengths, batch, suffixes)
+
+    def _forward_full(self, inputs: list[list[int]]) -> torch.Tensor:
+        """Run whole inputs (no prefix reuse); [B, V] logits at each last real token."""
+        ids, lengths = self._pad_right(inputs)
+        hidden = self.model.model(input_ids=ids, use_cache=False).last_hidden_state
+        return self._last_logits(hidden, lengths, len(inputs), inputs)
+
+    def _last_logits(self, hidden: torch.Tensor, lengths: torch.Tensor, batch: int,
+                     seqs: list[list[int]]) -> torch.Tensor:
+        last = hidden[torch.arange(batch, device=self.device), lengths - 1]  # [B, H]
+        self.stats.calls += 1
+        self.stats.examples += batch
+        self.stats.tokens_in += sum(len(s) for s in seqs)
+        return self.model.lm_head(last)  # [B, V]
+
+    def _pad_right(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        if any(not s for s in seqs):
+            raise ModelError("an example renders to no tokens", field="input",
+                             fix="check the task's input field and template")
+        width = max(len(s) for s in seqs)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs], device=self.device)
+        lengths = torch.tensor([len(s) for s in seqs], device=self.device)
+        return ids, lengths
+
+    # ---- generation ---------------------------------------------------------------
+    async def generate(
+        self, prefix: str, texts: list[str], *, max_new_tokens: int = 32
+    ) -> list[str]:
+        """Return greedy continuations of ``prefix + text``, batched."""
+        return await asyncio.to_thread(self.generate_sync, [prefix + t for t in texts],
+                                       max_new_tokens=max_new_tokens)
+
+    @torch.inference_mode()
+    def generate_sync(self, inputs: list[str], *, max_new_tokens: int = 32,
+                      temperature: float = 0.0, top_p: float = 1.0) -> list[str]:
+        """Decode each input (left-padded batches); greedy unless ``temperature > 0``."""
+        out: list[str] = []
+        tok = self.tokenizer
+        tok.padding_side = "left"
+        with self._lock:
+            for start in range(0, len(inputs), self.batch_size):
+                chunk = inputs[start : start + self.batch_size]
+                enc = tok(chunk, return_tensors="pt", padding=True, add_special_tokens=False)
+                enc = {k: v.to(self.device) for k, v in enc.items()}
+                sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} \
+                    if temperature > 0 else {"do_sample": False}
+                gen = self.model.generate(**enc, max_new_tokens=max_new_tokens,
+                                          pad_token_id=tok.pad_token_id, **sampling)
+                new = gen[:, enc["input_ids"].shape[1] :]
+                self.stats.calls += 1
+                self.stats.examples += len(chunk)
+                self.stats.tokens_in += int(enc["attention_mask"].sum())
+                self.stats.tokens_out += int((new != tok.pad_token_id).sum())
+                out.extend(tok.batch_decode(new, skip_special_tokens=True))
+        return out

@@ -1,0 +1,1 @@
+"""Prompt-editing operators and their registry (PromptFlow issue)."""

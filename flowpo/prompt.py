@@ -1,0 +1,211 @@
+"""Sectioned prompts: parse Markdown (headers are sections), render, fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from flowpo.errors import ConfigError, DataError
+
+TEXT_SLOT = "{text}"
+PROMPT_SLOT = "{prompt}"
+DEFAULT_TEMPLATE = "{prompt} Input : {text} Output:"
+"""The GFlowPO/StablePrompt target template."""
+
+_HEADER = re.compile(r"^(#{1,6})\s+(.+?)\s*$")
+_FROZEN = re.compile(r"\s*\((frozen)\)\s*$", re.IGNORECASE)
+
+
+def check_template(template: str, *, where: str = "template") -> str:
+    """Return ``template`` if it has exactly one ``{text}`` slot, else raise."""
+    if template.count(TEXT_SLOT) != 1:
+        raise ConfigError(
+            f"the template {template!r} must contain '{TEXT_SLOT}' exactly once",
+            where=where,
+            field="template",
+            fix="write the template like '{prompt} Input : {text} Output:'",
+        )
+    if template.count(PROMPT_SLOT) > 1:
+        raise ConfigError(
+            f"the template {template!r} contains '{PROMPT_SLOT}' more than once",
+            where=where,
+            field="template",
+            fix="keep one '{prompt}' slot (or none, for a fixed frame)",
+        )
+    return template
+
+
+@dataclass(frozen=True)
+class Section:
+    """A named part of a prompt; a frozen section is never edited by operators."""
+
+    name: str
+    text: str
+    frozen: bool = False
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """An ordered list of sections plus the template that frames every example.
+
+    Attributes:
+        sections: The prompt's sections, in order.
+        template: Where the prompt and the example go; ``None`` means the task's.
+        verbalizers: Label -> word overrides; ``None`` means the task's.
+    """
+
+    sections: tuple[Section, ...] = ()
+    template: str | None = None
+    verbalizers: dict[str, str] | None = field(default=None, hash=False)
+
+    @classmethod
+    def from_text(cls, text: str, **kwargs: Any) -> Prompt:
+        """Build a one-section prompt (section ``instruction``) from plain text."""
+        return cls(sections=(Section("instruction", text.strip()),), **kwargs)
+
+    @property
+    def text(self) -> str:
+        """Return the instruction text: the sections' texts joined by blank lines."""
+        return "\n\n".join(s.text for s in self.sections if s.text.strip())
+
+    def section(self, name: str) -> Section:
+        """Return the section called ``name``."""
+        for s in self.sections:
+            if s.name == name:
+                return s
+        known = ", ".join(s.name for s in self.sections) or "none"
+        raise KeyError(f"no section {name!r} in this prompt (sections: {known})")
+
+    def with_section(self, name: str, text: str) -> Prompt:
+        """Return a copy with section ``name``'s text replaced (appended if new)."""
+        names = [s.name for s in self.sections]
+        if name not in names:
+            return replace(self, sections=(*self.sections, Section(name, text)))
+        return replace(
+            self,
+            sections=tuple(replace(s, text=text) if s.name == name else s for s in self.sections),
+        )
+
+    def resolve_template(self, task_template: str) -> str:
+        """Return the template in force: the prompt's own, else the task's."""
+        return check_template(self.template or task_template)
+
+    def split_render(self, task_template: str) -> tuple[str, str]:
+        """Split the rendered template around ``{text}`` into (prefix, suffix pattern).
+
+        The prefix is shared by every example, so its key/value cache can be reused.
+        Whitespace before ``{text}`` goes with the example, because BPE tokenizers
+        attach a leading space to the next word.
+        """
+        template = self.resolve_template(task_template)
+        head, tail = template.split(TEXT_SLOT)
+        head = head.replace(PROMPT_SLOT, self.text)
+        stripped = head.rstrip()
+        return stripped, head[len(stripped) :] + TEXT_SLOT + tail
+
+    def render(self, text: str, task_template: str) -> str:
+        """Return the full model input for one example's formatted text."""
+        prefix, suffix = self.split_render(task_template)
+        return prefix + suffix.replace(TEXT_SLOT, text)
+
+    def fingerprint(self, task_template: str | None = None) -> str:
+        """Return a content hash of everything that changes the model's input."""
+        payload = {
+            "sections": [[s.name, s.text] for s in self.sections],
+            "template": self.template or task_template,
+            "verbalizers": self.verbalizers,
+        }
+        raw = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+    def to_markdown(self) -> str:
+        """Render as Markdown: optional YAML front matter, then one header per section."""
+        meta: dict[str, Any] = {}
+        if self.template:
+            meta["template"] = self.template
+        if self.verbalizers:
+            meta["verbalizers"] = dict(self.verbalizers)
+        out = []
+        if meta:
+            out.append("---\n" + yaml.safe_dump(meta, allow_unicode=True, sort_keys=False) + "---\n")
+        for s in self.sections:
+            mark = " (frozen)" if s.frozen else ""
+            out.append(f"# {s.name}{mark}\n\n{s.text.strip()}\n")
+        return "\n".join(out)
+
+    @classmethod
+    def from_markdown(cls, markdown: str, *, where: str = "prompt") -> Prompt:
+        """Parse Markdown: YAML front matter (template, verbalizers), headers as sections.
+
+        Text before the first header becomes a section named ``instruction``. A header
+        ending in ``(frozen)`` marks its section frozen.
+        """
+        meta, body = _split_front_matter(markdown, where)
+        sections: list[Section] = []
+        name, frozen, lines = "instruction", False, []
+        for line in body.splitlines():
+            m = _HEADER.match(line)
+            if m:
+                if "\n".join(lines).strip():
+                    sections.append(Section(name, "\n".join(lines).strip(), frozen))
+                title = m.group(2)
+                frozen = bool(_FROZEN.search(title))
+                name, lines = _FROZEN.sub("", title).strip(), []
+            else:
+                lines.append(line)
+        if "\n".join(lines).strip():
+            sections.append(Section(name, "\n".join(lines).strip(), frozen))
+        template = meta.get("template")
+        if template is not None:
+            check_template(str(template), where=where)
+        verbalizers = meta.get("verbalizers")
+        if verbalizers is not None and not isinstance(verbalizers, dict):
+            raise DataError(
+                "'verbalizers' in the front matter must map each label to a word",
+                where=where,
+                field="verbalizers",
+                fix="write e.g. 'verbalizers: {negative: bad, positive: good}'",
+            )
+        return cls(
+            sections=tuple(sections),
+            template=template,
+            verbalizers={str(k): str(v) for k, v in verbalizers.items()} if verbalizers else None,
+        )
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Prompt:
+        """Read a Markdown prompt file."""
+        p = Path(path)
+        try:
+            raw = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise DataError("the prompt file does not exist", where=str(p),
+                            fix="check the path given to --prompt-file") from None
+        except UnicodeDecodeError as e:
+            raise DataError(f"the prompt file is not UTF-8 text (byte {e.start})", where=str(p),
+                            fix="save the file as UTF-8") from None
+        return cls.from_markdown(raw, where=str(p))
+
+
+def _split_front_matter(markdown: str, where: str) -> tuple[dict[str, Any], str]:
+    if not markdown.startswith("---\n"):
+        return {}, markdown
+    end = markdown.find("\n---", 4)
+    if end < 0:
+        raise DataError("the YAML front matter opened with '---' is never closed", where=where,
+                        fix="end the front matter with a line holding only '---'")
+    try:
+        meta = yaml.safe_load(markdown[4:end]) or {}
+    except yaml.YAMLError as e:
+        raise DataError(f"the YAML front matter does not parse: {e}", where=where,
+                        fix="check the YAML between the '---' lines") from None
+    if not isinstance(meta, dict):
+        raise DataError("the front matter must be a YAML mapping", where=where,
+                        fix="write 'key: value' lines between the '---' lines")
+    return meta, markdown[end + 4 :].lstrip("-").lstrip("\n")
