@@ -24,17 +24,31 @@ from flowpo.models.local import LocalLM
 from flowpo.prompt import Prompt, Section
 from flowpo.tasks import load_task
 
-PROMPT = Prompt(sections=(
-    Section("task", "In this task you read one sentence taken from a movie review written by a "
+PROMPT = Prompt(
+    sections=(
+        Section(
+            "task",
+            "In this task you read one sentence taken from a movie review written by a "
             "film critic, and you decide whether the critic liked the movie or not. Focus on "
-            "the overall opinion the sentence expresses rather than on isolated words."),
-    Section("positive", "Answer yes when the sentence praises the film, its acting, story, "
-            "direction or music, or recommends it, even with mild reservations."),
-    Section("negative", "Answer no when the sentence criticises the film, calls it boring, "
-            "predictable, badly acted or a waste of time, even when it is ironic or sarcastic."),
-    Section("format", "Reply with a single word, yes or no, and nothing else. Do not explain "
-            "your answer and do not repeat the sentence."),
-))
+            "the overall opinion the sentence expresses rather than on isolated words.",
+        ),
+        Section(
+            "positive",
+            "Answer yes when the sentence praises the film, its acting, story, "
+            "direction or music, or recommends it, even with mild reservations.",
+        ),
+        Section(
+            "negative",
+            "Answer no when the sentence criticises the film, calls it boring, "
+            "predictable, badly acted or a waste of time, even when it is ironic or sarcastic.",
+        ),
+        Section(
+            "format",
+            "Reply with a single word, yes or no, and nothing else. Do not explain "
+            "your answer and do not repeat the sentence.",
+        ),
+    )
+)
 
 
 def matmul_peak(dtype: torch.dtype, n: int = 1024, reps: int = 20) -> float:
@@ -54,8 +68,12 @@ def plain_forward(lm: LocalLM, texts: list[str], word_ids: list[int], batch: int
     tok.padding_side = "right"
     preds: list[int] = []
     for start in range(0, len(texts), batch):
-        enc = tok(texts[start : start + batch], return_tensors="pt", padding=True,
-                  add_special_tokens=False)
+        enc = tok(
+            texts[start : start + batch],
+            return_tensors="pt",
+            padding=True,
+            add_special_tokens=False,
+        )
         logits = lm.model(**enc).logits  # [B, T, V]
         last = enc["attention_mask"].sum(1) - 1
         rows = logits[torch.arange(len(last)), last][:, word_ids]
@@ -77,7 +95,10 @@ def main() -> None:
     texts = [prefix + pattern.replace("{text}", task.format_input(e)) for e in examples]
     prompt_tokens = len(lm.encode(prefix))
     word_ids = [lm.word_token(task.verbalizers[lab]) for lab in task.labels]
-    n_params = sum(p.numel() for p in lm.model.model.parameters()) - lm.model.model.embed_tokens.weight.numel()
+    n_params = (
+        sum(p.numel() for p in lm.model.model.parameters())
+        - lm.model.model.embed_tokens.weight.numel()
+    )
 
     t0 = time.perf_counter()
     base_preds = plain_forward(lm, texts, word_ids, args.batch_size)
@@ -90,17 +111,24 @@ def main() -> None:
     t_eval = time.perf_counter() - t0
     tokens = lm.stats.tokens_in - tokens0
 
-    agree = sum(task.labels[b] == r.prediction for b, r in zip(base_preds, result.examples, strict=True))
+    agree = sum(
+        task.labels[b] == r.prediction for b, r in zip(base_preds, result.examples, strict=True)
+    )
     peak = {"float32": matmul_peak(torch.float32), "bfloat16": matmul_peak(torch.bfloat16)}
     achieved = 2 * n_params * tokens / t_eval / 1e9
     out = {
-        "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
-        "examples": len(examples), "prompt_tokens": prompt_tokens, "dtype": lm.dtype,
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+        "examples": len(examples),
+        "prompt_tokens": prompt_tokens,
+        "dtype": lm.dtype,
         "plain_sentences_per_s": len(examples) / t_plain,
         "evaluator_sentences_per_s": len(examples) / t_eval,
         "ratio": t_plain / t_eval,
-        "prediction_agreement": agree / len(examples), "accuracy": result.score,
-        "matmul_peak_gflops": peak, "evaluator_gflops": achieved,
+        "prediction_agreement": agree / len(examples),
+        "accuracy": result.score,
+        "matmul_peak_gflops": peak,
+        "evaluator_gflops": achieved,
         "evaluator_fraction_of_peak": achieved / peak[lm.dtype if lm.dtype in peak else "float32"],
     }
     for k, v in out.items():

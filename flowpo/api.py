@@ -24,9 +24,14 @@ def _split_list(value: str | None) -> list[str] | None:
 def task_for(config: EvalConfig) -> Task:
     """Return the task a config names (built-in or data file), with overrides applied."""
     task = resolve_task(
-        config.task, seed=config.seed, input_field=config.input_field,
-        target_field=config.target_field, labels=_split_list(config.labels),
-        metric=config.metric, template=config.template,
+        config.task,
+        seed=config.seed,
+        input_field=config.input_field,
+        target_field=config.target_field,
+        labels=_split_list(config.labels),
+        metric=config.metric,
+        template=config.template,
+        verbalizers=_split_list(config.verbalizers),
     )
     if config.template:
         task.template = config.template
@@ -36,42 +41,49 @@ def task_for(config: EvalConfig) -> Task:
 def prompt_for(config: EvalConfig, task: Task) -> Prompt:
     """Return the prompt a config names: --prompt, --prompt-file, or the manual prompt."""
     if config.prompt is not None and config.prompt_file is not None:
-        raise ConfigError("both --prompt and --prompt-file were given", field="prompt",
-                          fix="pass only one of them")
+        raise ConfigError(
+            "both --prompt and --prompt-file were given",
+            field="prompt",
+            fix="pass only one of them",
+        )
     if config.prompt_file is not None:
         prompt = Prompt.from_file(config.prompt_file)
     elif config.prompt is not None:
         prompt = Prompt.from_text(config.prompt)
     else:
         prompt = Prompt.from_text(manual_prompt(task, list(task.reference_prompts)))
-    words = _split_list(config.verbalizers)
-    if words:
-        if len(words) != len(task.labels):
-            raise ConfigError(f"{len(words)} verbalizers for {len(task.labels)} labels "
-                              f"{list(task.labels)}", field="verbalizers",
-                              fix="give one word per label, in label order")
-        prompt = Prompt(prompt.sections, prompt.template, dict(zip(task.labels, words,
-                                                                   strict=True)))
     return prompt
 
 
-def evaluate(config: EvalConfig, *, progress: Progress | None = None) -> tuple[EvalResult,
-                                                                               dict[str, Any]]:
+def evaluate(
+    config: EvalConfig, *, progress: Progress | None = None
+) -> tuple[EvalResult, dict[str, Any]]:
     """Evaluate the configured prompt; return the result and a run summary."""
     task = task_for(config)
     prompt = prompt_for(config, task)
     examples = task.split(config.split)[: config.limit]
-    model = load_target(config.model, device=config.device, dtype=config.dtype,
-                        batch_size=config.batch_size)
-    evaluator = Evaluator(task, model, cache=EvalCache(config.cache), mode=config.mode,
-                          max_new_tokens=config.max_new_tokens)
+    model = load_target(
+        config.model, device=config.device, dtype=config.dtype, batch_size=config.batch_size
+    )
+    evaluator = Evaluator(
+        task,
+        model,
+        cache=EvalCache(config.cache),
+        mode=config.mode,
+        max_new_tokens=config.max_new_tokens,
+    )
     result = evaluator.evaluate(prompt, examples, progress=progress)
     summary = {
-        "task": task.name, "split": config.split, "examples": len(examples),
-        "model": getattr(model, "cache_key", model.model_id), "mode": evaluator.mode,
-        "prompt": prompt.text, "template": prompt.template or task.template,
+        "task": task.name,
+        "split": config.split,
+        "examples": len(examples),
+        "model": getattr(model, "cache_key", model.model_id),
+        "mode": evaluator.mode,
+        "prompt": prompt.text,
+        "template": prompt.template or task.template,
         "verbalizers": {**task.verbalizers, **(prompt.verbalizers or {})},
-        "budget": evaluator.budget.as_dict(), "model_stats": model.stats.as_dict(),
+        "budget": evaluator.budget.as_dict(),
+        "model_stats": model.stats.as_dict(),
     }
     return result, summary
 

@@ -26,12 +26,16 @@ def options_from(config_cls: type[BaseSettings]) -> Callable[[Callable[..., Any]
     def decorate(fn: Callable[..., Any]) -> Any:
         for name, field in reversed(list(config_cls.model_fields.items())):
             choices = typing.get_args(field.annotation)
-            kind: Any = click.Choice(choices) if choices and all(
-                isinstance(c, str) for c in choices) else None
+            kind: Any = (
+                click.Choice(choices)
+                if choices and all(isinstance(c, str) for c in choices)
+                else None
+            )
             default = field.default if field.default is not None else "none"
             help_ = f"{field.description} [default: {default}]"
-            fn = click.option(f"--{name.replace('_', '-')}", name, type=kind, default=None,
-                              help=help_)(fn)
+            fn = click.option(
+                f"--{name.replace('_', '-')}", name, type=kind, default=None, help=help_
+            )(fn)
         return fn
 
     return decorate
@@ -68,9 +72,11 @@ def eval_cmd(quiet: bool, **kwargs: Any) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = {"summary": summary, **result.to_dict()}
     out.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
-    click.echo(f"{summary['task']} {summary['split']}: {result.metric} = {result.score:.4f} "
-               f"on {summary['examples']} examples ({result.model_calls} scored, "
-               f"{result.cached} cached, {summary['seconds']} s) -> {out}")
+    click.echo(
+        f"{summary['task']} {summary['split']}: {result.metric} = {result.score:.4f} "
+        f"on {summary['examples']} examples ({result.model_calls} scored, "
+        f"{result.cached} cached, {summary['seconds']} s) -> {out}"
+    )
 
 
 @cli.command("tasks")
@@ -83,13 +89,17 @@ def tasks_cmd(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    click.echo(f"{'task':34} {'kind':15} {'metric':12} {'labels':>6} "
-               f"{'train':>6} {'dev':>5} {'test':>6} {'pool':>6}")
+    click.echo(
+        f"{'task':34} {'kind':15} {'metric':12} {'labels':>6} "
+        f"{'train':>6} {'dev':>5} {'test':>6} {'pool':>6}"
+    )
     for r in rows:
         s = r.get("sizes", {})
-        click.echo(f"{r['name']:34} {r['kind']:15} {r['metric']:12} {r.get('n_labels', 0):>6} "
-                   f"{s.get('train', 0):>6} {s.get('dev', 0):>5} {s.get('test', 0):>6} "
-                   f"{s.get('pool', 0):>6}")
+        click.echo(
+            f"{r['name']:34} {r['kind']:15} {r['metric']:12} {r.get('n_labels', 0):>6} "
+            f"{s.get('train', 0):>6} {s.get('dev', 0):>5} {s.get('test', 0):>6} "
+            f"{s.get('pool', 0):>6}"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

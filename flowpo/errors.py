@@ -21,6 +21,7 @@ class FlowpoError(Exception):
         field: str | None = None,
         fix: str | None = None,
     ) -> None:
+        """Keep the parts so callers can inspect them, and build the message."""
         self.what = what
         self.where = where
         self.field = field

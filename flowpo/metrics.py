@@ -26,8 +26,18 @@ GENERATION_METRICS = ("exact_match", "contains", "set_match", "token_f1")
 METRICS = CLASSIFICATION_METRICS + GENERATION_METRICS + ("entity_f1",)
 """Names ``Task.metric`` may take."""
 
-CLUENER_TYPES = ("address", "book", "company", "game", "government", "movie", "name",
-                 "organization", "position", "scene")
+CLUENER_TYPES = (
+    "address",
+    "book",
+    "company",
+    "game",
+    "government",
+    "movie",
+    "name",
+    "organization",
+    "position",
+    "scene",
+)
 """The ten CLUENER entity types; a generated answer is parsed against these too."""
 
 Entities = dict[str, list[str]]
@@ -42,16 +52,18 @@ _SET_SEP = re.compile(r"[,，、\s]+")
 _MENTION_SEP = re.compile(r"[,，、;；]")
 _MENTION_STRIP = " \t\r\n\"'`*“”‘’「」『』[](){}（）【】。"
 _EMPTY_MENTIONS = frozenset({"", "无", "空", "没有", "none", "null", "n/a", "-", "—", "[]"})
-_DUMMY = Example(id="dummy", input="dummy input", target="dummy target",
-                 targets=("dummy target",))
+_DUMMY = Example(id="dummy", input="dummy input", target="dummy target", targets=("dummy target",))
 
 
 def check_metric(name: str) -> str:
     """Return ``name`` if it is a known metric; raise ConfigError naming the known ones."""
     if name not in METRICS:
         known = ", ".join(METRICS)
-        raise ConfigError(f"unknown metric {name!r}; known metrics: {known}",
-                          field="metric", fix=f"use one of {known}")
+        raise ConfigError(
+            f"unknown metric {name!r}; known metrics: {known}",
+            field="metric",
+            fix=f"use one of {known}",
+        )
     return name
 
 
@@ -114,8 +126,11 @@ def _token_f1(prediction: str, answer: str) -> float:
 
 
 _GENERATION: dict[str, Callable[[str, str], float]] = {
-    "exact_match": _exact_match, "contains": _contains, "set_match": _set_match,
-    "token_f1": _token_f1}
+    "exact_match": _exact_match,
+    "contains": _contains,
+    "set_match": _set_match,
+    "token_f1": _token_f1,
+}
 
 
 def score_example(metric: str, prediction: Any, example_or_targets: Targets) -> float:
@@ -154,12 +169,17 @@ def _ratio(num: int, den: int) -> float:
 
 def _prf(tp: int, n_pred: int, n_gold: int) -> dict[str, Any]:
     """Return precision, recall, F1 and support from counts (0/0 gives 0.0)."""
-    return {"precision": _ratio(tp, n_pred), "recall": _ratio(tp, n_gold),
-            "f1": _ratio(2 * tp, n_pred + n_gold), "support": n_gold}
+    return {
+        "precision": _ratio(tp, n_pred),
+        "recall": _ratio(tp, n_gold),
+        "f1": _ratio(2 * tp, n_pred + n_gold),
+        "support": n_gold,
+    }
 
 
-def classification_report(predictions: Sequence[Any], targets: Sequence[Any],
-                          labels: Sequence[str]) -> dict[str, Any]:
+def classification_report(
+    predictions: Sequence[Any], targets: Sequence[Any], labels: Sequence[str]
+) -> dict[str, Any]:
     """Compute accuracy, macro/micro F1 and per-label precision/recall/F1.
 
     Labels are compared after ``strip()``. As in scikit-learn with ``labels=`` given,
@@ -179,24 +199,36 @@ def classification_report(predictions: Sequence[Any], targets: Sequence[Any],
         raise ValueError(f"{len(predictions)} predictions but {len(targets)} targets")
     labs = list(dict.fromkeys(_text(lab).strip() for lab in labels))
     if not labs:
-        raise ConfigError("no labels to report on", field="labels",
-                          fix="pass the task's label names, e.g. labels=['negative', 'positive']")
+        raise ConfigError(
+            "no labels to report on",
+            field="labels",
+            fix="pass the task's label names, e.g. labels=['negative', 'positive']",
+        )
     preds = [_text(p).strip() for p in predictions]
     golds = [_text(t).strip() for t in targets]
     n_pred, n_gold = Counter(preds), Counter(golds)
     tp = Counter(p for p, g in zip(preds, golds, strict=True) if p == g)
     per_label = {lab: _prf(tp[lab], n_pred[lab], n_gold[lab]) for lab in labs}
-    micro = _prf(sum(tp[lab] for lab in labs), sum(n_pred[lab] for lab in labs),
-                 sum(n_gold[lab] for lab in labs))
+    micro = _prf(
+        sum(tp[lab] for lab in labs),
+        sum(n_pred[lab] for lab in labs),
+        sum(n_gold[lab] for lab in labs),
+    )
 
     def macro(key: str) -> float:
         return sum(row[key] for row in per_label.values()) / len(labs)
 
-    return {"accuracy": _ratio(sum(tp.values()), len(golds)),
-            "macro_precision": macro("precision"), "macro_recall": macro("recall"),
-            "macro_f1": macro("f1"), "micro_precision": micro["precision"],
-            "micro_recall": micro["recall"], "micro_f1": micro["f1"],
-            "n": len(golds), "per_label": per_label}
+    return {
+        "accuracy": _ratio(sum(tp.values()), len(golds)),
+        "macro_precision": macro("precision"),
+        "macro_recall": macro("recall"),
+        "macro_f1": macro("f1"),
+        "micro_precision": micro["precision"],
+        "micro_recall": micro["recall"],
+        "micro_f1": micro["f1"],
+        "n": len(golds),
+        "per_label": per_label,
+    }
 
 
 def _clean_mention(text: str) -> str:
@@ -233,8 +265,9 @@ def _entity_pairs(entities: Mapping[str, Any]) -> Counter[tuple[str, str]]:
     return pairs
 
 
-def entity_f1(predictions: Sequence[Mapping[str, Any] | None],
-              targets: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def entity_f1(
+    predictions: Sequence[Mapping[str, Any] | None], targets: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
     """Compute entity-level micro precision/recall/F1 over (type, mention) pairs.
 
     Counts are multisets over the corpus: a mention listed twice counts twice, and a
@@ -265,9 +298,15 @@ def entity_f1(predictions: Sequence[Mapping[str, Any] | None],
         overall: dict[str, Any] = {"precision": 1.0, "recall": 1.0, "f1": 1.0}
     else:
         overall = _prf(tp, n_pred, n_gold)
-    return {"precision": overall["precision"], "recall": overall["recall"],
-            "f1": overall["f1"], "tp": tp, "n_pred": n_pred, "n_gold": n_gold,
-            "per_type": per_type}
+    return {
+        "precision": overall["precision"],
+        "recall": overall["recall"],
+        "f1": overall["f1"],
+        "tp": tp,
+        "n_pred": n_pred,
+        "n_gold": n_gold,
+        "per_type": per_type,
+    }
 
 
 def _parse_json(text: str, canon: Mapping[str, str]) -> Entities | None:
@@ -276,7 +315,7 @@ def _parse_json(text: str, canon: Mapping[str, str]) -> Entities | None:
     if start < 0 or end <= start:
         return None
     try:
-        data = json.loads(text[start:end + 1])
+        data = json.loads(text[start : end + 1])
     except (ValueError, RecursionError):
         return None
     if not isinstance(data, dict):
@@ -299,7 +338,7 @@ def _parse_lines(text: str, canon: Mapping[str, str]) -> Entities:
         stop = matches[i + 1].start() if i + 1 < len(matches) else len(text)
         typ = canon.get(match.group(1).lower())
         if typ is not None:
-            value = text[match.end():stop].split("\n", 1)[0]
+            value = text[match.end() : stop].split("\n", 1)[0]
             found.setdefault(typ, []).extend(_mentions(value, split=True))
     return found
 
@@ -342,8 +381,12 @@ def _pred_entities(prediction: Any, gold: Mapping[str, Any]) -> Mapping[str, Any
     return parse_entities(_text(prediction), types)
 
 
-def corpus_score(metric: str, predictions: Sequence[Any], examples_targets: Sequence[Targets],
-                 labels: Sequence[str] | None = None) -> tuple[float, dict[str, Any]]:
+def corpus_score(
+    metric: str,
+    predictions: Sequence[Any],
+    examples_targets: Sequence[Targets],
+    labels: Sequence[str] | None = None,
+) -> tuple[float, dict[str, Any]]:
     """Score a whole set of predictions.
 
     ``macro_f1``/``micro_f1`` (and ``accuracy`` when ``labels`` is given) come from
@@ -370,8 +413,9 @@ def corpus_score(metric: str, predictions: Sequence[Any], examples_targets: Sequ
         labs = list(labels) if labels else sorted({g.strip() for g in gold_labels})
         report = classification_report(predictions, gold_labels, labs)
         return float(report[metric]), report
-    scores = [score_example(metric, p, t)
-              for p, t in zip(predictions, examples_targets, strict=True)]
+    scores = [
+        score_example(metric, p, t) for p, t in zip(predictions, examples_targets, strict=True)
+    ]
     mean = sum(scores) / len(scores) if scores else 0.0
     return mean, {"n": len(scores), "mean": mean}
 
@@ -380,8 +424,9 @@ MetricFn = Callable[[Any, Example], float]
 """A custom metric: (prediction, example) -> score in [0, 1]."""
 
 
-def check_metric_callable(fn: object, example: Example | None = None,
-                          prediction: Any = "dummy prediction") -> MetricFn:
+def check_metric_callable(
+    fn: object, example: Example | None = None, prediction: Any = "dummy prediction"
+) -> MetricFn:
     """Check early that ``fn`` is a metric: (prediction, example) -> real number in [0, 1].
 
     Args:
@@ -402,19 +447,25 @@ def check_metric_callable(fn: object, example: Example | None = None,
     try:
         inspect.signature(fn).bind(prediction, trial)
     except TypeError as err:
-        raise TypeError(f"custom metric {name} cannot take (prediction, example): {err}. "
-                        f"{fix}") from err
+        raise TypeError(
+            f"custom metric {name} cannot take (prediction, example): {err}. {fix}"
+        ) from err
     except ValueError:  # no signature to inspect (some builtins): rely on the call
         pass
     try:
         value = fn(prediction, trial)
     except Exception as err:
-        raise TypeError(f"custom metric {name} raised {type(err).__name__}: {err} when "
-                        f"called on ({prediction!r}, example {trial.id!r}). {fix}") from err
+        raise TypeError(
+            f"custom metric {name} raised {type(err).__name__}: {err} when "
+            f"called on ({prediction!r}, example {trial.id!r}). {fix}"
+        ) from err
     if not isinstance(value, numbers.Real):
-        raise TypeError(f"custom metric {name} returned {type(value).__name__}, "
-                        f"not a real number. {fix}")
+        raise TypeError(
+            f"custom metric {name} returned {type(value).__name__}, not a real number. {fix}"
+        )
     if math.isnan(float(value)) or not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"custom metric {name} returned {value!r}, outside [0, 1]. "
-                         f"Fix: rescale its scores into [0, 1]")
+        raise ValueError(
+            f"custom metric {name} returned {value!r}, outside [0, 1]. "
+            f"Fix: rescale its scores into [0, 1]"
+        )
     return fn

@@ -133,7 +133,9 @@ class Prompt:
             meta["verbalizers"] = dict(self.verbalizers)
         out = []
         if meta:
-            out.append("---\n" + yaml.safe_dump(meta, allow_unicode=True, sort_keys=False) + "---\n")
+            out.append(
+                "---\n" + yaml.safe_dump(meta, allow_unicode=True, sort_keys=False) + "---\n"
+            )
         for s in self.sections:
             mark = " (frozen)" if s.frozen else ""
             out.append(f"# {s.name}{mark}\n\n{s.text.strip()}\n")
@@ -148,7 +150,8 @@ class Prompt:
         """
         meta, body = _split_front_matter(markdown, where)
         sections: list[Section] = []
-        name, frozen, lines = "instruction", False, []
+        name, frozen = "instruction", False
+        lines: list[str] = []
         for line in body.splitlines():
             m = _HEADER.match(line)
             if m:
@@ -185,11 +188,17 @@ class Prompt:
         try:
             raw = p.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise DataError("the prompt file does not exist", where=str(p),
-                            fix="check the path given to --prompt-file") from None
+            raise DataError(
+                "the prompt file does not exist",
+                where=str(p),
+                fix="check the path given to --prompt-file",
+            ) from None
         except UnicodeDecodeError as e:
-            raise DataError(f"the prompt file is not UTF-8 text (byte {e.start})", where=str(p),
-                            fix="save the file as UTF-8") from None
+            raise DataError(
+                f"the prompt file is not UTF-8 text (byte {e.start})",
+                where=str(p),
+                fix="save the file as UTF-8",
+            ) from None
         return cls.from_markdown(raw, where=str(p))
 
 
@@ -198,14 +207,23 @@ def _split_front_matter(markdown: str, where: str) -> tuple[dict[str, Any], str]
         return {}, markdown
     end = markdown.find("\n---", 4)
     if end < 0:
-        raise DataError("the YAML front matter opened with '---' is never closed", where=where,
-                        fix="end the front matter with a line holding only '---'")
+        raise DataError(
+            "the YAML front matter opened with '---' is never closed",
+            where=where,
+            fix="end the front matter with a line holding only '---'",
+        )
     try:
         meta = yaml.safe_load(markdown[4:end]) or {}
     except yaml.YAMLError as e:
-        raise DataError(f"the YAML front matter does not parse: {e}", where=where,
-                        fix="check the YAML between the '---' lines") from None
+        raise DataError(
+            f"the YAML front matter does not parse: {e}",
+            where=where,
+            fix="check the YAML between the '---' lines",
+        ) from None
     if not isinstance(meta, dict):
-        raise DataError("the front matter must be a YAML mapping", where=where,
-                        fix="write 'key: value' lines between the '---' lines")
+        raise DataError(
+            "the front matter must be a YAML mapping",
+            where=where,
+            fix="write 'key: value' lines between the '---' lines",
+        )
     return meta, markdown[end + 4 :].lstrip("-").lstrip("\n")

@@ -15,6 +15,7 @@ import gzip
 import json
 import shutil
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -34,34 +35,86 @@ Spec = dict[str, Any]
 Built = tuple[Spec, dict[str, list[Rec]]]
 SEED = 0
 LMBFF_DEFAULT_SEED = 42
-LMBFF = ("LM-BFF 16-shot splits (princeton-nlp/LM-BFF, copy in "
-         "ZhengxiangShi/PowerfulPromptFT@b4ecdea0)")
+LMBFF = (
+    "LM-BFF 16-shot splits (princeton-nlp/LM-BFF, copy in ZhengxiangShi/PowerfulPromptFT@b4ecdea0)"
+)
 APE = "keirp/automatic_prompt_engineer@eac521c7"
+RLPROMPT = "RLPrompt 16-shot splits (mingkaid/rl-prompt@30528c21)"
+RLPROMPT_FEWSHOT = {"sst2-test", "agnews"}
 
-# name, description, verbalizers in label-id order (StablePrompt/GFlowPO), test source.
+# Descriptions say what the task is (the manual prompt starts with them); the catalog's
+# "protocol" says where the splits come from.
+# name -> description, verbalizers in label-id order (StablePrompt/GFlowPO), test source.
 GLUE: dict[str, tuple[str, list[str], str]] = {
-    "sst2": ("SST-2 movie-review sentiment (GLUE)", ["no", "yes"], "GLUE SST-2 dev"),
-    "mrpc": ("MRPC: are the two sentences paraphrases (GLUE)", ["No", "Yes"], "GLUE MRPC dev"),
-    "rte": ("RTE: does the premise entail the hypothesis (GLUE)", ["yes", "no"], "GLUE RTE dev"),
-    "qnli": ("QNLI: does the sentence answer the question (GLUE)", ["yes", "no"],
-             "GLUE QNLI dev, 2,000 of 5,463"),
-    "mnli": ("MNLI natural-language inference (GLUE)", ["Yes", "Maybe", "No"],
-             "MNLI dev_matched, 2,000 of 9,815 (anthonywchen/generative-nli@aad50032)"),
-    "snli": ("SNLI natural-language inference", ["Yes", "Maybe", "No"],
-             "SNLI validation, 2,000 of 9,842 (anthonywchen/generative-nli@aad50032)"),
+    "sst2": (
+        "Classify the sentiment of a movie-review sentence",
+        ["no", "yes"],
+        "GLUE SST-2 dev (872)",
+    ),
+    "mrpc": ("Decide whether two sentences are paraphrases", ["No", "Yes"], "GLUE MRPC dev"),
+    "rte": ("Decide whether the premise entails the hypothesis", ["yes", "no"], "GLUE RTE dev"),
+    "qnli": (
+        "Decide whether the sentence answers the question",
+        ["yes", "no"],
+        "GLUE QNLI dev, 2,000 of 5,463",
+    ),
+    "mnli": (
+        "Decide whether the premise entails, contradicts or is neutral to the hypothesis",
+        ["Yes", "Maybe", "No"],
+        "MNLI dev_matched, 2,000 of 9,815 (anthonywchen/generative-nli@aad50032)",
+    ),
+    "snli": (
+        "Decide whether the premise entails, contradicts or is neutral to the hypothesis",
+        ["Yes", "Maybe", "No"],
+        "SNLI validation, 2,000 of 9,842 (anthonywchen/generative-nli@aad50032)",
+    ),
 }
-# source dir -> task name, description, verbalizers (GFlowPO's, else RLPrompt's words).
-SINGLE: dict[str, tuple[str, str, list[str]]] = {
-    "cr": ("cr", "CR customer-review sentiment", ["negative", "positive"]),
-    "mr": ("mr", "MR movie-review sentiment", ["No", "Yes"]),
-    "subj": ("subj", "SUBJ: is the sentence subjective or objective", ["subjective", "objective"]),
-    "trec": ("trec", "TREC question type (abbreviation -> RLPrompt's 'Expression')",
-             ["Description", "Entity", "Expression", "Human", "Location", "Number"]),
-    "sst-2": ("sst2-test", "SST-2 sentiment, RLPrompt's copy whose test set is the 1,821-sentence"
-              " SST-2 test set (sst2 tests on the 872-sentence GLUE dev set)", ["no", "yes"]),
-    "agnews": ("agnews", "AG News topic", ["World", "Sports", "Business", "Technology"]),
-    "sst-5": ("sst5", "SST-5 five-way sentiment", ["terrible", "bad", "okay", "good", "great"]),
-    "mpqa": ("mpqa", "MPQA opinion polarity", ["terrible", "great"]),
+# source dir -> name, description, verbalizers (GFlowPO's, else RLPrompt's words), test.
+SINGLE: dict[str, tuple[str, str, list[str], str]] = {
+    "cr": (
+        "cr",
+        "Classify the sentiment of a customer review",
+        ["negative", "positive"],
+        "LM-BFF CR test",
+    ),
+    "mr": ("mr", "Classify the sentiment of a movie review", ["No", "Yes"], "LM-BFF MR test"),
+    "subj": (
+        "subj",
+        "Decide whether a movie-review sentence is subjective or objective",
+        ["subjective", "objective"],
+        "LM-BFF SUBJ test",
+    ),
+    "trec": (
+        "trec",
+        "Classify what kind of answer a question asks for",
+        ["Description", "Entity", "Expression", "Human", "Location", "Number"],
+        "LM-BFF TREC test (RLPrompt's word for abbreviation: Expression)",
+    ),
+    "sst-2": (
+        "sst2-test",
+        "Classify the sentiment of a movie-review sentence",
+        ["no", "yes"],
+        "RLPrompt's SST-2 copy whose test set is the 1,821-sentence SST-2 test set "
+        "(task sst2 tests on the 872-sentence GLUE dev set)",
+    ),
+    "agnews": (
+        "agnews",
+        "Classify the topic of a news article",
+        ["World", "Sports", "Business", "Technology"],
+        "RLPrompt AG News test",
+    ),
+    "sst-5": (
+        "sst5",
+        "Classify the sentiment of a movie-review sentence on a five-point scale",
+        ["terrible", "bad", "okay", "good", "great"],
+        "LM-BFF SST-5 test",
+    ),
+    "mpqa": (
+        "mpqa",
+        "Classify the polarity of an opinion phrase",
+        ["terrible", "great"],
+        "LM-BFF MPQA test",
+    ),
 }
 II_METRICS = {"common_concept": "token_f1", "informal_to_formal": "token_f1"}
 # BBII verbalizers by label TEXT (StablePrompt/GFlowPO); else the label if it is one word.
@@ -112,15 +165,37 @@ def records(split: str, rows: list[Rec]) -> list[Rec]:
     return out
 
 
-def spec(name: str, group: str, kind: str, metric: str, description: str, source: str,
-         rule: Spec, labels: list[str] | None = None, verbalizers: list[str] | None = None,
-         input_format: str = "text", **extra: Any) -> Spec:
+def spec(
+    name: str,
+    group: str,
+    kind: str,
+    metric: str,
+    description: str,
+    protocol: str,
+    source: str,
+    rule: Spec,
+    labels: list[str] | None = None,
+    verbalizers: list[str] | None = None,
+    input_format: str = "text",
+    **extra: Any,
+) -> Spec:
     """Return a catalog entry (sizes are filled in when the splits are written)."""
     labels = labels or []
-    return {"name": name, "group": group, "kind": kind, "metric": metric, "labels": labels,
-            "verbalizers": dict(zip(labels, verbalizers or [], strict=True)),
-            "template": DEFAULT_TEMPLATE, "input_format": input_format,
-            "description": description, "source": source, "split_rule": rule, **extra}
+    return {
+        "name": name,
+        "group": group,
+        "kind": kind,
+        "metric": metric,
+        "labels": labels,
+        "verbalizers": dict(zip(labels, verbalizers or [], strict=True)),
+        "template": DEFAULT_TEMPLATE,
+        "input_format": input_format,
+        "description": description,
+        "protocol": protocol,
+        "source": source,
+        "split_rule": rule,
+        **extra,
+    }
 
 
 def label_names(rows: list[Rec]) -> list[str]:
@@ -129,17 +204,24 @@ def label_names(rows: list[Rec]) -> list[str]:
     return [by_id[i] for i in sorted(by_id)]
 
 
-def build_lmbff(d: Path, name: str, group: str, description: str, words: list[str],
-                test_source: str) -> Built:
+def build_lmbff(
+    d: Path, name: str, group: str, description: str, words: list[str], test_source: str
+) -> Built:
     """Few-shot task from LM-BFF seeds: train/dev = seed 42, pool = other seeds' examples."""
     top = {s: read_jsonl(d / f"{s}.jsonl") for s in ("train", "dev", "test")}
-    seeds = {int(p.name.split("-")[1]): (read_jsonl(p / "train.jsonl"), read_jsonl(p / "dev.jsonl"))
-             for p in sorted((d / "seeds").glob("16-*"))}
-    fewshot = {key(r) for rows in [top["train"], top["dev"]] + [t + v for t, v in seeds.values()]
-               for r in rows}
+    seeds = {
+        int(p.name.split("-")[1]): (read_jsonl(p / "train.jsonl"), read_jsonl(p / "dev.jsonl"))
+        for p in sorted((d / "seeds").glob("16-*"))
+    }
+    fewshot = {
+        key(r)
+        for rows in [top["train"], top["dev"]] + [t + v for t, v in seeds.values()]
+        for r in rows
+    }
     test = [r for r in top["test"] if key(r) not in fewshot]
-    others = [r for s in sorted(seeds) if s != LMBFF_DEFAULT_SEED
-              for r in seeds[s][0] + seeds[s][1]]
+    others = [
+        r for s in sorted(seeds) if s != LMBFF_DEFAULT_SEED for r in seeds[s][0] + seeds[s][1]
+    ]
     pool = dedupe(others, exclude={key(r) for r in top["train"] + top["dev"]})
     splits = {"train": top["train"], "dev": top["dev"], "test": test, "pool": pool}
     for s, (train, dev) in seeds.items():
@@ -147,14 +229,25 @@ def build_lmbff(d: Path, name: str, group: str, description: str, words: list[st
             splits[f"train-{s}"], splits[f"dev-{s}"] = train, dev
     dropped = len(top["test"]) - len(test)
     note = f"; {dropped} test example(s) dropped: also in a few-shot split" if dropped else ""
+    counts = Counter(r["label"] for r in top["train"])
+    if len(set(counts.values())) > 1:
+        note += f"; the seed-42 train file is not balanced: {dict(sorted(counts.items()))}"
+    origin = RLPROMPT if name in RLPROMPT_FEWSHOT else LMBFF
     rule = {"kind": "lmbff", "seed": LMBFF_DEFAULT_SEED, "seeds": sorted(seeds)}
     entry = spec(
-        name, group, "classification", "accuracy",
-        f"{description}. train/dev: LM-BFF 16 per class (seed 42; seeds {sorted(seeds)}); "
+        name,
+        group,
+        "classification",
+        "accuracy",
+        description,
+        f"train/dev: {origin.split(' (')[0]}, 16 per class, seed 42 (seeds {sorted(seeds)}); "
         f"pool: the other seeds' examples; test: {test_source}{note}",
-        f"{LMBFF}; test: {test_source}", rule,
-        labels=label_names(top["train"] + top["test"]), verbalizers=words,
-        input_format="pair" if isinstance(top["test"][0]["input"], dict) else "text")
+        f"{origin}; test: {test_source}",
+        rule,
+        labels=label_names(top["train"] + top["test"]),
+        verbalizers=words,
+        input_format="pair" if isinstance(top["test"][0]["input"], dict) else "text",
+    )
     return entry, splits
 
 
@@ -174,12 +267,19 @@ def build_ii(d: Path, name: str) -> Built:
     metric = II_METRICS.get(name, "exact_match")
     ann = json.loads((d / "annotations.json").read_text(encoding="utf-8"))["annotations"]
     entry = spec(
-        name, "ii", "generation", metric,
-        f"Instruction Induction task {name} (Honovich et al. 2022, APE data): infer the "
-        f"instruction from input-output pairs. {how}; test: APE's execute set. Metric: "
-        "exact_match (APE's normalised match against any of the targets) for all tasks "
-        "except token_f1 for common_concept and informal_to_formal",
-        f"{APE} experiments/data/instruction_induction", rule, reference_prompts=ann)
+        name,
+        "ii",
+        "generation",
+        metric,
+        f"Instruction induction ({name.replace('_', ' ')}): infer the instruction from "
+        "input-output pairs and follow it",
+        f"Instruction Induction (Honovich et al. 2022) as in APE. {how}; test: APE's "
+        "execute set. Metric: exact_match (APE's normalised match against any of the "
+        "targets) for all tasks except token_f1 for common_concept and informal_to_formal",
+        f"{APE} experiments/data/instruction_induction",
+        rule,
+        reference_prompts=ann,
+    )
     return entry, {"train": train, "dev": dev, "test": test, "pool": pool}
 
 
@@ -195,13 +295,23 @@ def bbii_kind(name: str, rows: list[Rec]) -> tuple[Spec, Callable[[Rec], Rec]]:
         if any(len(w.split()) != 1 for w in words):
             raise SystemExit(f"bbii/{name}: give one-word verbalizers for {labels}")
         conv = lambda r: {"input": r["input"], "target": r["label"]}  # noqa: E731
-        return {"kind": "classification", "metric": "accuracy", "labels": labels,
-                "verbalizers": words}, conv
+        return {
+            "kind": "classification",
+            "metric": "accuracy",
+            "labels": labels,
+            "verbalizers": words,
+        }, conv
     letters = list(LETTERS[: max(len(r["choices"]) for r in rows)])
-    conv = lambda r: {"input": r["input"], "choices": r["choices"],  # noqa: E731
-                      "target": LETTERS[r["label_id"]]}
-    return {"kind": "classification", "metric": "accuracy", "labels": letters,
-            "verbalizers": letters, "input_format": "choices"}, conv
+    def conv(r: dict) -> dict:
+        return {"input": r["input"], "choices": r["choices"], "target": LETTERS[r["label_id"]]}
+
+    return {
+        "kind": "classification",
+        "metric": "accuracy",
+        "labels": letters,
+        "verbalizers": letters,
+        "input_format": "choices",
+    }, conv
 
 
 def build_bbii(d: Path, name: str) -> Built:
@@ -215,11 +325,17 @@ def build_bbii(d: Path, name: str) -> Built:
     train, dev = halve(items, seed=SEED, key=(lambda r: r["target"]) if classification else None)
     rule = {"kind": "halve", "stratify": classification, "seed": SEED}
     entry = spec(
-        name=name, group="bbii",
-        description=f"{info['description']} (BIG-Bench). train/dev: StablePrompt's first "
+        name=name,
+        group="bbii",
+        description=info["description"],
+        protocol=f"BIG-Bench Instruction Induction. train/dev: StablePrompt's first "
         f"{len(train_rows)} examples split in seeded (seed 0) stratified halves, as no dev set "
-        "exists; test: the rest", source=f"{APE} data/bigbench-ii/{name}/task.json", rule=rule,
-        reference_prompts=[info["task_prefix"].strip()], **kind)
+        "exists; test: the rest",
+        source=f"{APE} data/bigbench-ii/{name}/task.json",
+        rule=rule,
+        reference_prompts=[info["task_prefix"].strip()],
+        **kind,
+    )
     return entry, {"train": train, "dev": dev, "test": test, "pool": []}
 
 
@@ -229,12 +345,19 @@ def build_mmlu(d: Path, subject: str) -> Built:
     shots = {key(r) for r in train}
     test = [r for r in read_jsonl(d / "test.jsonl") if key(r) not in shots]
     entry = spec(
-        f"mmlu-{subject}", "mmlu", "classification", "accuracy",
-        f"MMLU {subject.replace('_', ' ')} multiple choice. train: MMLU's 5-example dev split; "
+        f"mmlu-{subject}",
+        "mmlu",
+        "classification",
+        "accuracy",
+        f"Answer multiple-choice questions about {subject.replace('_', ' ')}",
+        "MMLU. train: MMLU's 5-example dev split; "
         "dev: the same 5 (MMLU ships no usable validation split here); test: the test split",
         "HaeChan0305/MLILAB-FedLLM@d92730e8 data/mmlu (MMLU, Hendrycks et al.)",
-        {"kind": "fixed"}, labels=list("ABCD"), verbalizers=list("ABCD"),
-        input_format="choices")
+        {"kind": "fixed"},
+        labels=list("ABCD"),
+        verbalizers=list("ABCD"),
+        input_format="choices",
+    )
     return entry, {"train": train, "dev": train, "test": test, "pool": []}
 
 
@@ -246,25 +369,37 @@ def build_chinese(d: Path, name: str) -> Built:
         labels = label_names(items)
         train, dev, pool = seeded_split(items, [16, 16], seed=SEED, key=lambda r: r["label"])
         entry = spec(
-            name, "chinese", "classification", "accuracy",
-            "THUCNews Chinese news-headline topic (10 classes). train/dev: seeded 16 per class, "
+            name,
+            "chinese",
+            "classification",
+            "accuracy",
+            "Classify the topic of a Chinese news headline",
+            "THUCNews, 10 classes. train/dev: seeded 16 per class, "
             "pool: the rest (from the THUCNews dev file); test: 2,000 stratified",
             "649453932/Chinese-Text-Classification-Pytorch@6cb26819 THUCNews/data",
             {"kind": "sample", "counts": [16, 16], "stratify": True, "seed": SEED},
-            labels=labels, verbalizers=[THUCNEWS_WORDS.get(lab, lab) for lab in labels])
+            labels=labels,
+            verbalizers=[THUCNEWS_WORDS.get(lab, lab) for lab in labels],
+        )
     else:
         train, dev, pool = seeded_split(items, [32, 32], seed=SEED)
         entry = spec(
-            name, "chinese", "generation", "entity_f1",
-            "CLUENER2020 Chinese named entities (10 types); target = {type: [mentions]}. "
-            "train/dev: seeded 32/32, pool: the rest; test: the official dev set",
+            name,
+            "chinese",
+            "generation",
+            "entity_f1",
+            "Extract the named entities of a Chinese sentence, grouped by type",
+            "CLUENER2020, 10 entity types; target = {type: [mentions]}. train/dev: seeded "
+            "32/32, pool: the rest; test: the official dev set",
             "suhejian/W2NER@256f2260 data/cluener_public (CLUENER2020)",
-            {"kind": "sample", "counts": [32, 32], "stratify": False, "seed": SEED})
+            {"kind": "sample", "counts": [32, 32], "stratify": False, "seed": SEED},
+        )
     return entry, {"train": train, "dev": dev, "test": test, "pool": pool}
 
 
 def discover(src: Path) -> Iterator[tuple[str, Callable[[], Built]]]:
     """Yield (task name, builder) for every dataset present that has a test split."""
+
     def present(d: Path) -> bool:
         return (d / "test.jsonl").is_file()
 
@@ -272,14 +407,16 @@ def discover(src: Path) -> Iterator[tuple[str, Callable[[], Built]]]:
         d = src / "fewshot_glue" / sub
         if present(d):
             yield sub, partial(build_lmbff, d, sub, "glue", desc, words, test_src)
-    for sub, (name, desc, words) in SINGLE.items():
+    for sub, (name, desc, words, test_src) in SINGLE.items():
         d = src / "fewshot_single" / sub
         if present(d):
-            yield name, partial(build_lmbff, d, name, "fewshot", desc, words,
-                                "LM-BFF/RLPrompt test set")
+            yield name, partial(build_lmbff, d, name, "fewshot", desc, words, test_src)
     builders: list[tuple[str, Callable[[Path, str], Built], str]] = [
-        ("instruction_induction", build_ii, ""), ("bbii", build_bbii, ""),
-        ("qa/mmlu", build_mmlu, "mmlu-"), ("chinese", build_chinese, "")]
+        ("instruction_induction", build_ii, ""),
+        ("bbii", build_bbii, ""),
+        ("qa/mmlu", build_mmlu, "mmlu-"),
+        ("chinese", build_chinese, ""),
+    ]
     for group, builder, prefix in builders:
         for d in sorted(p for p in (src / group).glob("*") if present(p)):
             yield prefix + d.name, partial(builder, d, d.name)
@@ -316,8 +453,9 @@ def build(src: Path, out: Path, only: set[str] | None = None) -> dict[str, Spec]
         entry["sizes"] = {s: len(splits[s]) for s in ("train", "dev", "test", "pool")}
         tasks[name] = entry
     out.mkdir(parents=True, exist_ok=True)
-    text = json.dumps({"format": FORMAT, "tasks": tasks}, ensure_ascii=False, indent=1,
-                      sort_keys=True)
+    text = json.dumps(
+        {"format": FORMAT, "tasks": tasks}, ensure_ascii=False, indent=1, sort_keys=True
+    )
     catalog_path.write_text(text + "\n", encoding="utf-8")
     return tasks
 
@@ -348,8 +486,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("src", nargs="?", type=Path, default=REPO.parent / "shared" / "datasets")
     ap.add_argument("--out", type=Path, default=REPO / "flowpo" / "tasks" / "data")
     ap.add_argument("--only", help="comma-separated task names (merged into the catalog)")
-    ap.add_argument("--check-tokenizer", action="store_true",
-                    help="check every verbalizer is one SmolLM2 token after a space")
+    ap.add_argument(
+        "--check-tokenizer",
+        action="store_true",
+        help="check every verbalizer is one SmolLM2 token after a space",
+    )
     args = ap.parse_args(argv)
     only = {n.strip() for n in args.only.split(",")} if args.only else None
     tasks = build(args.src, args.out, only)

@@ -53,12 +53,16 @@ class EvalCache:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as e:
-            raise DataError(f"the evaluation cache is not a readable SQLite file ({e})",
-                            where=self.path, fix="delete it or point --cache elsewhere") from None
+            raise DataError(
+                f"the evaluation cache is not a readable SQLite file ({e})",
+                where=self.path,
+                fix="delete it or point --cache elsewhere",
+            ) from None
         self._lock = threading.Lock()
 
-    def get_many(self, prompt_fp: str, keys: list[str], model: str,
-                 mode: str) -> dict[str, CachedResult]:
+    def get_many(
+        self, prompt_fp: str, keys: list[str], model: str, mode: str
+    ) -> dict[str, CachedResult]:
         """Return stored results for the example keys that have one."""
         found: dict[str, CachedResult] = {}
         with self._lock:
@@ -74,12 +78,24 @@ class EvalCache:
                     found[key] = CachedResult(json.loads(pred), score, tuple(json.loads(logprobs)))
         return found
 
-    def put_many(self, prompt_fp: str, model: str, mode: str,
-                 rows: list[tuple[str, CachedResult]]) -> None:
+    def put_many(
+        self, prompt_fp: str, model: str, mode: str, rows: list[tuple[str, CachedResult]]
+    ) -> None:
         """Store results in one transaction (all or nothing)."""
         now = time.time()
-        data = [(prompt_fp, key, model, mode, json.dumps(r.prediction, ensure_ascii=False),
-                 r.score, json.dumps(list(r.logprobs)), now) for key, r in rows]
+        data = [
+            (
+                prompt_fp,
+                key,
+                model,
+                mode,
+                json.dumps(r.prediction, ensure_ascii=False),
+                r.score,
+                json.dumps(list(r.logprobs)),
+                now,
+            )
+            for key, r in rows
+        ]
         with self._lock, self._db:
             self._db.executemany("INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?)", data)
 

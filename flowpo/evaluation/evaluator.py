@@ -49,8 +49,16 @@ class Evaluator:
     across the batch; every result is cached in SQLite, so repeats cost nothing.
     """
 
-    def __init__(self, task: Task, model: TargetLM, *, cache: EvalCache | None = None,
-                 mode: Mode = "auto", max_new_tokens: int = 32, chunk_size: int = 64) -> None:
+    def __init__(
+        self,
+        task: Task,
+        model: TargetLM,
+        *,
+        cache: EvalCache | None = None,
+        mode: Mode = "auto",
+        max_new_tokens: int = 32,
+        chunk_size: int = 64,
+    ) -> None:
         """Bind a task, a model, a cache and a scoring mode."""
         self.task = task
         self.model = model
@@ -58,8 +66,11 @@ class Evaluator:
         if mode == "auto":
             mode = "verbalizer" if task.kind == "classification" else "generate"
         if mode == "verbalizer" and task.kind != "classification":
-            raise ConfigError(f"task {task.name!r} has no labels to verbalize", field="mode",
-                              fix="use --mode generate for generation tasks")
+            raise ConfigError(
+                f"task {task.name!r} has no labels to verbalize",
+                field="mode",
+                fix="use --mode generate for generation tasks",
+            )
         self.mode = mode
         self.max_new_tokens = max_new_tokens
         self.chunk_size = chunk_size
@@ -78,8 +89,9 @@ class Evaluator:
     def _model_key(self) -> str:
         return str(getattr(self.model, "cache_key", self.model.model_id))
 
-    async def aevaluate(self, prompt: Prompt, examples: Sequence[Example], *,
-                        progress: Progress | None = None) -> EvalResult:
+    async def aevaluate(
+        self, prompt: Prompt, examples: Sequence[Example], *, progress: Progress | None = None
+    ) -> EvalResult:
         """Score one prompt on ``examples``; cached results cost no model call."""
         if self.mode == "verbalizer":
             self.model.check_words(self._words(prompt))
@@ -110,8 +122,9 @@ class Evaluator:
         self.budget.tokens += tokens
         return self._result(fp, examples, keys, results, hits, len(todo), tokens)
 
-    async def _run(self, prompt: Prompt, prefix: str, suffixes: list[str],
-                   examples: list[Example]) -> list[CachedResult]:
+    async def _run(
+        self, prompt: Prompt, prefix: str, suffixes: list[str], examples: list[Example]
+    ) -> list[CachedResult]:
         if self.mode == "verbalizer":
             rows = await self.model.score_labels(prefix, suffixes, self._words(prompt))
             out = []
@@ -121,8 +134,10 @@ class Evaluator:
             return out
         texts = await self.model.generate(prefix, suffixes, max_new_tokens=self.max_new_tokens)
         preds = [self._parse(t) for t in texts]
-        return [CachedResult(p, score_example(self.task.metric, p, ex), ())
-                for p, ex in zip(preds, examples, strict=True)]
+        return [
+            CachedResult(p, score_example(self.task.metric, p, ex), ())
+            for p, ex in zip(preds, examples, strict=True)
+        ]
 
     def _parse(self, text: str) -> Any:
         """Turn a generation into an answer: the first non-empty line (entities parsed)."""
@@ -131,24 +146,42 @@ class Evaluator:
         lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
         return lines[0] if lines else ""
 
-    def _result(self, fp: str, examples: Sequence[Example], keys: list[str],
-                results: dict[str, CachedResult], hits: dict[str, CachedResult],
-                calls: int, tokens: int) -> EvalResult:
+    def _result(
+        self,
+        fp: str,
+        examples: Sequence[Example],
+        keys: list[str],
+        results: dict[str, CachedResult],
+        hits: dict[str, CachedResult],
+        calls: int,
+        tokens: int,
+    ) -> EvalResult:
         preds = [results[k].prediction for k in keys]
         targets: list[Any] = list(examples)
-        score, details = corpus_score(self.task.metric, preds, targets,
-                                      list(self.task.labels) or None)
-        per = [ExampleResult(ex.id, results[k].prediction, ex.target, results[k].score,
-                             results[k].logprobs, k in hits)
-               for ex, k in zip(examples, keys, strict=True)]
+        score, details = corpus_score(
+            self.task.metric, preds, targets, list(self.task.labels) or None
+        )
+        per = [
+            ExampleResult(
+                ex.id,
+                results[k].prediction,
+                ex.target,
+                results[k].score,
+                results[k].logprobs,
+                k in hits,
+            )
+            for ex, k in zip(examples, keys, strict=True)
+        ]
         return EvalResult(fp, self.task.metric, score, details, per, calls, len(hits), tokens)
 
-    async def aevaluate_many(self, prompts: Sequence[Prompt],
-                             examples: Sequence[Example]) -> list[EvalResult]:
+    async def aevaluate_many(
+        self, prompts: Sequence[Prompt], examples: Sequence[Example]
+    ) -> list[EvalResult]:
         """Score several prompts on the same examples, one after another."""
         return [await self.aevaluate(p, examples) for p in prompts]
 
-    def evaluate(self, prompt: Prompt, examples: Sequence[Example], *,
-                 progress: Progress | None = None) -> EvalResult:
+    def evaluate(
+        self, prompt: Prompt, examples: Sequence[Example], *, progress: Progress | None = None
+    ) -> EvalResult:
         """Score one prompt (sync wrapper of :meth:`aevaluate`)."""
         return asyncio.run(self.aevaluate(prompt, examples, progress=progress))

@@ -8,7 +8,7 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, SecretStr
 
 from flowpo.models.local import LocalLM
 
@@ -34,14 +34,23 @@ class LocalChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "flowpo-local"
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: CallbackManagerForLLMRun | None = None,
-                  **kwargs: Any) -> ChatResult:
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         chat = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
-        text = self.lm.tokenizer.apply_chat_template(chat, tokenize=False,
-                                                     add_generation_prompt=True)
-        out = self.lm.generate_sync([text], max_new_tokens=self.max_new_tokens,
-                                    temperature=self.temperature, top_p=self.top_p)[0]
+        text = self.lm.tokenizer.apply_chat_template(
+            chat, tokenize=False, add_generation_prompt=True
+        )
+        out = self.lm.generate_sync(
+            [text],
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+        )[0]
         for s in stop or []:
             out = out.split(s)[0]
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=out.strip()))])
@@ -59,5 +68,10 @@ def load_chat_model(spec: str, **options: Any) -> BaseChatModel:
         return LocalChatModel(lm=lm)
     from langchain_openai import ChatOpenAI
 
-    return ChatOpenAI(model=parsed.model, base_url=parsed.base_url, temperature=0,
-                      api_key=options.get("api_key") or ("EMPTY" if parsed.base_url else None))
+    key = options.get("api_key") or ("EMPTY" if parsed.base_url else None)
+    return ChatOpenAI(
+        model=parsed.model,
+        base_url=parsed.base_url,
+        temperature=0,
+        api_key=SecretStr(key) if key else None,
+    )

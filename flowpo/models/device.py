@@ -27,11 +27,13 @@ def pick_device(device: str = "auto") -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' was asked for but no GPU is visible", field="device",
-                          fix="use --device cpu (or auto)")
+        raise ConfigError(
+            "device 'cuda' was asked for but no GPU is visible",
+            field="device",
+            fix="use --device cpu (or auto)",
+        )
     if device != "cpu" and not device.startswith("cuda"):
-        raise ConfigError(f"unknown device {device!r}", field="device",
-                          fix="use auto, cpu or cuda")
+        raise ConfigError(f"unknown device {device!r}", field="device", fix="use auto, cpu or cuda")
     return device
 
 
@@ -45,6 +47,7 @@ def pick_dtype(dtype: str, device: str) -> str:
             return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
         return "bfloat16" if cpu_has_bf16() else "float32"
     if dtype not in DTYPES:
-        raise ConfigError(f"unknown dtype {dtype!r}", field="dtype",
-                          fix=f"use auto or one of {', '.join(DTYPES)}")
+        raise ConfigError(
+            f"unknown dtype {dtype!r}", field="dtype", fix=f"use auto or one of {', '.join(DTYPES)}"
+        )
     return dtype

@@ -39,8 +39,11 @@ def load_causal_lm(name: str, device: str, dtype: str) -> tuple[Any, Any]:
     else:
         path = Path(name)
         if not path.exists():
-            raise ModelError(f"no local model at {name!r}", field="model",
-                             fix=f"give 'local:{EMBEDDED_NAME}', a model directory or a .gguf file")
+            raise ModelError(
+                f"no local model at {name!r}",
+                field="model",
+                fix=f"give 'local:{EMBEDDED_NAME}', a model directory or a .gguf file",
+            )
         if path.suffix == ".gguf":
             source, kwargs["gguf_file"] = str(path.parent), path.name
         else:
@@ -49,7 +52,7 @@ def load_causal_lm(name: str, device: str, dtype: str) -> tuple[Any, Any]:
     model = AutoModelForCausalLM.from_pretrained(
         source, local_files_only=True, dtype=getattr(torch, dtype), **kwargs
     )
-    model.to(device).eval()
+    model.to(device).eval()  # type: ignore[arg-type]
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer, model
@@ -121,8 +124,11 @@ class LocalLM(TargetLM):
         """Raise ``ModelError`` for a label word that is not one token, or a collision."""
         ids = [self.word_token(w) for w in words]
         if len(set(ids)) != len(ids):
-            raise ModelError(f"two labels share one token: {words}", field="verbalizers",
-                             fix="give every label a different word")
+            raise ModelError(
+                f"two labels share one token: {words}",
+                field="verbalizers",
+                fix="give every label a different word",
+            )
 
     # ---- scoring ------------------------------------------------------------------
     async def score_labels(
@@ -175,12 +181,16 @@ class LocalLM(TargetLM):
 
         batch = len(suffixes)
         ids, lengths = self._pad_right(suffixes)
-        cache = DynamicCache(ddp_cache_data=[(k.expand(batch, -1, -1, -1),
-                                              v.expand(batch, -1, -1, -1)) for k, v in kv])
+        cache = DynamicCache(
+            ddp_cache_data=[
+                (k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v in kv
+            ]
+        )
         # Right padding needs no mask: causal attention never lets a real token see a pad.
         positions = torch.arange(plen, plen + ids.shape[1], device=self.device).expand(batch, -1)
-        hidden = self.model.model(input_ids=ids, past_key_values=cache, position_ids=positions,
-                                  use_cache=True).last_hidden_state  # [B, T, H]
+        hidden = self.model.model(
+            input_ids=ids, past_key_values=cache, position_ids=positions, use_cache=True
+        ).last_hidden_state  # [B, T, H]
         return self._last_logits(hidden, lengths, batch, suffixes)
 
     def _forward_full(self, inputs: list[list[int]]) -> torch.Tensor:
@@ -189,8 +199,9 @@ class LocalLM(TargetLM):
         hidden = self.model.model(input_ids=ids, use_cache=False).last_hidden_state
         return self._last_logits(hidden, lengths, len(inputs), inputs)
 
-    def _last_logits(self, hidden: torch.Tensor, lengths: torch.Tensor, batch: int,
-                     seqs: list[list[int]]) -> torch.Tensor:
+    def _last_logits(
+        self, hidden: torch.Tensor, lengths: torch.Tensor, batch: int, seqs: list[list[int]]
+    ) -> torch.Tensor:
         last = hidden[torch.arange(batch, device=self.device), lengths - 1]  # [B, H]
         self.stats.calls += 1
         self.stats.examples += batch
@@ -199,8 +210,11 @@ class LocalLM(TargetLM):
 
     def _pad_right(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         if any(not s for s in seqs):
-            raise ModelError("an example renders to no tokens", field="input",
-                             fix="check the task's input field and template")
+            raise ModelError(
+                "an example renders to no tokens",
+                field="input",
+                fix="check the task's input field and template",
+            )
         width = max(len(s) for s in seqs)
         pad = self.tokenizer.pad_token_id
         ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs], device=self.device)
@@ -212,12 +226,19 @@ class LocalLM(TargetLM):
         self, prefix: str, texts: list[str], *, max_new_tokens: int = 32
     ) -> list[str]:
         """Return greedy continuations of ``prefix + text``, batched."""
-        return await asyncio.to_thread(self.generate_sync, [prefix + t for t in texts],
-                                       max_new_tokens=max_new_tokens)
+        return await asyncio.to_thread(
+            self.generate_sync, [prefix + t for t in texts], max_new_tokens=max_new_tokens
+        )
 
     @torch.inference_mode()
-    def generate_sync(self, inputs: list[str], *, max_new_tokens: int = 32,
-                      temperature: float = 0.0, top_p: float = 1.0) -> list[str]:
+    def generate_sync(
+        self,
+        inputs: list[str],
+        *,
+        max_new_tokens: int = 32,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+    ) -> list[str]:
         """Decode each input (left-padded batches); greedy unless ``temperature > 0``."""
         out: list[str] = []
         tok = self.tokenizer
@@ -227,10 +248,14 @@ class LocalLM(TargetLM):
                 chunk = inputs[start : start + self.batch_size]
                 enc = tok(chunk, return_tensors="pt", padding=True, add_special_tokens=False)
                 enc = {k: v.to(self.device) for k, v in enc.items()}
-                sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} \
-                    if temperature > 0 else {"do_sample": False}
-                gen = self.model.generate(**enc, max_new_tokens=max_new_tokens,
-                                          pad_token_id=tok.pad_token_id, **sampling)
+                sampling = (
+                    {"do_sample": True, "temperature": temperature, "top_p": top_p}
+                    if temperature > 0
+                    else {"do_sample": False}
+                )
+                gen = self.model.generate(
+                    **enc, max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id, **sampling
+                )
                 new = gen[:, enc["input_ids"].shape[1] :]
                 self.stats.calls += 1
                 self.stats.examples += len(chunk)

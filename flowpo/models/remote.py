@@ -67,13 +67,19 @@ class RemoteLM(TargetLM):
             ("timeout", timeout, timeout > 0, "> 0 seconds"),
         ):
             if not ok:
-                raise ConfigError(f"{name} must be {need}, got {value}", where=where,
-                                  field=name, fix=f"pass {name} {need}")
+                raise ConfigError(
+                    f"{name} must be {need}, got {value}",
+                    where=where,
+                    field=name,
+                    fix=f"pass {name} {need}",
+                )
         key = api_key or os.environ.get("OPENAI_API_KEY")
         if not key:
             if base_url is None:
                 raise ConfigError(
-                    "no API key for the OpenAI API", where=where, field="api_key",
+                    "no API key for the OpenAI API",
+                    where=where,
+                    field="api_key",
                     fix="set the OPENAI_API_KEY environment variable (or pass api_key=...)",
                 )
             key = "EMPTY"
@@ -136,8 +142,10 @@ class RemoteLM(TargetLM):
         for i, word in enumerate(words):
             if not word.strip():
                 raise ModelError(
-                    f"label word {i} ({word!r}) is empty", where=self.model_id,
-                    field="words", fix="give every label a non-empty verbalizer word",
+                    f"label word {i} ({word!r}) is empty",
+                    where=self.model_id,
+                    field="words",
+                    fix="give every label a non-empty verbalizer word",
                 )
 
     async def score_labels(
@@ -158,8 +166,9 @@ class RemoteLM(TargetLM):
         """
         self.check_words(words)
         messages = await self._gather(
-            self._request(prefix + text, max_tokens=1, logprobs=True,
-                          top_logprobs=self.top_logprobs)
+            self._request(
+                prefix + text, max_tokens=1, logprobs=True, top_logprobs=self.top_logprobs
+            )
             for text in texts
         )
         self.stats.examples += len(texts)
@@ -245,7 +254,8 @@ class RemoteLM(TargetLM):
                 f"the endpoint {self.url} does not return log-probs for model "
                 f"'{self.model}'; verbalizer scoring needs the next-token log-probs "
                 "(request options logprobs/top_logprobs)",
-                where=self.model_id, field="logprobs",
+                where=self.model_id,
+                field="logprobs",
                 fix="use a server that supports `logprobs` and `top_logprobs` "
                 "(e.g. vLLM, or the OpenAI API), or switch the task to generation mode",
             )
@@ -256,38 +266,44 @@ class RemoteLM(TargetLM):
         url, where = self.url, self.model_id
         if isinstance(exc, openai.APITimeoutError):
             return ModelError(
-                f"request to {url} timed out after {self.timeout:g}s "
-                f"({self.max_retries} retries)", where=where, field="timeout",
+                f"request to {url} timed out after {self.timeout:g}s ({self.max_retries} retries)",
+                where=where,
+                field="timeout",
                 fix=f"check the server is healthy (curl {url}/models) or raise timeout",
             )
         if isinstance(exc, openai.APIConnectionError):
             return ModelError(
-                f"cannot connect to {url} ({_root_cause(exc)})", where=where,
+                f"cannot connect to {url} ({_root_cause(exc)})",
+                where=where,
                 field="base_url",
                 fix=f"is the server running? try curl {url}/models, and check base_url",
             )
         if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
             return ModelError(
                 f"{url} rejected the API key (HTTP {exc.status_code}): {exc.message}",
-                where=where, field="api_key",
+                where=where,
+                field="api_key",
                 fix="set a valid OPENAI_API_KEY (or pass api_key=...) for this server",
             )
         if isinstance(exc, openai.NotFoundError):
             return ModelError(
                 f"{url} has no model '{self.model}' (HTTP 404): {exc.message}",
-                where=where, field="model",
+                where=where,
+                field="model",
                 fix=f"check the model name; curl {url}/models lists what the server serves",
             )
         if isinstance(exc, openai.RateLimitError):
             return ModelError(
-                f"{url} is rate-limiting requests (HTTP 429) after "
-                f"{self.max_retries} retries", where=where, field="concurrency",
+                f"{url} is rate-limiting requests (HTTP 429) after {self.max_retries} retries",
+                where=where,
+                field="concurrency",
                 fix="lower concurrency or raise max_retries",
             )
         status = exc.status_code if isinstance(exc, openai.APIStatusError) else None
         head = f"HTTP {status}" if status else type(exc).__name__
         return ModelError(
-            f"request to {url} failed ({head}): {exc.message}", where=where,
+            f"request to {url} failed ({head}): {exc.message}",
+            where=where,
             fix="check the server log; the server may not support a request option",
         )
 

@@ -1,4 +1,4 @@
-"""Model spec strings: ``local:smollm2-135m``, ``openai:<model>``, ``openai-compatible:<url>#<model>``."""
+"""Model spec strings: ``local:<name>``, ``openai:<model>``, ``openai-compatible:<url>#<model>``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from flowpo.models.base import TargetLM
 from flowpo.models.embedded import EMBEDDED_NAME
 
 DEFAULT_MODEL = f"local:{EMBEDDED_NAME}"
-_FORMS = (f"'local:{EMBEDDED_NAME}', 'local:/path/to/model', 'openai:gpt-4o-mini', "
-          "'openai-compatible:http://127.0.0.1:8000/v1#Qwen2.5-7B'")
+_FORMS = (
+    f"'local:{EMBEDDED_NAME}', 'local:/path/to/model', 'openai:gpt-4o-mini', "
+    "'openai-compatible:http://127.0.0.1:8000/v1#Qwen2.5-7B'"
+)
 
 
 @dataclass(frozen=True)
@@ -38,12 +40,18 @@ def parse_spec(spec: str) -> ModelSpec:
     if provider == "openai-compatible":
         url, hash_, model = rest.rpartition("#")
         if not hash_ or not url.startswith(("http://", "https://")) or not model:
-            raise ConfigError(f"bad OpenAI-compatible spec {spec!r}", field="model",
-                              fix="write 'openai-compatible:<base_url>#<model>', e.g. "
-                                  "'openai-compatible:http://127.0.0.1:8000/v1#Qwen2.5-7B'")
+            raise ConfigError(
+                f"bad OpenAI-compatible spec {spec!r}",
+                field="model",
+                fix="write 'openai-compatible:<base_url>#<model>', e.g. "
+                "'openai-compatible:http://127.0.0.1:8000/v1#Qwen2.5-7B'",
+            )
         return ModelSpec("openai-compatible", model, url)
-    raise ConfigError(f"unknown model provider {provider!r} in {spec!r}", field="model",
-                      fix=f"use one of {_FORMS}")
+    raise ConfigError(
+        f"unknown model provider {provider!r} in {spec!r}",
+        field="model",
+        fix=f"use one of {_FORMS}",
+    )
 
 
 def load_target(spec: str = DEFAULT_MODEL, **options: Any) -> TargetLM:
@@ -63,5 +71,6 @@ def load_target(spec: str = DEFAULT_MODEL, **options: Any) -> TargetLM:
     from flowpo.models.remote import RemoteLM
 
     keys = ("concurrency", "timeout", "max_retries", "api_key")
-    return RemoteLM(parsed.model, base_url=parsed.base_url,
-                    **{k: v for k, v in options.items() if k in keys})
+    return RemoteLM(
+        parsed.model, base_url=parsed.base_url, **{k: v for k, v in options.items() if k in keys}
+    )

@@ -44,7 +44,7 @@ _FILE_ONLY_DEFAULTS: dict[str, Any] = {
 def resolve_task(name_or_path: str | Path, **file_kwargs: Any) -> Task:
     """Return the task a name or a path refers to.
 
-    A path that exists, or ends in ``.jsonl``/``.json``/``.ndjson``/``.csv``/``.tsv``,
+    A file that exists, or a path ending in ``.jsonl``/``.json``/``.ndjson``/``.csv``/``.tsv``,
     becomes a file task (``task_from_file(path, **file_kwargs)``); anything else is a
     built-in task name. For a built-in task ``seed`` picks the few-shot seed and
     ``template``, ``verbalizers`` (list, comma string or dict) and ``metric`` override the
@@ -55,16 +55,23 @@ def resolve_task(name_or_path: str | Path, **file_kwargs: Any) -> Task:
     """
     given = {k: v for k, v in file_kwargs.items() if v is not None}
     path = Path(name_or_path)
-    if path.suffix.lower() in FILE_SUFFIXES or path.exists():
+    if path.suffix.lower() in FILE_SUFFIXES or path.is_file():
         return task_from_file(path, **given)
     name = str(name_or_path)
-    wrong = [k for k, v in given.items()
-             if k in _FILE_ONLY_DEFAULTS and v != _FILE_ONLY_DEFAULTS[k]]
-    unknown = [k for k in given if k not in _FILE_ONLY_DEFAULTS
-               and k not in ("seed", "template", "verbalizers", "metric")]
+    wrong = [
+        k for k, v in given.items() if k in _FILE_ONLY_DEFAULTS and v != _FILE_ONLY_DEFAULTS[k]
+    ]
+    unknown = [
+        k
+        for k in given
+        if k not in _FILE_ONLY_DEFAULTS and k not in ("seed", "template", "verbalizers", "metric")
+    ]
     if wrong or unknown:
-        raise DataError(f"option(s) {', '.join(wrong + unknown)} only apply to data files",
-                        where=f"task {name}", fix="drop them, or pass a .jsonl/.csv path")
+        raise DataError(
+            f"option(s) {', '.join(wrong + unknown)} only apply to data files",
+            where=f"task {name}",
+            fix="drop them, or pass a .jsonl/.csv path",
+        )
     task = load_task(name, seed=given.get("seed"))
     overrides: dict[str, Any] = {k: given[k] for k in ("template", "metric") if k in given}
     if "verbalizers" in given:
@@ -76,14 +83,19 @@ def _verbalizers(task: Task, words: Any) -> dict[str, str]:
     if isinstance(words, dict):
         unknown = sorted(set(map(str, words)) - set(task.labels))
         if unknown:
-            raise DataError(f"verbalizers for unknown labels {unknown}", where=f"task {task.name}",
-                            field="verbalizers", fix=f"use the labels {list(task.labels)}")
+            raise DataError(
+                f"verbalizers for unknown labels {unknown}",
+                where=f"task {task.name}",
+                field="verbalizers",
+                fix=f"use the labels {list(task.labels)}",
+            )
         return {lab: str(words.get(lab, task.verbalizers[lab])) for lab in task.labels}
     given = [w.strip() for w in words.split(",")] if isinstance(words, str) else list(words)
     if len(given) != len(task.labels):
         raise DataError(
             f"{len(given)} verbalizers {given} for {len(task.labels)} labels {list(task.labels)}",
-            where=f"task {task.name}", field="verbalizers",
+            where=f"task {task.name}",
+            field="verbalizers",
             fix="give exactly one word per label, in the labels' order",
         )
     return dict(zip(task.labels, given, strict=True))

@@ -22,6 +22,7 @@ from flowpo.types import Example, Input
 
 CATALOG = "catalog.json"
 FORMAT = 1
+GROUP_ORDER = ("glue", "fewshot", "ii", "bbii", "mmlu", "chinese")
 
 
 def example_key(value: Input, choices: Any = ()) -> str:
@@ -42,12 +43,18 @@ def _catalog() -> dict[str, dict[str, Any]]:
     """Return the catalog's task specs by name (read once)."""
     res = _data_dir().joinpath(CATALOG)
     if not res.is_file():
-        raise DataError("the built-in task data is missing", where=str(res),
-                        fix="reinstall flowpo, or run `python tools/build_task_data.py`")
+        raise DataError(
+            "the built-in task data is missing",
+            where=str(res),
+            fix="reinstall flowpo, or run `python tools/build_task_data.py`",
+        )
     catalog = json.loads(res.read_text(encoding="utf-8"))
     if catalog.get("format") != FORMAT:
-        raise DataError(f"task catalog format {catalog.get('format')!r} is not {FORMAT}",
-                        where=str(res), fix="rebuild it with tools/build_task_data.py")
+        raise DataError(
+            f"task catalog format {catalog.get('format')!r} is not {FORMAT}",
+            where=str(res),
+            fix="rebuild it with tools/build_task_data.py",
+        )
     tasks: dict[str, dict[str, Any]] = catalog["tasks"]
     return tasks
 
@@ -62,8 +69,15 @@ def _read_split(name: str, stem: str) -> tuple[Example, ...]:
     out = []
     for line in lines:
         rec = json.loads(line)
-        out.append(Example(rec["id"], rec["input"], rec["target"],
-                           tuple(rec.get("targets", ())), tuple(rec.get("choices", ()))))
+        out.append(
+            Example(
+                rec["id"],
+                rec["input"],
+                rec["target"],
+                tuple(rec.get("targets", ())),
+                tuple(rec.get("choices", ())),
+            )
+        )
     return tuple(out)
 
 
@@ -82,25 +96,34 @@ def _spec(name: str) -> dict[str, Any]:
     if name in groups:
         members = sorted(groups[name])
         shown = ", ".join(members[:5]) + (", ..." if len(members) > 5 else "")
-        raise DataError(f"{name!r} is a group of {len(members)} tasks, not one task",
-                        field="task", fix=f"load one of them: {shown}")
+        raise DataError(
+            f"{name!r} is a group of {len(members)} tasks, not one task",
+            field="task",
+            fix=f"load one of them: {shown}",
+        )
     close = difflib.get_close_matches(name, list(catalog) + list(groups), n=5, cutoff=0.5)
     hint = f"did you mean {', '.join(close)}? " if close else ""
-    raise DataError(f"unknown task {name!r}", field="task",
-                    fix=f"{hint}`flowpo tasks` lists them all; a data file path needs a "
-                        ".jsonl or .csv suffix")
+    raise DataError(
+        f"unknown task {name!r}",
+        field="task",
+        fix=f"{hint}`flowpo tasks` lists them all; a data file path needs a .jsonl or .csv suffix",
+    )
 
 
 def _renumber(split: str, examples: list[Example]) -> list[Example]:
     return [replace(e, id=f"{split}-{i}") for i, e in enumerate(examples)]
 
 
-def _lmbff_seed(name: str, rule: dict[str, Any], splits: dict[str, list[Example]],
-                seed: int) -> dict[str, list[Example]]:
+def _lmbff_seed(
+    name: str, rule: dict[str, Any], splits: dict[str, list[Example]], seed: int
+) -> dict[str, list[Example]]:
     """Swap in LM-BFF seed ``seed``'s train/dev; the default seed's join the pool."""
     if seed not in rule["seeds"]:
-        raise DataError(f"task {name!r} has no LM-BFF seed {seed}", field="seed",
-                        fix=f"use one of {', '.join(map(str, rule['seeds']))}")
+        raise DataError(
+            f"task {name!r} has no LM-BFF seed {seed}",
+            field="seed",
+            fix=f"use one of {', '.join(map(str, rule['seeds']))}",
+        )
     train = list(_read_split(name, f"train-{seed}"))
     dev = list(_read_split(name, f"dev-{seed}"))
     taken = {_key(e) for e in train + dev}
@@ -110,12 +133,14 @@ def _lmbff_seed(name: str, rule: dict[str, Any], splits: dict[str, list[Example]
         if k not in taken:
             taken.add(k)
             pool.append(e)
-    return {"train": train, "dev": dev, "test": splits["test"],
-            "pool": _renumber("pool", pool)}
+    return {"train": train, "dev": dev, "test": splits["test"], "pool": _renumber("pool", pool)}
 
 
-def _resplit(rule: dict[str, Any], splits: dict[str, list[Example]], seed: int,
-             ) -> dict[str, list[Example]]:
+def _resplit(
+    rule: dict[str, Any],
+    splits: dict[str, list[Example]],
+    seed: int,
+) -> dict[str, list[Example]]:
     """Draw train/dev/pool again from their union with another seed, by the task's rule."""
     union = splits["train"] + splits["dev"] + splits["pool"]
     key = (lambda e: e.target) if rule.get("stratify") else None
@@ -124,8 +149,12 @@ def _resplit(rule: dict[str, Any], splits: dict[str, list[Example]], seed: int,
         pool: list[Example] = []
     else:
         train, dev, pool = seeded_split(union, rule["counts"], seed=seed, key=key)
-    return {"train": _renumber("train", train), "dev": _renumber("dev", dev),
-            "test": splits["test"], "pool": _renumber("pool", pool)}
+    return {
+        "train": _renumber("train", train),
+        "dev": _renumber("dev", dev),
+        "test": splits["test"],
+        "pool": _renumber("pool", pool),
+    }
 
 
 def load_task(name: str, *, seed: int | None = None) -> Task:
@@ -163,11 +192,12 @@ def load_task(name: str, *, seed: int | None = None) -> Task:
         description=spec["description"],
         splits=splits,
         source=spec["source"],
+        reference_prompts=tuple(spec.get("reference_prompts", ())),
     )
 
 
 def task_spec(name: str) -> dict[str, Any]:
-    """Return a copy of a built-in task's catalog entry (reference prompts, split rule...)."""
+    """Return a copy of a built-in task's catalog entry (protocol, split rule, ...)."""
     return json.loads(json.dumps(_spec(name)))
 
 
@@ -179,17 +209,29 @@ def list_tasks(group: str | None = None) -> list[dict[str, Any]]:
             ``chinese``).
 
     Returns:
-        One dict per task: name, group, kind, metric, labels (how many), sizes (by split),
-        description; sorted by group, then name.
+        One dict per task: name, group, kind, metric, n_labels, sizes (by split),
+        description (what the task is) and protocol (where its splits come from); sorted
+        by group (GLUE first), then name.
     """
     if group is not None and group not in _groups():
-        raise DataError(f"unknown task group {group!r}", field="group",
-                        fix=f"use one of: {', '.join(sorted(_groups()))}")
+        raise DataError(
+            f"unknown task group {group!r}",
+            field="group",
+            fix=f"use one of: {', '.join(sorted(_groups()))}",
+        )
     rows = [
-        {"name": name, "group": spec["group"], "kind": spec["kind"], "metric": spec["metric"],
-         "labels": len(spec["labels"]), "sizes": dict(spec["sizes"]),
-         "description": spec["description"]}
+        {
+            "name": name,
+            "group": spec["group"],
+            "kind": spec["kind"],
+            "metric": spec["metric"],
+            "n_labels": len(spec["labels"]),
+            "sizes": dict(spec["sizes"]),
+            "description": spec["description"],
+            "protocol": spec["protocol"],
+        }
         for name, spec in _catalog().items()
         if group is None or spec["group"] == group
     ]
-    return sorted(rows, key=lambda r: (r["group"], r["name"]))
+    order = {g: i for i, g in enumerate(GROUP_ORDER)}
+    return sorted(rows, key=lambda r: (order.get(r["group"], len(order)), r["group"], r["name"]))

@@ -143,8 +143,11 @@ def _csv_rows(path: Path, text: str) -> Iterator[Row]:
     header = reader.fieldnames or []
     if len(set(header)) != len(header):
         dup = sorted({h for h in header if header.count(h) > 1})
-        raise DataError(f"the header repeats the column(s) {dup}", where=f"{path}:1",
-                        fix="give every column a distinct name")
+        raise DataError(
+            f"the header repeats the column(s) {dup}",
+            where=f"{path}:1",
+            fix="give every column a distinct name",
+        )
     start = 2
     for record in reader:
         n = start
@@ -166,18 +169,28 @@ def read_rows(path: str | Path) -> list[Row]:
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError("the data file does not exist" if not path.exists() else "not a file",
-                        where=str(path), field="path",
-                        fix="check the path (a built-in task name is not a path)")
+        raise DataError(
+            "the data file does not exist" if not path.exists() else "not a file",
+            where=str(path),
+            field="path",
+            fix="check the path (a built-in task name is not a path)",
+        )
     suffix = path.suffix.lower()
     if suffix not in FILE_SUFFIXES:
-        raise DataError(f"unknown data file type {suffix or '(none)'!r}", where=str(path),
-                        field="path", fix=f"use a file ending in {', '.join(FILE_SUFFIXES)}")
+        raise DataError(
+            f"unknown data file type {suffix or '(none)'!r}",
+            where=str(path),
+            field="path",
+            fix=f"use a file ending in {', '.join(FILE_SUFFIXES)}",
+        )
     text = _decode(path, path.read_bytes())
     rows = list(_csv_rows(path, text) if suffix in CSV_SUFFIXES else _jsonl_rows(path, text))
     if not rows:
-        raise DataError("the file holds no examples", where=str(path),
-                        fix="add one example per line (CSV: a header row, then one row each)")
+        raise DataError(
+            "the file holds no examples",
+            where=str(path),
+            fix="add one example per line (CSV: a header row, then one row each)",
+        )
     return rows
 
 
@@ -185,9 +198,12 @@ def _need(path: Path, n: int, record: dict[str, Any], name: str, flag: str) -> A
     value = record.get(name)
     if value is None or value == "":
         have = ", ".join(repr(k) for k in record) or "none"
-        raise DataError(f"line {n} has no value for {name!r}; its fields are {have}",
-                        where=f"{path}:{n}", field=name,
-                        fix=f"add the field to every line, or pass {flag} <one of its fields>")
+        raise DataError(
+            f"line {n} has no value for {name!r}; its fields are {have}",
+            where=f"{path}:{n}",
+            field=name,
+            fix=f"add the field to every line, or pass {flag} <one of its fields>",
+        )
     return value
 
 
@@ -224,9 +240,12 @@ def _check_ids(path: Path, rows: list[Row], given: list[str | None]) -> None:
         if ex_id is None:
             continue
         if ex_id in first:
-            raise DataError(f"id {ex_id!r} on line {n} was already used on line {first[ex_id]}",
-                            where=f"{path}:{n}", field="id",
-                            fix="give every example a distinct id (or drop the id column)")
+            raise DataError(
+                f"id {ex_id!r} on line {n} was already used on line {first[ex_id]}",
+                where=f"{path}:{n}",
+                field="id",
+                fix="give every example a distinct id (or drop the id column)",
+            )
         first[ex_id] = n
 
 
@@ -249,8 +268,12 @@ def _verbalizers(
     if isinstance(words, dict):
         missing = [lab for lab in labels if lab not in words]
         if missing:
-            raise DataError(f"labels without a verbalizer: {missing}", where=str(path),
-                            field="verbalizers", fix="give one word for every label")
+            raise DataError(
+                f"labels without a verbalizer: {missing}",
+                where=str(path),
+                field="verbalizers",
+                fix="give one word for every label",
+            )
         return {lab: words[lab] for lab in labels}
     given = as_list(words)
     if given is None:
@@ -258,36 +281,79 @@ def _verbalizers(
     if len(given) != len(labels):
         raise DataError(
             f"{len(given)} verbalizers {given} for {len(labels)} labels {labels}",
-            where=str(path), field="verbalizers",
+            where=str(path),
+            field="verbalizers",
             fix="give exactly one word per label, in the labels' order",
         )
     return dict(zip(labels, given, strict=True))
 
 
-def _check_labels(path: Path, rows: list[Row], examples: list[Example], labels: list[str],
-                  target_field: str) -> None:
+def _check_labels(
+    path: Path, rows: list[Row], examples: list[Example], labels: list[str], target_field: str
+) -> None:
     allowed = set(labels)
     for (n, _), ex in zip(rows, examples, strict=True):
         if ex.target not in allowed:
-            raise DataError(f"line {n} has label {ex.target!r}, which is not one of {labels}",
-                            where=f"{path}:{n}", field=target_field,
-                            fix="fix the line, or add the label to --labels")
+            raise DataError(
+                f"line {n} has label {ex.target!r}, which is not one of {labels}",
+                where=f"{path}:{n}",
+                field=target_field,
+                fix="fix the line, or add the label to --labels",
+            )
 
 
-def _file_splits(path: Path, rows: list[Row], examples: list[Example], split_field: str,
-                 ) -> dict[str, list[Example]]:
+def _classes(
+    path: Path,
+    rows: list[Row],
+    examples: list[Example],
+    labels: str | Sequence[str] | None,
+    verbalizers: str | Sequence[str] | dict[str, str] | None,
+    metric: str | None,
+    target_field: str,
+) -> tuple[list[str] | None, dict[str, str]]:
+    """Return the label list (``None``: generation) and the verbalizers, checked."""
+    label_list = as_list(labels)
+    if label_list is None and (metric is None or metric in CLASSIFICATION_METRICS):
+        label_list = _infer_labels(examples)
+    if label_list is None:
+        if verbalizers is not None:
+            raise DataError(
+                "verbalizers were given but the task has no labels",
+                where=str(path),
+                field="verbalizers",
+                fix="pass --labels too, or drop --verbalizers",
+            )
+        return None, {}
+    _check_labels(path, rows, examples, label_list, target_field)
+    return label_list, _verbalizers(path, label_list, verbalizers)
+
+
+def _file_splits(
+    path: Path,
+    rows: list[Row],
+    examples: list[Example],
+    split_field: str,
+) -> dict[str, list[Example]]:
     splits: dict[str, list[Example]] = {s: [] for s in SPLITS}
     for (n, rec), ex in zip(rows, examples, strict=True):
         value = str(_need(path, n, rec, split_field, "--split-field")).strip().lower()
         if value not in splits:
-            raise DataError(f"line {n} names split {value!r}", where=f"{path}:{n}",
-                            field=split_field, fix=f"use one of: {', '.join(SPLITS)}")
+            raise DataError(
+                f"line {n} names split {value!r}",
+                where=f"{path}:{n}",
+                field=split_field,
+                fix=f"use one of: {', '.join(SPLITS)}",
+            )
         splits[value].append(ex)
     return splits
 
 
-def _seeded_splits(path: Path, examples: list[Example], classification: bool, seed: int,
-                   ) -> dict[str, list[Example]]:
+def _seeded_splits(
+    path: Path,
+    examples: list[Example],
+    classification: bool,
+    seed: int,
+) -> dict[str, list[Example]]:
     """Split train/dev/test: 16/16/rest per class, or 32/32/rest; smaller if the file is."""
     if classification:
         smallest = min(Counter(e.target for e in examples).values())
@@ -301,7 +367,8 @@ def _seeded_splits(path: Path, examples: list[Example], classification: bool, se
         warnings.warn(
             f"{path}: only {size} examples{unit}, too few for {default}/{default}/rest; "
             f"using {k}/{k}/rest{unit} for train/dev/test (or add a 'split' column)",
-            SplitWarning, stacklevel=3,
+            SplitWarning,
+            stacklevel=3,
         )
     key = (lambda e: e.target) if classification else None
     train, dev, test = seeded_split(examples, [k, k], seed=seed, key=key)
@@ -351,16 +418,7 @@ def task_from_file(
     built = [_example(path, row, inputs, target_field) for row in rows]
     examples = [ex for ex, _ in built]
     _check_ids(path, rows, [given for _, given in built])
-    label_list = as_list(labels)
-    verbal: dict[str, str] = {}
-    if label_list is None and (metric is None or metric in CLASSIFICATION_METRICS):
-        label_list = _infer_labels(examples)
-    if label_list is not None:
-        _check_labels(path, rows, examples, label_list, target_field)
-        verbal = _verbalizers(path, label_list, verbalizers)
-    elif verbalizers is not None:
-        raise DataError("verbalizers were given but the task has no labels", where=str(path),
-                        field="verbalizers", fix="pass --labels too, or drop --verbalizers")
+    label_list, verbal = _classes(path, rows, examples, labels, verbalizers, metric, target_field)
     if split_field is None and all("split" in rec for _, rec in rows):
         split_field = "split"
     classification = label_list is not None
@@ -368,10 +426,9 @@ def task_from_file(
         splits = _file_splits(path, rows, examples, split_field)
     else:
         splits = _seeded_splits(path, examples, classification, seed)
+    input_format = "choices" if any(e.choices for e in examples) else "text"
     if len(inputs) > 1 or isinstance(examples[0].input, dict):
         input_format = "pair"
-    else:
-        input_format = "choices" if any(e.choices for e in examples) else "text"
     kind: Kind = "classification" if classification else "generation"
     return Task(
         name=name or path.stem,

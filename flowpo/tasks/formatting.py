@@ -17,7 +17,7 @@ def _text(example: Example) -> str:
 
 
 def _pair(example: Example) -> str:
-    """Write named fields as GFlowPO does: ``premise : ..\\n hypothesis : ..``."""
+    """Write named fields as GFlowPO does: premise, newline, space, hypothesis."""
     if isinstance(example.input, str):
         return example.input
     return "\n ".join(f"{k} : {v}" for k, v in example.input.items())
@@ -46,6 +46,9 @@ def format_input(name: str, example: Example) -> str:
     try:
         fn = FORMATTERS[name]
     except KeyError:
-        raise DataError(f"unknown input format {name!r}", field="input_format",
-                        fix=f"use one of: {', '.join(FORMATTERS)}") from None
+        raise DataError(
+            f"unknown input format {name!r}",
+            field="input_format",
+            fix=f"use one of: {', '.join(FORMATTERS)}",
+        ) from None
     return fn(example)

@@ -6,17 +6,17 @@ from flowpo.tasks.task import Task
 
 _GLUE = {
     "sst2": "In this task, you are given a sentence from a movie review. Answer 'yes' if the "
-            "sentiment of the review is positive and 'no' if it is negative.",
+    "sentiment of the review is positive and 'no' if it is negative.",
     "mrpc": "Given two sentences, answer 'Yes' if they are paraphrases of each other, that "
-            "is, they mean the same thing, and 'No' otherwise.",
+    "is, they mean the same thing, and 'No' otherwise.",
     "rte": "Given a premise and a hypothesis, answer 'yes' if the premise entails the "
-           "hypothesis and 'no' if it does not.",
+    "hypothesis and 'no' if it does not.",
     "qnli": "Given a question and a sentence, answer 'yes' if the sentence contains the "
-            "answer to the question and 'no' if it does not.",
+    "answer to the question and 'no' if it does not.",
     "mnli": "Given a premise and a hypothesis, answer 'Yes' if the premise entails the "
-            "hypothesis, 'No' if it contradicts it, and 'Maybe' if neither.",
+    "hypothesis, 'No' if it contradicts it, and 'Maybe' if neither.",
     "snli": "Given a premise and a hypothesis, answer 'Yes' if the premise entails the "
-            "hypothesis, 'No' if it contradicts it, and 'Maybe' if neither.",
+    "hypothesis, 'No' if it contradicts it, and 'Maybe' if neither.",
 }
 
 

@@ -51,13 +51,20 @@ class Task:
         check_template(self.template, where=f"task {self.name}")
         if self.kind == "classification":
             if not self.labels:
-                raise DataError("a classification task needs labels", where=f"task {self.name}",
-                                field="labels", fix="pass --labels a,b,c")
+                raise DataError(
+                    "a classification task needs labels",
+                    where=f"task {self.name}",
+                    field="labels",
+                    fix="pass --labels a,b,c",
+                )
             missing = [lab for lab in self.labels if lab not in self.verbalizers]
             if missing:
-                raise DataError(f"labels without a verbalizer: {missing}", where=f"task {self.name}",
-                                field="verbalizers",
-                                fix="give one word per label, e.g. --verbalizers no,yes")
+                raise DataError(
+                    f"labels without a verbalizer: {missing}",
+                    where=f"task {self.name}",
+                    field="verbalizers",
+                    fix="give one word per label, e.g. --verbalizers no,yes",
+                )
 
     def format_input(self, example: Example) -> str:
         """Return the example's input as the text that fills ``{text}``."""
@@ -67,12 +74,18 @@ class Task:
         """Return the examples of split ``name``; raise a clear error if absent or empty."""
         if name not in self.splits:
             have = ", ".join(k for k, v in self.splits.items() if v) or "none"
-            raise DataError(f"task {self.name!r} has no split {name!r}", field="split",
-                            fix=f"use one of: {have}")
+            raise DataError(
+                f"task {self.name!r} has no split {name!r}",
+                field="split",
+                fix=f"use one of: {have}",
+            )
         examples = self.splits[name]
         if not examples:
-            raise DataError(f"split {name!r} of task {self.name!r} is empty", field="split",
-                            fix="choose another split or add examples to the data file")
+            raise DataError(
+                f"split {name!r} of task {self.name!r} is empty",
+                field="split",
+                fix="choose another split or add examples to the data file",
+            )
         return examples
 
     def sizes(self) -> dict[str, int]:

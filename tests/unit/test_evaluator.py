@@ -38,19 +38,39 @@ class ScriptedLM(TargetLM):
 
 
 def sentiment_task():
-    exs = [Example(f"t{i}", text, label) for i, (text, label) in enumerate([
-        ("good film", "positive"), ("bad film", "negative"), ("good cast", "positive"),
-        ("dull", "negative"), ("boring", "positive")])]
-    return Task("toy", "classification", "accuracy", ("negative", "positive"),
-                {"negative": "no", "positive": "yes"}, splits={"test": exs})
+    exs = [
+        Example(f"t{i}", text, label)
+        for i, (text, label) in enumerate(
+            [
+                ("good film", "positive"),
+                ("bad film", "negative"),
+                ("good cast", "positive"),
+                ("dull", "negative"),
+                ("boring", "positive"),
+            ]
+        )
+    ]
+    return Task(
+        "toy",
+        "classification",
+        "accuracy",
+        ("negative", "positive"),
+        {"negative": "no", "positive": "yes"},
+        splits={"test": exs},
+    )
 
 
 def test_verbalizer_mode_scores_and_reports_per_label():
     task, lm = sentiment_task(), ScriptedLM()
     ev = Evaluator(task, lm, chunk_size=2)
     res = ev.evaluate(Prompt.from_text("Judge."), task.split("test"))
-    assert [r.prediction for r in res.examples] == ["positive", "negative", "positive",
-                                                     "negative", "negative"]
+    assert [r.prediction for r in res.examples] == [
+        "positive",
+        "negative",
+        "positive",
+        "negative",
+        "negative",
+    ]
     assert res.score == pytest.approx(4 / 5) and res.loss == pytest.approx(1 / 5)
     # positive: tp=2, fp=0, fn=1 -> P=1, R=2/3, F1=0.8
     assert res.details["per_label"]["positive"]["f1"] == pytest.approx(0.8)
@@ -63,7 +83,9 @@ def test_verbalizer_mode_scores_and_reports_per_label():
 def test_second_evaluation_is_served_from_cache_with_zero_model_calls(tmp_path):
     task, lm = sentiment_task(), ScriptedLM()
     cache = EvalCache(tmp_path / "c.sqlite")
-    first = Evaluator(task, lm, cache=cache).evaluate(Prompt.from_text("Judge."), task.split("test"))
+    first = Evaluator(task, lm, cache=cache).evaluate(
+        Prompt.from_text("Judge."), task.split("test")
+    )
     calls = lm.stats.calls
     # A new evaluator and a reopened file: a resumed run.
     ev2 = Evaluator(task, lm, cache=EvalCache(tmp_path / "c.sqlite"))
@@ -81,8 +103,9 @@ def test_cache_is_keyed_by_prompt_and_verbalizers_and_partial_hits_are_reused():
     ev.evaluate(Prompt.from_text("Judge."), task.split("test")[:3])
     res = ev.evaluate(Prompt.from_text("Judge."), task.split("test"))
     assert (res.cached, res.model_calls) == (3, 2)
-    res = ev.evaluate(Prompt.from_text("Judge.", verbalizers={"positive": "good"}),
-                      task.split("test"))
+    res = ev.evaluate(
+        Prompt.from_text("Judge.", verbalizers={"positive": "good"}), task.split("test")
+    )
     assert res.cached == 0 and lm.seen[-1][2] == ["no", "good"]
     res = ev.evaluate(Prompt.from_text("always"), task.split("test"))
     assert res.cached == 0 and res.score == pytest.approx(3 / 5)
@@ -90,7 +113,10 @@ def test_cache_is_keyed_by_prompt_and_verbalizers_and_partial_hits_are_reused():
 
 
 def test_generation_mode_takes_first_line_and_scores_with_the_metric():
-    exs = [Example("a", "word: cat", "CAT", targets=("CAT", "KITTY")), Example("b", "word: dog", "x")]
+    exs = [
+        Example("a", "word: cat", "CAT", targets=("CAT", "KITTY")),
+        Example("b", "word: dog", "x"),
+    ]
     task = Task("gen", "generation", "exact_match", splits={"test": exs})
     ev = Evaluator(task, ScriptedLM())
     assert ev.mode == "generate"
@@ -108,8 +134,9 @@ def test_verbalizer_mode_on_generation_task_is_a_config_error():
 def test_model_word_check_runs_before_any_scoring():
     task, lm = sentiment_task(), ScriptedLM()
     with pytest.raises(ValueError, match="bad word"):
-        Evaluator(task, lm).evaluate(Prompt.from_text("x", verbalizers={"positive": "bad word"}),
-                                     task.split("test"))
+        Evaluator(task, lm).evaluate(
+            Prompt.from_text("x", verbalizers={"positive": "bad word"}), task.split("test")
+        )
     assert lm.stats.calls == 0
 
 

@@ -59,8 +59,7 @@ def test_token_f1_by_hand() -> None:
     # common = 2, P = 2/2 = 1, R = 2/3, F1 = 2 * 1 * 2/3 / (1 + 2/3) = 0.8
     assert score_example("token_f1", "the cat sat", "a cat sat down") == pytest.approx(0.8)
     # Max over answers: "dog" scores 0, the second answer 0.8.
-    assert score_example("token_f1", "the cat sat", ["dog", "a cat sat down"]) == pytest.approx(
-        0.8)
+    assert score_example("token_f1", "the cat sat", ["dog", "a cat sat down"]) == pytest.approx(0.8)
 
 
 def test_token_f1_counts_repeated_tokens_once_per_match() -> None:
@@ -141,10 +140,10 @@ def test_classification_report_three_classes_by_hand() -> None:
     # micro: TP = 3, predicted 6, gold 6 -> P = R = F1 = 0.5 = accuracy 3/6
     report = classification_report(preds, targets, labels)
     per = report["per_label"]
-    assert per["cat"] == pytest.approx({"precision": 2 / 3, "recall": 2 / 3, "f1": 2 / 3,
-                                        "support": 3})
-    assert per["dog"] == pytest.approx({"precision": 1 / 3, "recall": 0.5, "f1": 0.4,
-                                        "support": 2})
+    assert per["cat"] == pytest.approx(
+        {"precision": 2 / 3, "recall": 2 / 3, "f1": 2 / 3, "support": 3}
+    )
+    assert per["dog"] == pytest.approx({"precision": 1 / 3, "recall": 0.5, "f1": 0.4, "support": 2})
     assert per["bird"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
     assert report["macro_f1"] == pytest.approx(16 / 45)
     assert report["macro_precision"] == pytest.approx(1 / 3)
@@ -200,8 +199,9 @@ def test_entity_f1_duplicates_and_wrong_type_by_hand() -> None:
     assert result["precision"] == result["recall"] == result["f1"] == pytest.approx(0.5)
     per = result["per_type"]
     # name: TP 1, pred 1, gold 2 -> P 1, R 1/2, F1 2/3
-    assert per["name"] == pytest.approx({"precision": 1.0, "recall": 0.5, "f1": 2 / 3,
-                                         "support": 2})
+    assert per["name"] == pytest.approx(
+        {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 2}
+    )
     # address: TP 1, pred 2, gold 1 -> P 1/2, R 1, F1 2/3
     assert per["address"]["f1"] == pytest.approx(2 / 3)
     assert per["company"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
@@ -229,7 +229,8 @@ def test_parse_entities_json() -> None:
     fenced = 'Sure! Here they are:\n```json\n{"Name": "王五", "address": []}\n```'
     assert parse_entities(fenced, TYPES) == {"name": ["王五"]}
     assert parse_entities('{"name": {"张三": [[0, 1], [4, 5]]}}', TYPES) == {
-        "name": ["张三", "张三"]}
+        "name": ["张三", "张三"]
+    }
     assert parse_entities('{"name": ["无"], "company": [1, null]}', TYPES) == {}
 
 
@@ -238,16 +239,32 @@ def test_parse_entities_lines_and_full_width_colon() -> None:
     assert parse_entities(text, TYPES) == {"name": ["张三", "李四"], "company": ["阿里巴巴"]}
     assert parse_entities("name：张三，李四、王五", TYPES) == {"name": ["张三", "李四", "王五"]}
     assert parse_entities("- **Name**: 张三; company: 阿里", TYPES) == {
-        "name": ["张三"], "company": ["阿里"]}
+        "name": ["张三"],
+        "company": ["阿里"],
+    }
     assert parse_entities("{'name': ['张三'], 'address': ['北京']}", TYPES) == {
-        "name": ["张三"], "address": ["北京"]}
+        "name": ["张三"],
+        "address": ["北京"],
+    }
     assert parse_entities("name: 无\naddress: none", TYPES) == {}
 
 
 @pytest.mark.parametrize(
     "garbage",
-    ["", "????", "{not json", "[1, 2, 3]", "{{{{", "}{", "name:", ":::", "null",
-     "{\"name\": " + "[" * 100_000 + "]" * 100_000 + "}", '{"name": 3}', "\x00\ufffd"],
+    [
+        "",
+        "????",
+        "{not json",
+        "[1, 2, 3]",
+        "{{{{",
+        "}{",
+        "name:",
+        ":::",
+        "null",
+        '{"name": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        '{"name": 3}',
+        "\x00\ufffd",
+    ],
 )
 def test_parse_entities_garbage_is_empty(garbage: str) -> None:
     assert parse_entities(garbage, TYPES) == {}
@@ -255,7 +272,7 @@ def test_parse_entities_garbage_is_empty(garbage: str) -> None:
 
 def test_parse_entities_never_raises() -> None:
     rng = random.Random(0)
-    alphabet = list('{}[]":：,，name company 张三\n\'\\0 null')
+    alphabet = list("{}[]\":：,，name company 张三\n'\\0 null")
     for _ in range(2000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
         assert isinstance(parse_entities(text, TYPES), dict)

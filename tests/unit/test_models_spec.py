@@ -9,11 +9,20 @@ def test_parse_the_three_spec_forms():
     assert parse_spec("local:smollm2-135m") == ModelSpec("local", "smollm2-135m")
     assert parse_spec("openai:gpt-4o-mini") == ModelSpec("openai", "gpt-4o-mini")
     assert parse_spec("openai-compatible:http://127.0.0.1:8000/v1#Qwen2.5-7B") == ModelSpec(
-        "openai-compatible", "Qwen2.5-7B", "http://127.0.0.1:8000/v1")
+        "openai-compatible", "Qwen2.5-7B", "http://127.0.0.1:8000/v1"
+    )
 
 
-@pytest.mark.parametrize("spec", ["smollm2", "hf:gpt2", "openai-compatible:127.0.0.1#m",
-                                  "openai-compatible:http://x/v1", "local:"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "smollm2",
+        "hf:gpt2",
+        "openai-compatible:127.0.0.1#m",
+        "openai-compatible:http://x/v1",
+        "local:",
+    ],
+)
 def test_unknown_specs_say_which_forms_work(spec):
     with pytest.raises(ConfigError) as e:
         parse_spec(spec)

@@ -26,8 +26,10 @@ def test_bad_templates_are_rejected_with_a_fix(bad):
 
 def test_markdown_round_trip_keeps_sections_frozen_and_front_matter():
     p = Prompt(
-        sections=(Section("Task", "Say if it is positive."),
-                  Section("Format", "One word.", frozen=True)),
+        sections=(
+            Section("Task", "Say if it is positive."),
+            Section("Format", "One word.", frozen=True),
+        ),
         template="Review: {text}\nSentiment:",
         verbalizers={"negative": "bad", "positive": "good"},
     )
@@ -53,7 +55,9 @@ def test_fingerprint_changes_with_text_template_and_verbalizers():
         Prompt.from_text("a", verbalizers={"x": "y"}).fingerprint("{prompt} {text}"),
     }
     assert len(fps) == 4
-    assert base.fingerprint("{prompt} {text}") == Prompt.from_text("a").fingerprint("{prompt} {text}")
+    assert base.fingerprint("{prompt} {text}") == Prompt.from_text("a").fingerprint(
+        "{prompt} {text}"
+    )
 
 
 def test_with_section_replaces_or_appends():

@@ -104,8 +104,17 @@ class FakeServer:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_API_KEY", "OPENAI_API_BASE", "OPENAI_BASE_URL", "HTTP_PROXY",
-                 "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+    for name in (
+        "OPENAI_API_KEY",
+        "OPENAI_API_BASE",
+        "OPENAI_BASE_URL",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -158,8 +167,9 @@ def test_score_labels_maps_tokens_and_floors_absent_words(serve: Any) -> None:
     assert body["temperature"] == 0
     contents = sorted(b["messages"][0]["content"] for b in server.requests)
     assert contents == ["Q: a", "Q: b"]
-    assert all(len(b["messages"]) == 1 and b["messages"][0]["role"] == "user"
-               for b in server.requests)
+    assert all(
+        len(b["messages"]) == 1 and b["messages"][0]["role"] == "user" for b in server.requests
+    )
 
 
 def test_concurrency_limit_respected(serve: Any) -> None:
@@ -209,9 +219,7 @@ def test_generate_returns_content_and_sends_max_tokens(serve: Any) -> None:
     lm = _model(server)
     out = _run(lm, lm.generate("P:", ["a", "b", "c"], max_new_tokens=5))
     assert out == ["echo P:a", "echo P:b", "echo P:c"]
-    assert all(
-        b.get("max_completion_tokens", b.get("max_tokens")) == 5 for b in server.requests
-    )
+    assert all(b.get("max_completion_tokens", b.get("max_tokens")) == 5 for b in server.requests)
     assert "logprobs" not in server.requests[0]
 
 

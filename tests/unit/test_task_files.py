@@ -15,14 +15,17 @@ from flowpo.tasks.files import SplitWarning, halve, seeded_split
 
 
 def jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
-                    encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
     return path
 
 
 def reviews(n: int = 60) -> list[dict[str, Any]]:
-    return [{"input": f"review {i}", "target": "positive" if i % 3 else "negative"}
-            for i in range(n * 3)]
+    return [
+        {"input": f"review {i}", "target": "positive" if i % 3 else "negative"}
+        for i in range(n * 3)
+    ]
 
 
 def test_jsonl_classification_is_inferred_and_split(tmp_path: Path) -> None:
@@ -45,8 +48,13 @@ def test_csv_pair_input_labels_and_verbalizers(tmp_path: Path) -> None:
     lines = ["premise,hypothesis,label"] + [f'"p {i}, quoted",h {i},{i % 2}' for i in range(120)]
     path = tmp_path / "nli.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    task = task_from_file(path, input_field="premise,hypothesis", target_field="label",
-                          labels="0,1", verbalizers=["No", "Yes"])
+    task = task_from_file(
+        path,
+        input_field="premise,hypothesis",
+        target_field="label",
+        labels="0,1",
+        verbalizers=["No", "Yes"],
+    )
     assert task.input_format == "pair" and task.verbalizers == {"0": "No", "1": "Yes"}
     ex = task.splits["test"][0]
     n = ex.input["hypothesis"].split()[1]
@@ -56,10 +64,16 @@ def test_csv_pair_input_labels_and_verbalizers(tmp_path: Path) -> None:
 
 
 def test_generation_file_with_split_column(tmp_path: Path) -> None:
-    rows = [{"q": f"{i}+1", "a": [str(i + 1), f"{i + 1}.0"], "split": s}
-            for i, s in enumerate(["train"] * 5 + ["dev"] * 3 + ["test"] * 4 + ["pool"] * 2)]
-    task = task_from_file(jsonl(tmp_path / "add.jsonl", rows), input_field="q",
-                          target_field="a", template="{prompt}\nQ: {text}\nA:")
+    rows = [
+        {"q": f"{i}+1", "a": [str(i + 1), f"{i + 1}.0"], "split": s}
+        for i, s in enumerate(["train"] * 5 + ["dev"] * 3 + ["test"] * 4 + ["pool"] * 2)
+    ]
+    task = task_from_file(
+        jsonl(tmp_path / "add.jsonl", rows),
+        input_field="q",
+        target_field="a",
+        template="{prompt}\nQ: {text}\nA:",
+    )
     assert task.kind == "generation" and task.metric == "exact_match"
     assert task.sizes() == {"train": 5, "dev": 3, "test": 4, "pool": 2}
     assert task.splits["train"][0].answers() == ("1", "1.0")
@@ -118,11 +132,16 @@ def test_malformed_json_line(tmp_path: Path) -> None:
 
 
 def test_missing_fields_list_the_fields_present(tmp_path: Path) -> None:
-    path = jsonl(tmp_path / "f.jsonl", [{"input": "a", "target": "x"},
-                                         {"text": "b", "label": "y"}])
+    path = jsonl(tmp_path / "f.jsonl", [{"input": "a", "target": "x"}, {"text": "b", "label": "y"}])
     expect(path, "f.jsonl:2", "no value for 'input'", "'text', 'label'", "--input-field")
-    expect(path, "f.jsonl:1", "no value for 'label'", "'input', 'target'", "--target-field",
-           target_field="label")
+    expect(
+        path,
+        "f.jsonl:1",
+        "no value for 'label'",
+        "'input', 'target'",
+        "--target-field",
+        target_field="label",
+    )
     expect(path, "f.jsonl:1", "no value for 'text'", "--input-field", input_field="input,text")
     csv_path = tmp_path / "f.csv"
     csv_path.write_text("text,label\nhello,x\n,y\n")
@@ -133,14 +152,18 @@ def test_missing_fields_list_the_fields_present(tmp_path: Path) -> None:
 
 def test_label_outside_the_label_set(tmp_path: Path) -> None:
     rows = reviews(20) + [{"input": "odd", "target": "neutral"}]
-    err = expect(jsonl(tmp_path / "l.jsonl", rows), "l.jsonl:61", "'neutral'",
-                 labels="negative,positive")
+    err = expect(
+        jsonl(tmp_path / "l.jsonl", rows), "l.jsonl:61", "'neutral'", labels="negative,positive"
+    )
     assert err.field == "target"
 
 
 def test_duplicate_ids(tmp_path: Path) -> None:
-    rows = [{"id": "a", "input": "x", "target": "1"}, {"id": "b", "input": "y", "target": "2"},
-            {"id": "a", "input": "z", "target": "3"}]
+    rows = [
+        {"id": "a", "input": "x", "target": "1"},
+        {"id": "b", "input": "y", "target": "2"},
+        {"id": "a", "input": "z", "target": "3"},
+    ]
     err = expect(jsonl(tmp_path / "ids.jsonl", rows), "ids.jsonl:3", "'a'", "line 1")
     assert err.field == "id"
 
@@ -153,8 +176,10 @@ def test_verbalizer_count_mismatch(tmp_path: Path) -> None:
 
 
 def test_bad_split_value(tmp_path: Path) -> None:
-    rows = [{"input": "a", "target": "x", "split": "train"},
-            {"input": "b", "target": "y", "split": "validation"}]
+    rows = [
+        {"input": "a", "target": "x", "split": "train"},
+        {"input": "b", "target": "y", "split": "validation"},
+    ]
     expect(jsonl(tmp_path / "s.jsonl", rows), "s.jsonl:2", "'validation'", "train, dev")
 
 

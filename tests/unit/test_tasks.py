@@ -28,8 +28,9 @@ def keys(examples: list[Example]) -> set[str]:
 
 
 def load_build_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_task_data",
-                                                  REPO / "tools" / "build_task_data.py")
+    spec = importlib.util.spec_from_file_location(
+        "build_task_data", REPO / "tools" / "build_task_data.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -57,13 +58,14 @@ def test_every_task_loads_consistently(name: str) -> None:
     assert not test & fewshot, "test shares inputs with train/dev"
     assert not keys(task.splits["pool"]) & (test | fewshot)
     if task.name.startswith("mmlu-"):  # MMLU ships 5 examples: dev is train, by design
-        assert task.splits["dev"] == [Example(f"dev-{i}", e.input, e.target, e.targets,
-                                              e.choices)
-                                      for i, e in enumerate(task.splits["train"])]
+        assert task.splits["dev"] == [
+            Example(f"dev-{i}", e.input, e.target, e.targets, e.choices)
+            for i, e in enumerate(task.splits["train"])
+        ]
     else:
         assert not keys(task.splits["train"]) & keys(task.splits["dev"])
     if task.kind == "classification":
-        assert row["labels"] == len(task.labels) == len(set(task.verbalizers.values()))
+        assert row["n_labels"] == len(task.labels) == len(set(task.verbalizers.values()))
         for e in task.splits["train"] + task.splits["test"]:
             assert e.target in task.labels
         assert all(re.fullmatch(r"\S+", w) for w in task.verbalizers.values())
@@ -141,8 +143,11 @@ def test_other_seeds_redraw_sampled_splits() -> None:
 
 
 def test_reference_prompts_and_metrics() -> None:
-    assert task_spec("synonyms")["reference_prompts"][0] == "provide a synonym"
-    assert task_spec("navigate")["reference_prompts"][0].startswith("If you follow")
+    assert load_task("synonyms").reference_prompts[0] == "provide a synonym"
+    assert load_task("navigate").reference_prompts[0].startswith("If you follow")
+    assert load_task("sst2").reference_prompts == ()
+    assert "token_f1 for common_concept" in task_spec("diff")["protocol"]
+    assert "1,821" in task_spec("sst2-test")["protocol"]
     assert load_task("informal_to_formal").metric == "token_f1"
     assert load_task("synonyms").metric == "exact_match"
     assert load_task("cluener").metric == "entity_f1"
@@ -169,8 +174,9 @@ def test_resolve_task_names_and_overrides(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="does not exist"):
         resolve_task(tmp_path / "missing.jsonl")
     data = tmp_path / "d.jsonl"
-    data.write_text("".join(json.dumps({"input": f"x{i}", "target": "ab"[i % 2]}) + "\n"
-                            for i in range(100)))
+    data.write_text(
+        "".join(json.dumps({"input": f"x{i}", "target": "ab"[i % 2]}) + "\n" for i in range(100))
+    )
     assert resolve_task(str(data), seed=None).kind == "classification"
 
 
@@ -179,10 +185,18 @@ def fake_lmbff(root: Path) -> None:
     rte = root / "fewshot_glue" / "rte"
 
     def rows(tag: str, n: int) -> str:
-        return "".join(json.dumps({
-            "input": {"sentence1": f"{tag} {i}", "sentence2": "s"},
-            "target": lab, "label": lab, "label_id": i % 2}) + "\n"
-            for i, lab in enumerate(["entailment", "not_entailment"] * n))
+        return "".join(
+            json.dumps(
+                {
+                    "input": {"sentence1": f"{tag} {i}", "sentence2": "s"},
+                    "target": lab,
+                    "label": lab,
+                    "label_id": i % 2,
+                }
+            )
+            + "\n"
+            for i, lab in enumerate(["entailment", "not_entailment"] * n)
+        )
 
     for sub, tag in (("", "a"), ("seeds/16-42/", "a"), ("seeds/16-13/", "b")):
         (rte / sub).mkdir(parents=True, exist_ok=True)
@@ -194,10 +208,21 @@ def fake_lmbff(root: Path) -> None:
     info = {"task_prefix": "Do you return?\n", "description": "Navigate"}
     (bb / "task_info.json").write_text(json.dumps(info))
     for split, n in (("train", 30), ("test", 12)):
-        (bb / f"{split}.jsonl").write_text("".join(json.dumps({
-            "input": f"{split} {i}", "target": lab, "label": lab, "choices": ["True", "False"],
-            "label_id": int(lab == "False")}) + "\n"
-            for i, lab in enumerate(["True", "False"] * (n // 2))))
+        (bb / f"{split}.jsonl").write_text(
+            "".join(
+                json.dumps(
+                    {
+                        "input": f"{split} {i}",
+                        "target": lab,
+                        "label": lab,
+                        "choices": ["True", "False"],
+                        "label_id": int(lab == "False"),
+                    }
+                )
+                + "\n"
+                for i, lab in enumerate(["True", "False"] * (n // 2))
+            )
+        )
 
 
 def test_build_is_deterministic_and_loadable(tmp_path: Path) -> None:

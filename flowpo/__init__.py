@@ -1,0 +1,51 @@
+"""flowpo: train prompts like neural networks.
+
+The public API: tasks and examples, sectioned prompts, target models by spec string,
+the evaluator and its cache, metrics, configuration, and the error types.
+
+Example:
+    >>> import flowpo
+    >>> flowpo.Prompt.from_text("Be brief.").render("hi", "{prompt} Input : {text} Output:")
+    'Be brief. Input : hi Output:'
+"""
+
+from flowpo.config import EvalConfig
+from flowpo.errors import ConfigError, DataError, FlowpoError, ModelError
+from flowpo.evaluation import Budget, EvalCache, Evaluator
+from flowpo.metrics import METRICS, corpus_score, score_example
+from flowpo.models import DEFAULT_MODEL, TargetLM, load_target, parse_spec
+from flowpo.prompt import DEFAULT_TEMPLATE, Prompt, Section
+from flowpo.tasks import Task, list_tasks, load_task, resolve_task, task_from_file
+from flowpo.types import EvalResult, Example, ExampleResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_TEMPLATE",
+    "METRICS",
+    "Budget",
+    "ConfigError",
+    "DataError",
+    "EvalCache",
+    "EvalConfig",
+    "EvalResult",
+    "Evaluator",
+    "Example",
+    "ExampleResult",
+    "FlowpoError",
+    "ModelError",
+    "Prompt",
+    "Section",
+    "TargetLM",
+    "Task",
+    "__version__",
+    "corpus_score",
+    "list_tasks",
+    "load_target",
+    "load_task",
+    "parse_spec",
+    "resolve_task",
+    "score_example",
+    "task_from_file",
+]
