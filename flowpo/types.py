@@ -98,3 +98,56 @@ class EvalResult:
                 for r in self.examples
             ],
         }
+
+
+@dataclass
+class Candidate:
+    """A prompt in the search, with where it came from and how it scored.
+
+    Attributes:
+        id: Unique within a run.
+        prompt: The prompt, as ``Prompt.to_dict()`` (kept serialisable for graph state).
+        parent_id: The candidate it was edited from (``None`` for the initial prompt).
+        action: ``(section, operator)`` that produced it, or ``None``.
+        train_score: Metric on the train (reward) split, once evaluated.
+        per_label: Per-label precision/recall/F1 on train.
+        val_score: Metric on the dev split, once evaluated (``finalize``).
+        epoch: Epoch it was created in.
+    """
+
+    id: str
+    prompt: dict[str, Any]
+    parent_id: str | None = None
+    action: tuple[str, str] | None = None
+    train_score: float | None = None
+    per_label: dict[str, Any] = field(default_factory=dict)
+    val_score: float | None = None
+    epoch: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "id": self.id,
+            "prompt": self.prompt,
+            "parent_id": self.parent_id,
+            "action": list(self.action) if self.action else None,
+            "train_score": self.train_score,
+            "per_label": self.per_label,
+            "val_score": self.val_score,
+            "epoch": self.epoch,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Candidate:
+        """Rebuild a candidate from :meth:`to_dict` output."""
+        action = data.get("action")
+        return cls(
+            id=data["id"],
+            prompt=data["prompt"],
+            parent_id=data.get("parent_id"),
+            action=(str(action[0]), str(action[1])) if action else None,
+            train_score=data.get("train_score"),
+            per_label=data.get("per_label") or {},
+            val_score=data.get("val_score"),
+            epoch=int(data.get("epoch", 0)),
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections import OrderedDict
 from functools import lru_cache
@@ -28,7 +29,8 @@ def load_causal_lm(name: str, device: str, dtype: str) -> tuple[Any, Any]:
         device: ``cpu`` or ``cuda``.
         dtype: ``float32``, ``bfloat16`` or ``float16``.
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is ever fetched from a hub
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
@@ -49,6 +51,9 @@ def load_causal_lm(name: str, device: str, dtype: str) -> tuple[Any, Any]:
         else:
             source = str(path)
     tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True, **kwargs)
+    if "gguf_file" in kwargs:
+        # A plain dense model: trainable (LoRA) and no hub lookup for packed-matmul kernels.
+        kwargs["quantization_config"] = GgufConfig(dequantize=True)
     model = AutoModelForCausalLM.from_pretrained(
         source, local_files_only=True, dtype=getattr(torch, dtype), **kwargs
     )

@@ -1,0 +1,5 @@
+"""Allow ``python -m flowpo``."""
+
+from flowpo.cli import main
+
+main()

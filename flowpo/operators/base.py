@@ -1,0 +1,218 @@
+"""The operator protocol, its context, the strict registry, and output validation.
+
+An operator edits one section of a prompt (PromptFlow §Operator) and returns new
+candidate prompts. LLM output is extracted robustly and rejected when it is empty,
+unchanged, too long, or would break the template: a rejection is a failed action,
+never a crash and never a corrupted prompt.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from langchain_core.language_models import BaseChatModel
+
+from flowpo.errors import ConfigError
+from flowpo.prompt import PROMPT_SLOT, TEXT_SLOT, Prompt
+from flowpo.tasks.task import Task
+from flowpo.types import Candidate, Example
+
+TASK = "task"
+"""The task-description section."""
+EXAMPLES = "examples"
+"""The few-shot demonstrations section."""
+FORMAT = "format"
+"""The output-format section."""
+STEPS = "steps"
+"""The step-by-step reasoning section (CoT)."""
+LABEL_PREFIX = "label: "
+"""Prefix of a per-label definition section, e.g. ``label: positive``."""
+
+
+def label_section(label: str) -> str:
+    """Return the name of the definition section of ``label``."""
+    return f"{LABEL_PREFIX}{label}"
+
+
+@dataclass(frozen=True)
+class BadCase:
+    """A wrong prediction of the current best prompt (reflection input)."""
+
+    example: Example
+    text: str
+    """The example's formatted input."""
+    prediction: Any
+    target: Any
+
+
+@dataclass
+class Reflection:
+    """Why the best prompt failed: one reason per bad case, and their summary."""
+
+    reasons: list[str] = field(default_factory=list)
+    summary: str = ""
+
+
+Retriever = Callable[[str, int], list[tuple[str, float]]]
+"""(query, k) -> [(section text, score)] from past high scorers."""
+
+
+@dataclass
+class OperatorContext:
+    """Everything an operator may use besides the prompt it edits."""
+
+    task: Task
+    llm: BaseChatModel | None = None
+    """The operator LM (``None``: only operators that need no LLM can run)."""
+    rng: random.Random = field(default_factory=random.Random)
+    train: list[Example] = field(default_factory=list)
+    """The reward set the prompt is scored on."""
+    pool: list[Example] = field(default_factory=list)
+    """Where demonstrations come from (disjoint from ``train`` when the task has a pool)."""
+    beam: list[Candidate] = field(default_factory=list)
+    """Evaluated candidates kept this epoch, best first."""
+    history: list[Candidate] = field(default_factory=list)
+    """Every evaluated candidate of the run (the RAG operator's store before memory)."""
+    bad_cases: list[BadCase] = field(default_factory=list)
+    reflection: Reflection | None = None
+    retrieve: Retriever | None = None
+    """Experience-memory search, when a memory is attached."""
+    max_section_chars: int = 1500
+    n_drafts: int = 3
+    """Drafts for Self-Consistency."""
+    n_shots: int = 4
+    """Demonstrations the Few-Shot operator puts in."""
+
+
+@dataclass
+class OperatorResult:
+    """New prompts from one operator application, and why any draft was rejected."""
+
+    prompts: list[Prompt] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    llm_calls: int = 0
+
+    @property
+    def failed(self) -> bool:
+        """Return True when the action produced no usable prompt."""
+        return not self.prompts
+
+
+class Operator(ABC):
+    """Edit one section of a prompt."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    needs_llm: ClassVar[bool] = False
+
+    @abstractmethod
+    async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
+        """Return new prompts made by editing ``section`` of ``prompt``."""
+
+
+REGISTRY: dict[str, type[Operator]] = {}
+
+
+def register(cls: type[Operator]) -> type[Operator]:
+    """Add an operator class to the registry under its ``name`` (a class decorator)."""
+    if cls.name in REGISTRY and REGISTRY[cls.name] is not cls:
+        raise ValueError(f"operator name {cls.name!r} is registered twice")
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def operator_names() -> list[str]:
+    """Return the registered operator names, sorted."""
+    _load_all()
+    return sorted(REGISTRY)
+
+
+def get_operator(name: str) -> Operator:
+    """Return an instance of the operator called ``name``; unknown names list the known ones."""
+    _load_all()
+    try:
+        return REGISTRY[name]()
+    except KeyError:
+        raise ConfigError(
+            f"unknown operator {name!r}",
+            field="operators",
+            fix=f"use some of: {', '.join(sorted(REGISTRY))}",
+        ) from None
+
+
+def _load_all() -> None:
+    """Import the operator modules so their classes register themselves."""
+    import flowpo.operators.catalog  # noqa: F401
+
+
+_FENCE = re.compile(r"^```[a-zA-Z]*\n(.*?)\n```$", re.DOTALL)
+_CHATTER = re.compile(
+    r"^(sure|here is|here's|certainly|okay|ok)\b[^\n]*:\s*\n", re.IGNORECASE
+)
+_LABEL = re.compile(r"^(new|improved|revised|rewritten)?\s*(section|text|instruction)\s*:\s*",
+                    re.IGNORECASE)
+
+
+def extract_text(raw: str) -> str:
+    """Pull the section text out of a chat answer: drop fences, chatter and label lines."""
+    text = raw.strip()
+    m = _FENCE.match(text)
+    if m:
+        text = m.group(1).strip()
+    text = _CHATTER.sub("", text).strip()
+    text = _LABEL.sub("", text).strip()
+    return text.strip().strip('"').strip()
+
+
+def check_section(old: Prompt, section: str, new_text: str, ctx: OperatorContext) -> str | None:
+    """Return why ``new_text`` cannot replace ``section`` of ``old``, or ``None`` if it can."""
+    if not new_text.strip():
+        return "empty output"
+    if TEXT_SLOT in new_text or PROMPT_SLOT in new_text:
+        return "output contains a template slot ({text} or {prompt})"
+    if len(new_text) > ctx.max_section_chars:
+        return f"output too long ({len(new_text)} > {ctx.max_section_chars} characters)"
+    current = next((s.text for s in old.sections if s.name == section), None)
+    if current is not None and _norm(current) == _norm(new_text):
+        return "output unchanged"
+    if any(s.name == section and s.frozen for s in old.sections):
+        return f"section {section!r} is frozen"
+    return None
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def replace_section(old: Prompt, section: str, new_text: str, ctx: OperatorContext,
+                    result: OperatorResult) -> None:
+    """Validate ``new_text`` and, if it passes, add the edited prompt to ``result``."""
+    reason = check_section(old, section, new_text, ctx)
+    if reason:
+        result.rejected.append(reason)
+        return
+    result.prompts.append(old.with_section(section, new_text.strip()))
+
+
+def editable_sections(prompt: Prompt) -> list[str]:
+    """Return the names of the sections operators may edit (not frozen)."""
+    return [s.name for s in prompt.sections if not s.frozen]
+
+
+def render_demo(task: Task, example: Example, template: str | None = None) -> str:
+    """Render a demonstration in the task's own frame, answered with its label word.
+
+    With the template ``"{prompt} Input : {text} Output:"`` a positive SST-2 example
+    becomes ``"Input : a great film Output: yes"``.
+    """
+    frame = (template or task.template).replace(PROMPT_SLOT, "").strip()
+    if task.kind == "classification":
+        answer = task.verbalizers.get(str(example.target), str(example.target))
+    else:
+        answer = example.answers()[0] if example.answers() else str(example.target)
+    return frame.replace(TEXT_SLOT, task.format_input(example)) + " " + answer
