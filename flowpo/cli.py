@@ -7,12 +7,13 @@ import sys
 import time
 import typing
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 from pydantic_settings import BaseSettings
 
-from flowpo.config import EvalConfig, make_config
+from flowpo.config import EvalConfig, OptimizeConfig, make_config
 from flowpo.errors import FlowpoError
 
 
@@ -77,6 +78,76 @@ def eval_cmd(quiet: bool, **kwargs: Any) -> None:
         f"on {summary['examples']} examples ({result.model_calls} scored, "
         f"{result.cached} cached, {summary['seconds']} s) -> {out}"
     )
+
+
+class _Progress:
+    """Render the graph's custom stream events as a progress bar."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, unit="epoch", disable=quiet, file=sys.stderr)
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if event.get("event") != "epoch":
+            return
+        budget = event.get("budget", {})
+        self.bar.n = int(event.get("epoch", 0))
+        best = event.get("best_train")
+        self.bar.set_postfix_str(
+            f"best train {best:.3f} | scored {int(budget.get('examples_scored', 0))} ex, "
+            f"{int(budget.get('llm_calls', 0))} LLM calls | "
+            f"last: {', '.join(event.get('actions', [])[:3]) or '-'}"
+            if best is not None
+            else "",
+            refresh=True,
+        )
+
+
+def _report(result: dict[str, Any]) -> None:
+    from flowpo.search import usage_table
+
+    init, final = result["initial"], result["final"]
+    click.echo(f"stopped: {result.get('stop_reason')} after {result['epochs']} epochs")
+    for split in ("train", "dev", "test"):
+        if split in final:
+            click.echo(f"{split:5}  initial {init[split]:.4f}  ->  final {final[split]:.4f}")
+    b = result["budget"]
+    click.echo(
+        f"budget: {int(b.get('examples_scored', 0))} train examples scored, "
+        f"{int(b.get('examples_cached', 0))} served from cache, "
+        f"{int(b.get('llm_calls', 0))} operator-LM calls, {b.get('seconds', 0):.0f} s"
+    )
+    click.echo(usage_table(result.get("operator_usage", {})))
+    click.echo(f"best prompt: {Path(result['run_dir']) / 'best_prompt.md'}")
+
+
+@cli.command("optimize")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@options_from(OptimizeConfig)
+def optimize_cmd(quiet: bool, **kwargs: Any) -> None:
+    """Optimize a prompt on a task; writes everything to the run directory."""
+    from flowpo.optimize import optimize
+
+    config = typing.cast(OptimizeConfig, make_config(OptimizeConfig, **kwargs))
+    progress = _Progress(config.max_epochs, quiet)
+    result = optimize(config, on_event=progress)
+    progress.bar.close()
+    _report(result)
+
+
+@cli.command("resume")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def resume_cmd(run_dir: Path, quiet: bool) -> None:
+    """Continue a stopped or killed run; examples already scored are not scored again."""
+    from flowpo.optimize import resume
+    from flowpo.rundir import load_config
+
+    progress = _Progress(load_config(run_dir).max_epochs, quiet)
+    result = resume(run_dir, on_event=progress)
+    progress.bar.close()
+    _report(result)
 
 
 @cli.command("tasks")

@@ -95,3 +95,102 @@ def make_config(cls: type[BaseSettings], **kwargs: Any) -> BaseSettings:
             field=field,
             fix=f"see 'flowpo --help' for {field}",
         ) from None
+
+
+class OptimizeConfig(BaseSettings):
+    """Settings of one optimization run (PromptFlow's defaults where the paper gives them)."""
+
+    model_config = SettingsConfigDict(env_prefix="FLOWPO_", extra="forbid")
+
+    task: str = Field(
+        "sst2", description="Built-in task name (see 'flowpo tasks') or a JSONL/CSV data file."
+    )
+    method: Literal["promptflow"] = Field(
+        "promptflow", description="Search method: PromptFlow's sectioned edits."
+    )
+    optimizer: Literal["msgd", "msgd-rl"] = Field(
+        "msgd-rl", description="Operator-selector update: MSGD (eq. 3) or SARSA (eq. 7)."
+    )
+    start: Literal["manual", "scratch", "template"] = Field(
+        "manual",
+        description="Initial "
+        "prompt: the task's manual prompt in sections, drafted by the operator LM, or "
+        "--prompt-file as a template.",
+    )
+    prompt: str | None = Field(None, description="Initial task description (start=manual).")
+    prompt_file: Path | None = Field(
+        None,
+        description="Markdown template: headers are sections, '(frozen)' ones are never edited.",
+    )
+    model: str = Field(DEFAULT_MODEL, description="Target model spec (whose prompt is trained).")
+    operator_model: str | None = Field(
+        None,
+        description="Operator LM spec for operators and reflection (default: the target model).",
+    )
+    operators: str | None = Field(
+        None, description="Comma-separated operator names (default: all registered)."
+    )
+    max_epochs: int = Field(10, ge=1, description="Stop after this many epochs (paper: 10).")
+    patience: int = Field(
+        3,
+        ge=1,
+        description="Stop when the best train loss has not "
+        "improved by more than tol for this many epochs.",
+    )
+    tol: float = Field(0.0, ge=0, description="Smallest train-loss improvement that counts.")
+    beam_size: int = Field(3, ge=1, description="Top-k prompts kept each epoch (paper: 3).")
+    annealing: int = Field(
+        2, ge=0, description="Simulated-annealing picks kept besides the top-k (paper: 2)."
+    )
+    actions_per_epoch: int = Field(6, ge=1, description="(section, operator) edits per epoch.")
+    alpha: float = Field(1.0, gt=0, description="MSGD step: Q <- Q(1 + alpha Norm) (paper: 1).")
+    sarsa_alpha: float = Field(0.5, gt=0, le=1, description="SARSA learning rate (paper: 0.5).")
+    sarsa_gamma: float = Field(0.5, ge=0, le=1, description="SARSA discount (paper: 0.5).")
+    temperature: float = Field(1.0, gt=0, description="Softmax temperature over Q.")
+    epsilon: float = Field(0.1, ge=0, le=1, description="Chance of a uniformly random action.")
+    soft_weight: float = Field(
+        0.5,
+        ge=0,
+        description="Weight of the soft score (mean "
+        "gold-label probability) added to the train metric to break "
+        "ties; 0 = the metric alone.",
+    )
+    failure_penalty: float = Field(
+        0.1, ge=0, description="Relative score loss charged to an action whose output was rejected."
+    )
+    reflect_cases: int = Field(8, ge=0, description="Wrong predictions the reflector explains.")
+    n_shots: int = Field(4, ge=1, description="Demonstrations the Few-Shot operator inserts.")
+    budget_examples: int | None = Field(
+        None, description="Most target-LM example evaluations (cache hits are free)."
+    )
+    budget_llm_calls: int | None = Field(None, description="Most operator-LM calls.")
+    budget_seconds: float | None = Field(None, description="Most wall-clock seconds.")
+    evaluate_test: bool = Field(
+        True,
+        description="Score the initial and the final prompt on the test split once at the end.",
+    )
+    seed: int = Field(0, description="Random seed of the search.")
+    data_seed: int | None = Field(None, description="LM-BFF data seed of few-shot splits.")
+    device: str = Field("auto", description="auto, cpu or cuda.")
+    dtype: str = Field("auto", description="auto, float32, bfloat16 or float16.")
+    batch_size: int = Field(32, ge=1, description="Examples per forward pass.")
+    max_new_tokens: int = Field(32, ge=1, description="Longest generation (generation tasks).")
+    operator_max_tokens: int = Field(160, ge=8, description="Longest operator-LM answer.")
+    max_section_chars: int = Field(
+        1500, ge=50, description="Longest section an operator may write."
+    )
+    run_dir: Path | None = Field(None, description="Run directory (default: runs/<task>-<time>).")
+
+    @field_validator("model", "operator_model")
+    @classmethod
+    def _model_specs(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_spec(value)
+        return value
+
+    @field_validator("budget_examples", "budget_llm_calls", "budget_seconds")
+    @classmethod
+    def _positive_budget(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            raise ValueError("a budget must be positive (leave it unset for no limit)")
+        return value

@@ -127,7 +127,9 @@ class Prompt:
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (graph state and ``best_prompt.json`` use it)."""
         return {
-            "sections": [{"name": s.name, "text": s.text, "frozen": s.frozen} for s in self.sections],
+            "sections": [
+                {"name": s.name, "text": s.text, "frozen": s.frozen} for s in self.sections
+            ],
             "template": self.template,
             "verbalizers": dict(self.verbalizers) if self.verbalizers else None,
         }
@@ -137,7 +139,8 @@ class Prompt:
         """Rebuild a prompt from :meth:`to_dict` output."""
         return cls(
             sections=tuple(
-                Section(s["name"], s["text"], bool(s.get("frozen", False))) for s in data["sections"]
+                Section(s["name"], s["text"], bool(s.get("frozen", False)))
+                for s in data["sections"]
             ),
             template=data.get("template"),
             verbalizers=data.get("verbalizers"),

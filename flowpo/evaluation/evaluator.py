@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -40,6 +41,24 @@ class Budget:
 def example_key(example: Example, text: str) -> str:
     """Return the cache key of an example: its id plus a hash of its formatted input."""
     return f"{example.id}:{hashlib.sha1(text.encode()).hexdigest()[:12]}"
+
+
+def soft_score(
+    logprobs: Sequence[Sequence[float]], targets: Sequence[Any], labels: list[str]
+) -> float:
+    """Return the mean probability of the gold label among the label words.
+
+    A smooth companion of accuracy: it moves when a prompt shifts the model toward the
+    right answers without yet flipping a prediction, so ties in accuracy can be broken.
+    """
+    total = 0.0
+    for row, target in zip(logprobs, targets, strict=True):
+        if target not in labels or not row:
+            continue
+        top = max(row)
+        weights = [math.exp(v - top) for v in row]
+        total += weights[labels.index(target)] / sum(weights)
+    return total / len(targets) if targets else 0.0
 
 
 class Evaluator:
@@ -161,6 +180,12 @@ class Evaluator:
         score, details = corpus_score(
             self.task.metric, preds, targets, list(self.task.labels) or None
         )
+        if self.mode == "verbalizer":
+            details["soft_score"] = soft_score(
+                [results[k].logprobs for k in keys],
+                [ex.target for ex in examples],
+                list(self.task.labels),
+            )
         per = [
             ExampleResult(
                 ex.id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -34,6 +35,41 @@ class LocalChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "flowpo-local"
 
+    def _prompt_text(self, messages: list[BaseMessage]) -> str:
+        chat = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
+        return str(
+            self.lm.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+        )
+
+    def generate_texts(self, conversations: list[list[BaseMessage]]) -> list[str]:
+        """Answer several conversations in one batched decode (what ``abatch`` uses)."""
+        texts = [self._prompt_text(c) for c in conversations]
+        outs = self.lm.generate_sync(
+            texts,
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+        )
+        return [o.strip() for o in outs]
+
+    async def abatch(
+        self,
+        inputs: list[Any],
+        config: Any = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[Any]:
+        """Answer many inputs with one batched generation instead of one call each."""
+        conversations = [self._convert_input(i).to_messages() for i in inputs]
+        try:
+            outs = await asyncio.to_thread(self.generate_texts, conversations)
+        except Exception as e:  # noqa: BLE001 - reported per input, as abatch does
+            if return_exceptions:
+                return [e for _ in inputs]
+            raise
+        return [AIMessage(content=o) for o in outs]
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -41,16 +77,7 @@ class LocalChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        chat = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
-        text = self.lm.tokenizer.apply_chat_template(
-            chat, tokenize=False, add_generation_prompt=True
-        )
-        out = self.lm.generate_sync(
-            [text],
-            max_new_tokens=self.max_new_tokens,
-            temperature=self.temperature,
-            top_p=self.top_p,
-        )[0]
+        out = self.generate_texts([messages])[0]
         for s in stop or []:
             out = out.split(s)[0]
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=out.strip()))])

@@ -151,11 +151,10 @@ def _load_all() -> None:
 
 
 _FENCE = re.compile(r"^```[a-zA-Z]*\n(.*?)\n```$", re.DOTALL)
-_CHATTER = re.compile(
-    r"^(sure|here is|here's|certainly|okay|ok)\b[^\n]*:\s*\n", re.IGNORECASE
+_CHATTER = re.compile(r"^(sure|here is|here's|certainly|okay|ok)\b[^\n]*:\s*\n", re.IGNORECASE)
+_LABEL = re.compile(
+    r"^(new|improved|revised|rewritten)?\s*(section|text|instruction)\s*:\s*", re.IGNORECASE
 )
-_LABEL = re.compile(r"^(new|improved|revised|rewritten)?\s*(section|text|instruction)\s*:\s*",
-                    re.IGNORECASE)
 
 
 def extract_text(raw: str) -> str:
@@ -189,8 +188,9 @@ def _norm(text: str) -> str:
     return " ".join(text.split()).lower()
 
 
-def replace_section(old: Prompt, section: str, new_text: str, ctx: OperatorContext,
-                    result: OperatorResult) -> None:
+def replace_section(
+    old: Prompt, section: str, new_text: str, ctx: OperatorContext, result: OperatorResult
+) -> None:
     """Validate ``new_text`` and, if it passes, add the edited prompt to ``result``."""
     reason = check_section(old, section, new_text, ctx)
     if reason:

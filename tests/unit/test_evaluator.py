@@ -1,5 +1,7 @@
 """Evaluator logic with a scripted target model (the real one is in tests/integration)."""
 
+import math
+
 import pytest
 
 from flowpo.errors import ConfigError
@@ -145,3 +147,19 @@ def test_unreadable_cache_file_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not a database" * 100)
     with pytest.raises(Exception, match="SQLite"):
         EvalCache(bad)
+
+
+def test_soft_score_is_the_mean_gold_probability():
+    from flowpo.evaluation.evaluator import soft_score
+
+    # p(gold) = 0.8 for the first row, 0.5 for the second (equal log-probs)
+    rows = [[math.log(0.2), math.log(0.8)], [-1.0, -1.0]]
+    assert soft_score(rows, ["b", "a"], ["a", "b"]) == pytest.approx((0.8 + 0.5) / 2)
+
+
+def test_verbalizer_results_carry_a_soft_score():
+    task, lm = sentiment_task(), ScriptedLM()
+    res = Evaluator(task, lm).evaluate(Prompt.from_text("Judge."), task.split("test"))
+    p_hi = math.exp(-0.1) / (math.exp(-0.1) + math.exp(-2.0))
+    # 4 right with p_hi, 1 wrong ('boring' labelled positive) with 1 - p_hi
+    assert res.details["soft_score"] == pytest.approx((4 * p_hi + (1 - p_hi)) / 5)

@@ -1,0 +1,83 @@
+"""Node ``edit``: apply the planned operators to their parents; new prompts become pending."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from flowpo.agents.common import new_candidate, timed
+from flowpo.config import OptimizeConfig
+from flowpo.graphs.resources import Resources, resources, rng_for
+from flowpo.graphs.state import OptimizerState
+from flowpo.operators.base import BadCase, OperatorContext, Reflection
+from flowpo.prompt import Prompt
+from flowpo.types import Candidate
+
+
+async def edit(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[str, Any]:
+    """Run each planned (section, operator) on its parent; reject duplicates of seen prompts."""
+    config = runtime.context
+    res = resources(config)
+    epoch = state.get("epoch", 0) + 1
+    update: dict[str, Any] = {"budget": {"llm_calls": 0}}
+    with timed(update):
+        ctx = _context(state, res, config, epoch)
+        known = {c["id"]: c for c in [*state.get("beam", []), state["best"]]}
+        seen = set(state.get("seen", []))
+        pending, actions = [], []
+        for i, step in enumerate(state.get("plan", [])):
+            parent = known[step["parent_id"]]
+            prompt = Prompt.from_dict(parent["prompt"])
+            result = await res.operators[step["operator"]].apply(prompt, step["section"], ctx)
+            update["budget"]["llm_calls"] += result.llm_calls
+            fresh = [p for p in result.prompts if p.fingerprint(res.task.template) not in seen]
+            action = {
+                **step,
+                "candidate_id": None,
+                "failed": True,
+                "reason": "; ".join(result.rejected) or "only prompts already scored",
+            }
+            if fresh:
+                cid = f"e{epoch}-{i}"
+                seen.add(fresh[0].fingerprint(res.task.template))
+                pending.append(
+                    new_candidate(
+                        fresh[0],
+                        cid=cid,
+                        epoch=epoch,
+                        parent_id=parent["id"],
+                        action=(step["section"], step["operator"]),
+                    )
+                )
+                action.update(candidate_id=cid, failed=False, reason="")
+            actions.append(action)
+    update.update({"pending": pending, "last_actions": actions, "epoch": epoch, "plan": []})
+    return update
+
+
+def _context(
+    state: OptimizerState, res: Resources, config: OptimizeConfig, epoch: int
+) -> OperatorContext:
+    train = res.task.split("train")
+    by_id = {e.id: e for e in train}
+    reflection = state.get("reflection") or {}
+    bad = [
+        BadCase(by_id[b["id"]], res.task.format_input(by_id[b["id"]]), b["prediction"], b["target"])
+        for b in reflection.get("bad_cases", [])
+        if b["id"] in by_id
+    ]
+    pool = res.task.splits.get("pool") or []
+    return OperatorContext(
+        task=res.task,
+        llm=res.llm,
+        rng=rng_for(config, epoch, "edit"),
+        train=train,
+        pool=list(pool),
+        beam=[Candidate.from_dict(c) for c in state.get("beam", [])],
+        history=[Candidate.from_dict(c) for c in state.get("archive", [])],
+        bad_cases=bad,
+        reflection=Reflection(reflection.get("reasons", []), reflection.get("summary", "")),
+        max_section_chars=config.max_section_chars,
+        n_shots=config.n_shots,
+    )

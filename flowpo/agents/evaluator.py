@@ -1,0 +1,125 @@
+"""Node ``evaluate``: score pending candidates on the train split, update beam and credit."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from flowpo.agents.common import emit, timed
+from flowpo.config import OptimizeConfig
+from flowpo.graphs.resources import resources, rng_for
+from flowpo.graphs.state import OptimizerState, add_counts
+from flowpo.prompt import Prompt
+from flowpo.rundir import CANDIDATES, HISTORY, append_jsonl, write_atomic
+from flowpo.search import action_gain, objective, rank, select_beam, stop_reason, usage_delta
+
+ARCHIVE_SIZE = 24
+
+
+async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[str, Any]:
+    """Evaluate ``pending``; credit the actions that made them; keep the beam; check stop."""
+    config = runtime.context
+    res = resources(config)
+    epoch = state.get("epoch", 0)
+    update: dict[str, Any] = {"budget": {}}
+    with timed(update):
+        scored, budget = await _score(res, state.get("pending", []))
+        update["budget"].update(budget)
+        by_id = {c["id"]: c for c in scored}
+        w = config.soft_weight
+        actions = [
+            _credit(a, by_id, config.failure_penalty, w) for a in state.get("last_actions", [])
+        ]
+        old_best = state.get("best")
+        pool = [*state.get("beam", []), *scored]
+        beam = select_beam(
+            pool,
+            config.beam_size,
+            config.annealing,
+            epoch,
+            rng_for(config, epoch, "beam"),
+            soft_weight=w,
+        )
+        contenders = [*([old_best] if old_best else []), *scored]
+        best = rank(contenders, w)[0] if contenders else None
+        improved = best is not None and (
+            old_best is None or objective(best, w) > objective(old_best, w) + config.tol
+        )
+        stale = 0 if improved or epoch == 0 else state.get("stale", 0) + 1
+        append_jsonl(res.run_dir / CANDIDATES, scored)
+    budget_now = add_counts(state.get("budget"), update["budget"])
+    row = {
+        "epoch": epoch,
+        "best_train": best["train_score"] if best else None,
+        "best_loss": 1 - best["train_score"] if best else None,
+        "best_id": best and best["id"],
+        "evaluated": len(scored),
+        "actions": actions,
+        "budget": budget_now,
+    }
+    rows = [*state.get("history", []), row]
+    write_atomic(res.run_dir / HISTORY, "".join(json.dumps(r) + "\n" for r in rows))
+    reason = stop_reason(epoch=epoch, stale=stale, budget=budget_now, config=config)
+    emit(
+        runtime,
+        "epoch",
+        epoch=epoch,
+        best_train=row["best_train"],
+        stale=stale,
+        budget=budget_now,
+        actions=[f"{a['section']}:{a['operator']}" for a in actions],
+        stop_reason=reason,
+    )
+    update.update(
+        {
+            "pending": [],
+            "beam": beam,
+            "best": best,
+            "stale": stale,
+            "last_actions": actions,
+            "seen": [*state.get("seen", []), *[c["fingerprint"] for c in scored]],
+            "archive": rank([*state.get("archive", []), *scored], w)[:ARCHIVE_SIZE],
+            "usage": usage_delta(actions),
+            "history": [row],
+            "stop_reason": reason,
+        }
+    )
+    if epoch == 0 and scored:
+        update["initial"] = scored[0]
+    return update
+
+
+async def _score(
+    res: Any, pending: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    train = res.task.split("train")
+    budget = {"examples_scored": 0.0, "examples_cached": 0.0, "tokens": 0.0}
+    scored = []
+    for cand in pending:
+        prompt = Prompt.from_dict(cand["prompt"])
+        result = await res.evaluator.aevaluate(prompt, train)
+        budget["examples_scored"] += result.model_calls
+        budget["examples_cached"] += result.cached
+        budget["tokens"] += result.tokens
+        scored.append(
+            {
+                **cand,
+                "train_score": result.score,
+                "train_soft": result.details.get("soft_score", 0.0),
+                "per_label": result.details.get("per_label", {}),
+                "fingerprint": result.prompt_fingerprint,
+            }
+        )
+    return scored, budget
+
+
+def _credit(
+    action: dict[str, Any], by_id: dict[str, dict[str, Any]], penalty: float, soft_weight: float
+) -> dict[str, Any]:
+    child = by_id.get(action.get("candidate_id") or "")
+    score = objective(child, soft_weight) if child else None
+    failed = bool(action.get("failed")) or child is None
+    gain = action_gain({**action, "failed": failed}, score, penalty)
+    return {**action, "failed": failed, "child_score": score, "gain": gain}

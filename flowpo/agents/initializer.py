@@ -1,0 +1,61 @@
+"""Node ``init``: the starting prompt (manual, drafted from scratch, or a template) and Q."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from flowpo.agents.common import new_candidate, timed
+from flowpo.config import OptimizeConfig
+from flowpo.drafting import draft_from_scratch, from_template, sections_from_manual
+from flowpo.errors import ConfigError
+from flowpo.graphs.resources import resources
+from flowpo.graphs.state import OptimizerState
+from flowpo.operators.base import EXAMPLES, STEPS, editable_sections
+from flowpo.policy import QTable
+
+
+async def init(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[str, Any]:
+    """Build the initial candidate and a uniform Q over (editable section, operator)."""
+    config = runtime.context
+    res = resources(config)
+    update: dict[str, Any] = {"budget": {}}
+    with timed(update):
+        if config.start == "template":
+            if config.prompt_file is None:
+                raise ConfigError(
+                    "start=template needs a template file",
+                    field="prompt_file",
+                    fix="pass --prompt-file template.md",
+                )
+            prompt = from_template(config.prompt_file)
+        elif config.start == "scratch":
+            prompt, calls = await draft_from_scratch(res.llm, res.task, res.task.split("train"))
+            update["budget"]["llm_calls"] = calls
+        else:
+            prompt = sections_from_manual(res.task, config.prompt)
+        sections = editable_sections(prompt)
+        if not sections:
+            raise ConfigError(
+                "the prompt has no editable section",
+                field="prompt_file",
+                fix="unfreeze at least one section of the template",
+            )
+        rows = list(dict.fromkeys([*sections, EXAMPLES, STEPS]))
+        q = QTable.uniform(rows, sorted(res.operators))
+        update.update(
+            {
+                "epoch": 0,
+                "pending": [new_candidate(prompt, cid="c0", epoch=0)],
+                "beam": [],
+                "archive": [],
+                "seen": [],
+                "q": q.to_dict(),
+                "last_actions": [],
+                "stale": 0,
+                "stop_reason": None,
+                "reflection": {},
+            }
+        )
+    return update

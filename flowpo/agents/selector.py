@@ -1,0 +1,99 @@
+"""Node ``select``: learn Q from the last actions (MSGD or SARSA), then choose the next ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from flowpo.agents.common import timed
+from flowpo.config import OptimizeConfig
+from flowpo.graphs.resources import rng_for
+from flowpo.graphs.state import OptimizerState
+from flowpo.operators.base import EXAMPLES, LABEL_PREFIX, STEPS
+from flowpo.policy import (
+    QTable,
+    epoch_reward,
+    msgd_update,
+    sample_actions,
+    sarsa_update,
+    section_credit,
+)
+from flowpo.search import objective
+
+BOUND = {"few_shot": EXAMPLES, "cot": STEPS}
+"""Operators that always write one particular section."""
+
+
+def _label_of(section: str) -> str | None:
+    return section[len(LABEL_PREFIX) :] if section.startswith(LABEL_PREFIX) else None
+
+
+async def select(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[str, Any]:
+    """Update Q from the evaluated actions and plan this epoch's (section, operator) edits."""
+    config = runtime.context
+    update: dict[str, Any] = {"budget": {}}
+    with timed(update):
+        q = QTable.from_dict(state["q"])
+        beam, best = state.get("beam", []), state["best"]
+        frozen = {s["name"] for s in best["prompt"]["sections"] if s.get("frozen")}
+        rows = [s for s in q.sections if s not in frozen]
+        weights = section_credit(best.get("per_label") or {}, rows, _label_of)
+        rng = rng_for(config, state.get("epoch", 0), "select")
+        nxt = [
+            (BOUND.get(op, s), op)
+            for s, op in sample_actions(
+                q,
+                config.actions_per_epoch,
+                rng,
+                temperature=config.temperature,
+                epsilon=config.epsilon,
+                sections=rows,
+                section_weights=weights,
+            )
+        ]
+        _learn(q, state.get("last_actions", []), nxt, config)
+        plan = []
+        for i, (section, op) in enumerate(nxt):
+            parent = beam[i % len(beam)] if beam else best
+            plan.append(
+                {
+                    "section": section,
+                    "operator": op,
+                    "parent_id": parent["id"],
+                    "parent_score": objective(parent, config.soft_weight),
+                }
+            )
+    update.update({"q": q.to_dict(), "plan": plan})
+    return update
+
+
+def _learn(
+    q: QTable, actions: list[dict[str, Any]], nxt: list[tuple[str, str]], config: OptimizeConfig
+) -> None:
+    """Apply PromptFlow eq. 3 (MSGD) or eq. 7 (SARSA, R = the epoch's mean gain)."""
+    if not actions:
+        return
+    for s, _ in [*((a["section"], a["operator"]) for a in actions), *nxt]:
+        if s not in q.sections:
+            q.add_section(s)
+    if config.optimizer == "msgd":
+        for a in actions:
+            parent = float(a.get("parent_score") or 0.0)
+            msgd_update(
+                q, a["section"], a["operator"], parent, parent + a["gain"], alpha=config.alpha
+            )
+        return
+    reward = epoch_reward([a["gain"] for a in actions])
+    for i, a in enumerate(actions):
+        s2, a2 = nxt[i % len(nxt)] if nxt else (a["section"], a["operator"])
+        sarsa_update(
+            q,
+            a["section"],
+            a["operator"],
+            reward,
+            s2,
+            a2,
+            alpha=config.sarsa_alpha,
+            gamma=config.sarsa_gamma,
+        )

@@ -1,0 +1,50 @@
+"""The optimization loop as a LangGraph ``StateGraph`` (design.md, "The graph").
+
+    START -> init -> evaluate -> reflect -> select -> edit -> evaluate ... -> finalize -> END
+
+``evaluate`` decides when to stop (patience, epochs, budgets); the routers only read it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langgraph.graph import END, START, StateGraph
+
+from flowpo.agents.editor import edit
+from flowpo.agents.evaluator import evaluate
+from flowpo.agents.finalizer import finalize
+from flowpo.agents.initializer import init
+from flowpo.agents.reflector import reflect
+from flowpo.agents.selector import select
+from flowpo.config import OptimizeConfig
+from flowpo.graphs.state import OptimizerState
+
+
+def after_evaluate(state: OptimizerState) -> Literal["reflect", "finalize"]:
+    """Go on with another epoch unless ``evaluate`` recorded a reason to stop."""
+    return "finalize" if state.get("stop_reason") else "reflect"
+
+
+builder = StateGraph(OptimizerState, context_schema=OptimizeConfig)
+builder.add_node("init", init)
+builder.add_node("evaluate", evaluate)
+builder.add_node("reflect", reflect)
+builder.add_node("select", select)
+builder.add_node("edit", edit)
+builder.add_node("finalize", finalize)
+builder.add_edge(START, "init")
+builder.add_edge("init", "evaluate")
+builder.add_conditional_edges("evaluate", after_evaluate)
+builder.add_edge("reflect", "select")
+builder.add_edge("select", "edit")
+builder.add_edge("edit", "evaluate")
+builder.add_edge("finalize", END)
+
+graph = builder.compile()
+"""The compiled graph without a checkpointer (a server or the caller supplies one)."""
+
+
+def build(checkpointer: Any = None) -> Any:
+    """Return the graph compiled with ``checkpointer`` (e.g. a SQLite saver)."""
+    return builder.compile(checkpointer=checkpointer)

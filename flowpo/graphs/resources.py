@@ -1,0 +1,81 @@
+"""Live objects of a run (task, models, evaluator, operators), built once per configuration.
+
+The graph's context is the serialisable :class:`~flowpo.config.OptimizeConfig`; nodes
+call :func:`resources` to reach what it names, so the state holds only plain data.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from langchain_core.language_models import BaseChatModel
+
+from flowpo.config import OptimizeConfig
+from flowpo.evaluation import EvalCache, Evaluator
+from flowpo.models.base import TargetLM
+from flowpo.models.spec import load_target
+from flowpo.operators.base import Operator, get_operator, operator_names
+from flowpo.rundir import EVAL_CACHE
+from flowpo.tasks import resolve_task
+from flowpo.tasks.task import Task
+
+
+@dataclass
+class Resources:
+    """What the nodes of one run share."""
+
+    task: Task
+    target: TargetLM
+    evaluator: Evaluator
+    llm: BaseChatModel
+    operators: dict[str, Operator]
+    run_dir: Path
+
+
+def resources(config: OptimizeConfig) -> Resources:
+    """Return the run's live objects (cached per configuration)."""
+    return _build(json.dumps(config.model_dump(mode="json"), sort_keys=True))
+
+
+def rng_for(config: OptimizeConfig, epoch: int, node: str) -> random.Random:
+    """Return a generator seeded by (seed, epoch, node): a resumed run draws the same."""
+    return random.Random(f"{config.seed}-{epoch}-{node}")
+
+
+@lru_cache(maxsize=4)
+def _build(config_json: str) -> Resources:
+    config = OptimizeConfig(**json.loads(config_json))
+    if config.run_dir is None:  # rundir.prepare sets it before the graph runs
+        raise ValueError("the run configuration has no run_dir")
+    task = resolve_task(config.task, seed=config.data_seed)
+    target = load_target(
+        config.model, device=config.device, dtype=config.dtype, batch_size=config.batch_size
+    )
+    cache = EvalCache(Path(config.run_dir) / EVAL_CACHE)
+    evaluator = Evaluator(task, target, cache=cache, max_new_tokens=config.max_new_tokens)
+    names = (
+        [n.strip() for n in config.operators.split(",")] if config.operators else operator_names()
+    )
+    operators = {name: get_operator(name) for name in names}
+    return Resources(
+        task, target, evaluator, _operator_llm(config), operators, Path(config.run_dir)
+    )
+
+
+def _operator_llm(config: OptimizeConfig) -> BaseChatModel:
+    from flowpo.models.chat import LocalChatModel, load_chat_model
+
+    llm = load_chat_model(
+        config.operator_model or config.model,
+        device=config.device,
+        dtype=config.dtype,
+        batch_size=config.batch_size,
+    )
+    if isinstance(llm, LocalChatModel):
+        llm.max_new_tokens = config.operator_max_tokens
+        llm.temperature, llm.top_p = 0.7, 0.9
+    return llm

@@ -1,0 +1,344 @@
+"""Operator-selector policy of PromptFlow: a Q table over (section, operator) actions.
+
+MSGD (PromptFlow eq. 2-3, appendix "Case Study") scales an action's Q by the relative
+score change of the child prompt; MSGD-RL (eq. 5/7) updates it with SARSA. Actions are
+drawn from a tempered distribution over Q with epsilon exploration, optionally weighted
+per section (weak label definitions first). Pure Python: no LangGraph, LLM or torch.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Q_FLOOR = 1e-6
+"""Smallest Q value kept, so a value never reaches zero or flips sign."""
+SCORE_EPS = 1e-8
+"""Denominator used by :func:`msgd_update` when the parent score is 0."""
+
+Action = tuple[str, str]
+
+
+@dataclass
+class QTable:
+    """Hold Q(section, operator), the selection values of PromptFlow's transition matrix.
+
+    Attributes:
+        sections: Row names (prompt sections), in order.
+        operators: Column names (operator names), in order.
+        values: ``values[section][operator]``; every cell must be present.
+    """
+
+    sections: list[str]
+    operators: list[str]
+    values: dict[str, dict[str, float]]
+
+    def __post_init__(self) -> None:
+        """Check that every (section, operator) cell has a value."""
+        for s in self.sections:
+            row = self.values.get(s)
+            if row is None or any(a not in row for a in self.operators):
+                raise ValueError(f"QTable row {s!r} lacks a value for some operator")
+
+    @classmethod
+    def uniform(cls, sections: list[str], operators: list[str]) -> QTable:
+        """Build the uniform start ``1/(sections x operators)`` (PromptFlow appendix)."""
+        u = 1.0 / max(1, len(sections) * len(operators))
+        return cls(
+            list(sections), list(operators), {s: dict.fromkeys(operators, u) for s in sections}
+        )
+
+    @property
+    def uniform_value(self) -> float:
+        """Return ``1/(sections x operators)`` for this table's shape."""
+        return 1.0 / max(1, len(self.sections) * len(self.operators))
+
+    def get(self, section: str, operator: str) -> float:
+        """Return Q(section, operator); raise KeyError for an unknown cell."""
+        return self.values[section][operator]
+
+    def set(self, section: str, operator: str, value: float) -> None:
+        """Store Q(section, operator); raise KeyError for an unknown cell."""
+        if section not in self.values or operator not in self.values[section]:
+            raise KeyError((section, operator))
+        if not math.isfinite(value):
+            raise ValueError(f"Q value must be finite, got {value}")
+        self.values[section][operator] = float(value)
+
+    def mean(self) -> float:
+        """Return the mean over all cells (0.0 for an empty table)."""
+        cells = [self.values[s][a] for s in self.sections for a in self.operators]
+        return sum(cells) / len(cells) if cells else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready copy (for graph state and the experience memory)."""
+        return {
+            "sections": list(self.sections),
+            "operators": list(self.operators),
+            "values": {s: {a: self.values[s][a] for a in self.operators} for s in self.sections},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> QTable:
+        """Rebuild a table written by :meth:`to_dict`."""
+        sections, operators = list(data["sections"]), list(data["operators"])
+        raw = data["values"]
+        values = {s: {a: float(raw[s][a]) for a in operators} for s in sections}
+        return cls(sections, operators, values)
+
+    def add_section(self, name: str) -> None:
+        """Add a row for a section created mid-run (e.g. few-shot examples).
+
+        The new row starts at the mean of the existing values (``1/len(operators)`` for an
+        empty table), so it is neither favoured nor starved. Adding an existing section is a
+        no-op, which keeps graph nodes idempotent.
+        """
+        if name in self.values:
+            return
+        start = self.mean() if self.sections else 1.0 / max(1, len(self.operators))
+        self.sections.append(name)
+        self.values[name] = dict.fromkeys(self.operators, start)
+
+    def restrict(self, sections: list[str]) -> QTable:
+        """Return a view over only ``sections`` (editable rows); rows are shared, not copied.
+
+        Raises:
+            KeyError: A section is not in the table.
+        """
+        return QTable(list(sections), list(self.operators), {s: self.values[s] for s in sections})
+
+    def blend(self, others: list[tuple[QTable, float]]) -> QTable:
+        """Build a warm-start table for this table's shape from past runs' tables.
+
+        Each other table is first rescaled so its mean is this shape's uniform value ``u``
+        (tables of different sizes become comparable). Cells are matched by section and
+        operator name; a cell an other table lacks counts as ``u``, and operators only the
+        other table has are ignored (they cannot be chosen here). The weighted average
+        (weights, e.g. task similarities, are normalised to sum 1) is then rescaled so its
+        mean is ``u`` again. No others, or all weights 0, gives the uniform table.
+
+        Args:
+            others: ``(table, weight)`` pairs, weights >= 0.
+
+        Returns:
+            A new table; ``self`` only supplies sections and operators.
+        """
+        if any(w < 0 for _, w in others):
+            raise ValueError("blend weights must be >= 0")
+        total = sum(w for _, w in others)
+        out = QTable.uniform(self.sections, self.operators)
+        u = out.uniform_value
+        if total <= 0 or not self.sections or not self.operators:
+            return out
+        for s in self.sections:
+            for a in self.operators:
+                acc = 0.0
+                for table, w in others:
+                    m = table.mean()
+                    scale = u / m if m > 0 else 1.0
+                    has = s in table.values and a in table.operators
+                    acc += (w / total) * (table.values[s][a] * scale if has else u)
+                out.values[s][a] = acc
+        m = out.mean()
+        for row in out.values.values():
+            for a in row:
+                row[a] = max(Q_FLOOR, row[a] * u / m)
+        return out
+
+
+def msgd_update(
+    q: QTable,
+    section: str,
+    operator: str,
+    parent_score: float,
+    child_score: float,
+    alpha: float = 1.0,
+) -> float:
+    """Apply the MSGD update ``Q <- Q * (1 + alpha * Norm)`` (PromptFlow eq. 3, appendix).
+
+    ``Norm = (child - parent) / |parent|`` is the relative score gain; a parent score of
+    0 uses the denominator ``SCORE_EPS`` (1e-8) instead. The result is clamped to
+    ``Q_FLOOR`` (1e-6) so a large negative ``alpha * Norm`` cannot flip Q's sign.
+
+    Returns:
+        The new Q(section, operator), also stored in ``q``.
+    """
+    denom = abs(parent_score) if parent_score != 0 else SCORE_EPS
+    norm = (child_score - parent_score) / denom
+    new = max(Q_FLOOR, q.get(section, operator) * (1.0 + alpha * norm))
+    q.set(section, operator, new)
+    return new
+
+
+def sarsa_update(
+    q: QTable,
+    s: str,
+    a: str,
+    reward: float,
+    s_next: str,
+    a_next: str,
+    alpha: float = 0.5,
+    gamma: float = 0.5,
+    *,
+    next_table: QTable | None = None,
+) -> float:
+    """Apply SARSA: ``Q(s,a) += alpha (R + gamma Q(s',a') - Q(s,a))`` (PromptFlow eq. 5/7).
+
+    Args:
+        q: Table updated in place.
+        s: Section of the action taken.
+        a: Operator of the action taken.
+        reward: R, the epoch reward (see :func:`epoch_reward`).
+        s_next: Section of the next action.
+        a_next: Operator of the next action.
+        alpha: Learning rate (0.5 in the paper's example).
+        gamma: Discount (0.5 in the paper's example).
+        next_table: Table to read Q(s',a') from (the next state's table); defaults to ``q``.
+
+    Returns:
+        The new Q(s, a), clamped to ``Q_FLOOR`` since Q doubles as a selection weight.
+    """
+    q_next = (q if next_table is None else next_table).get(s_next, a_next)
+    old = q.get(s, a)
+    new = max(Q_FLOOR, old + alpha * (reward + gamma * q_next - old))
+    q.set(s, a, new)
+    return new
+
+
+def epoch_reward(gains: list[float]) -> float:
+    """Return R, the mean score gain of the epoch's sampled actions (0.0 for none)."""
+    return sum(gains) / len(gains) if gains else 0.0
+
+
+def action_probabilities(
+    q: QTable,
+    *,
+    temperature: float = 1.0,
+    epsilon: float = 0.1,
+    sections: list[str] | None = None,
+    section_weights: Mapping[str, float] | None = None,
+) -> dict[Action, float]:
+    """Return the probability of each action under :func:`sample_actions`' first draw.
+
+    Logits are ``log(Q) / temperature``, so at temperature 1 an action is drawn with
+    probability proportional to Q, which PromptFlow eq. 2 defines as a normalised selection
+    probability over the (section, operator) cells. The rule ignores Q's overall scale
+    (Q ~ 0.06 is not flattened, unlike ``softmax(Q)``); temperature < 1 sharpens it. Each
+    action's weight is multiplied by its section's weight (default 1; a 0 weight removes
+    the row). With probability ``epsilon`` the draw is uniform over the allowed actions.
+    """
+    actions, weights = _candidates(q, temperature, epsilon, sections, section_weights)
+    total = sum(weights)
+    n = len(actions)
+    return {
+        act: epsilon / n + (1 - epsilon) * (w / total if total > 0 else 1 / n)
+        for act, w in zip(actions, weights, strict=True)
+    }
+
+
+def _candidates(
+    q: QTable,
+    temperature: float,
+    epsilon: float,
+    sections: list[str] | None,
+    section_weights: Mapping[str, float] | None,
+) -> tuple[list[Action], list[float]]:
+    """Check the arguments; list the allowed actions and their unnormalised weights."""
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if not 0.0 <= epsilon <= 1.0:
+        raise ValueError(f"epsilon must be in [0, 1], got {epsilon}")
+    rows = q.sections if sections is None else sections
+    sw = dict(section_weights or {})
+    if any(w < 0 for w in sw.values()):
+        raise ValueError("section weights must be >= 0")
+    actions = [(s, a) for s in rows if sw.get(s, 1.0) > 0 for a in q.operators]
+    if not actions:
+        raise ValueError("no action to sample: no sections, operators or positive weights")
+    logits = [math.log(max(Q_FLOOR, q.get(s, a))) / temperature for s, a in actions]
+    top = max(logits)
+    weights = [
+        sw.get(s, 1.0) * math.exp(z - top) for (s, _), z in zip(actions, logits, strict=True)
+    ]
+    return actions, weights
+
+
+def sample_actions(
+    q: QTable,
+    k: int,
+    rng: random.Random,
+    *,
+    temperature: float = 1.0,
+    epsilon: float = 0.1,
+    sections: list[str] | None = None,
+    section_weights: Mapping[str, float] | None = None,
+    distinct: bool = True,
+) -> list[Action]:
+    """Draw ``k`` (section, operator) actions (see :func:`action_probabilities`).
+
+    Args:
+        q: The Q table.
+        k: Number of actions.
+        rng: Random source (seed it for reproducible runs).
+        temperature: Softmax temperature over ``log(Q)``.
+        epsilon: Probability that a draw is uniform over the allowed actions.
+        sections: Rows to sample from (the caller leaves frozen sections out).
+        section_weights: Per-section probability multipliers >= 0 (:func:`section_credit`).
+        distinct: No repeats within one call until every allowed action has been drawn.
+
+    Returns:
+        The actions, in draw order.
+    """
+    actions, weights = _candidates(q, temperature, epsilon, sections, section_weights)
+    out: list[Action] = []
+    pool = list(range(len(actions)))
+    for _ in range(max(0, k)):
+        if not pool:
+            pool = list(range(len(actions)))
+        ws = [weights[i] for i in pool]
+        if rng.random() < epsilon or sum(ws) <= 0:
+            pick = rng.randrange(len(pool))
+        else:
+            pick = rng.choices(range(len(pool)), weights=ws)[0]
+        out.append(actions[pool[pick]])
+        if distinct:
+            pool.pop(pick)
+    return out
+
+
+def section_credit(
+    per_label: Mapping[str, Mapping[str, float]],
+    sections: list[str],
+    label_of_section: Callable[[str], str | None],
+    boost: float = 2.0,
+) -> dict[str, float]:
+    """Weight sections so weak label definitions get edited first.
+
+    A section tied to a label (``label_of_section`` returns it and ``per_label`` has it)
+    gets ``1 + (1 - f1) * boost`` (f1 clipped to [0, 1]); other sections get 1. Weights are
+    then scaled so their mean over ``sections`` is 1.
+
+    Args:
+        per_label: The evaluator's ``{label: {"precision", "recall", "f1", "support"}}``.
+        sections: Sections to weight.
+        label_of_section: Maps a section name to its label, or None.
+        boost: Extra weight for a label with F1 0.
+
+    Returns:
+        ``{section: weight}``, for :func:`sample_actions`' ``section_weights``.
+    """
+    raw: dict[str, float] = {}
+    for s in sections:
+        label = label_of_section(s)
+        if label is not None and label in per_label:
+            f1 = min(1.0, max(0.0, float(per_label[label]["f1"])))
+            raw[s] = 1.0 + (1.0 - f1) * boost
+        else:
+            raw[s] = 1.0
+    total = sum(raw.values())
+    if total <= 0:
+        return dict.fromkeys(sections, 1.0)
+    return {s: w * len(raw) / total for s, w in raw.items()}
