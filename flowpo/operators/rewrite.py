@@ -9,8 +9,10 @@ also works without an LLM: a rule keeps the first sentence and those naming a la
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from flowpo.operators.base import (
+    TASK,
     BadCase,
     Operator,
     OperatorContext,
@@ -137,6 +139,19 @@ def shorten(text: str, words: list[str]) -> str:
     return " ".join(kept)
 
 
+def without_section(prompt: Prompt, section: str) -> Prompt | None:
+    """Return ``prompt`` without ``section``: the most concise form of a redundant part.
+
+    The task description and frozen sections are never dropped, nor the last section.
+    """
+    names = [s.name for s in prompt.sections]
+    if section == TASK or section not in names or len(names) < 2:
+        return None
+    if any(s.name == section and s.frozen for s in prompt.sections):
+        return None
+    return replace(prompt, sections=tuple(s for s in prompt.sections if s.name != section))
+
+
 @register
 class ShortInstruction(Operator):
     """Make a section concise (by rule without an LLM; by rule and LLM with one)."""
@@ -155,6 +170,9 @@ class ShortInstruction(Operator):
         current = section_text(prompt, section)
         words = list(ctx.task.labels) + list(verbalizers(ctx.task, prompt).values())
         add_drafts(prompt, section, [shorten(current, words)], ctx, result, extract=False)
+        dropped = without_section(prompt, section)
+        if dropped is not None:
+            result.prompts.append(dropped)
         if ctx.llm is not None:
             user = section_request(
                 prompt,

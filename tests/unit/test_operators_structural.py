@@ -58,15 +58,20 @@ def make_ctx(task, **kw):
     return OperatorContext(**{**base, **kw})
 
 
-def make_prompt(task_text="Classify the sentiment of the movie review. Answer yes or no.",
-                pos="The review praises the film.", neg="The review criticises the film.",
-                frozen_format=True):
-    return Prompt(sections=(
-        Section(TASK, task_text),
-        Section(POS, pos),
-        Section(NEG, neg),
-        Section(FORMAT, "Answer with one word.", frozen=frozen_format),
-    ))
+def make_prompt(
+    task_text="Classify the sentiment of the movie review. Answer yes or no.",
+    pos="The review praises the film.",
+    neg="The review criticises the film.",
+    frozen_format=True,
+):
+    return Prompt(
+        sections=(
+            Section(TASK, task_text),
+            Section(POS, pos),
+            Section(NEG, neg),
+            Section(FORMAT, "Answer with one word.", frozen=frozen_format),
+        )
+    )
 
 
 def cand(cid, prompt, score, per_label=None):
@@ -82,6 +87,7 @@ def demo_lines(prompt):
 
 
 # --- Few-Shot ---------------------------------------------------------------------------
+
 
 def test_balanced_gives_equal_counts_per_label(task):
     ctx = make_ctx(task, n_shots=6)
@@ -105,8 +111,11 @@ async def test_few_shot_uses_pool_verbalizers_and_places_before_format(task):
         assert all(line.startswith("Input : ") for line in lines)
         assert all(line.endswith(("Output: yes", "Output: no")) for line in lines)
         assert set(lines) <= pool_demos and not set(lines) & train_demos
-    balanced = [p for p in res.prompts
-                if Counter(line.rsplit(" ", 1)[1] for line in demo_lines(p)) == {"yes": 2, "no": 2}]
+    balanced = [
+        p
+        for p in res.prompts
+        if Counter(line.rsplit(" ", 1)[1] for line in demo_lines(p)) == {"yes": 2, "no": 2}
+    ]
     assert balanced
     assert len({frozenset(demo_lines(p)) for p in res.prompts}) == len(res.prompts)
 
@@ -138,8 +147,10 @@ async def test_few_shot_skips_long_demos(task):
 
 
 def test_hard_picks_examples_sharing_words_with_bad_cases(task):
-    near = [Example("near-1", "dreadful , boring acting", "negative"),
-            Example("near-2", "the acting is boring and the plot dreadful", "negative")]
+    near = [
+        Example("near-1", "dreadful , boring acting", "negative"),
+        Example("near-2", "the acting is boring and the plot dreadful", "negative"),
+    ]
     ctx = make_ctx(task, pool=[*task.splits["pool"][:40], *near])
     bad = task.splits["train"][0]
     ctx.bad_cases = [BadCase(bad, "boring acting and a dreadful plot", "positive", "negative")]
@@ -171,9 +182,11 @@ def test_diverse_differs_from_random_and_spreads_out(task):
 
 # --- Define Sort, Repeat Instructions, Merge --------------------------------------------
 
+
 async def test_define_sort_reorders_and_keeps_frozen_positions(task):
-    prompt = Prompt(sections=(Section("intro", "You are a critic.", frozen=True),
-                              *make_prompt().sections))
+    prompt = Prompt(
+        sections=(Section("intro", "You are a critic.", frozen=True), *make_prompt().sections)
+    )
     res = await DefineSort().apply(prompt, POS, make_ctx(task))
     orders = [[s.name for s in p.sections] for p in res.prompts]
     assert orders == [["intro", TASK, NEG, POS, FORMAT], ["intro", POS, TASK, NEG, FORMAT]]
@@ -210,8 +223,12 @@ async def test_merge_takes_label_sections_from_best_f1(task):
     ]
     res = await Merge().apply(a, TASK, make_ctx(task, beam=beam))
     (merged,) = res.prompts
-    assert texts(merged) == {TASK: "Task A.", POS: "Pos A.", NEG: "Neg B.",
-                             FORMAT: "Answer with one word."}
+    assert texts(merged) == {
+        TASK: "Task A.",
+        POS: "Pos A.",
+        NEG: "Neg B.",
+        FORMAT: "Answer with one word.",
+    }
     assert merged.section(FORMAT).frozen
 
 
@@ -227,6 +244,7 @@ async def test_merge_rejects_when_nothing_to_merge(task):
 
 # --- Differential Evolution --------------------------------------------------------------
 
+
 def de_beam():
     p = make_prompt(task_text="Task P.", pos="Pos P.", neg="Neg P.")
     b = make_prompt(task_text="Task B.", pos="Pos same.", neg="Neg B.")
@@ -238,8 +256,9 @@ async def test_de_crossover_only_touches_differing_sections(task):
     p, b, beam = de_beam()
     assert differing_sections(b, Prompt.from_dict(beam[2].prompt)) == [TASK, NEG]
     for seed in range(10):
-        res = await DifferentialEvolution().apply(p, TASK, make_ctx(task, beam=beam,
-                                                                    rng=random.Random(seed)))
+        res = await DifferentialEvolution().apply(
+            p, TASK, make_ctx(task, beam=beam, rng=random.Random(seed))
+        )
         (child,) = res.prompts
         assert res.llm_calls == 0
         changed = {n for n, t in texts(child).items() if t != texts(p)[n]}
@@ -274,6 +293,7 @@ async def test_de_falls_back_to_one_other_prompt(task):
 
 # --- RAG ---------------------------------------------------------------------------------
 
+
 async def test_rag_substitutes_best_scoring_other_text(task):
     cur = make_prompt(task_text="Is the review positive?")
     history = [
@@ -285,7 +305,9 @@ async def test_rag_substitutes_best_scoring_other_text(task):
     ]
     res = await RAG().apply(cur, TASK, make_ctx(task, history=history))
     assert [p.section(TASK).text for p in res.prompts] == [
-        "Judge the review's sentiment.", "Is the movie review positive or negative?"]
+        "Judge the review's sentiment.",
+        "Is the movie review positive or negative?",
+    ]
     assert all(texts(p)[NEG] == texts(cur)[NEG] for p in res.prompts)
 
 
@@ -294,8 +316,11 @@ async def test_rag_prefers_memory_retrieval(task):
 
     def retrieve(query, k):
         assert query == cur.section(NEG).text
-        return [(cur.section(NEG).text, 0.99), ("Bad {text}", 0.9),
-                ("The critic dislikes it.", 0.7)]
+        return [
+            (cur.section(NEG).text, 0.99),
+            ("Bad {text}", 0.9),
+            ("The critic dislikes it.", 0.7),
+        ]
 
     res = await RAG().apply(cur, NEG, make_ctx(task, retrieve=retrieve))
     assert [p.section(NEG).text for p in res.prompts] == ["The critic dislikes it."]
@@ -303,6 +328,7 @@ async def test_rag_prefers_memory_retrieval(task):
 
 
 # --- Every operator ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("op_cls", ALL_OPERATORS, ids=lambda c: c.name)
 async def test_every_operator_rejects_empty_input(task, op_cls):
@@ -320,23 +346,33 @@ async def test_every_operator_rejects_empty_input(task, op_cls):
 @pytest.mark.parametrize("op_cls", ALL_OPERATORS, ids=lambda c: c.name)
 async def test_no_operator_edits_a_frozen_section(task, op_cls, section):
     def frozen_prompt(tag):
-        return Prompt(sections=(
-            Section(TASK, f"Classify the review {tag}.", frozen=True),
-            Section(POS, f"Praise {tag}."),
-            Section(NEG, f"Criticism {tag}."),
-            Section(EXAMPLES, "Input : fine Output: yes", frozen=True),
-            Section(FORMAT, f"One word {tag}.", frozen=True),
-        ))
+        return Prompt(
+            sections=(
+                Section(TASK, f"Classify the review {tag}.", frozen=True),
+                Section(POS, f"Praise {tag}."),
+                Section(NEG, f"Criticism {tag}."),
+                Section(EXAMPLES, "Input : fine Output: yes", frozen=True),
+                Section(FORMAT, f"One word {tag}.", frozen=True),
+            )
+        )
 
     prompt = frozen_prompt("p")
-    others = [replace(frozen_prompt(t), sections=tuple(replace(s, frozen=False)
-                                                       for s in frozen_prompt(t).sections))
-              for t in "bc"]
-    beam = [cand("p", prompt, 0.8), cand("b", others[0], 0.7, {"negative": {"f1": 1.0}}),
-            cand("c", others[1], 0.6)]
+    others = [
+        replace(
+            frozen_prompt(t),
+            sections=tuple(replace(s, frozen=False) for s in frozen_prompt(t).sections),
+        )
+        for t in "bc"
+    ]
+    beam = [
+        cand("p", prompt, 0.8),
+        cand("b", others[0], 0.7, {"negative": {"f1": 1.0}}),
+        cand("c", others[1], 0.6),
+    ]
     llm = FakeListChatModel(responses=["A brand new instruction for this part."])
-    ctx = make_ctx(task, beam=beam, history=beam, llm=llm,
-                   retrieve=lambda q, k: [("Retrieved text.", 1.0)])
+    ctx = make_ctx(
+        task, beam=beam, history=beam, llm=llm, retrieve=lambda q, k: [("Retrieved text.", 1.0)]
+    )
     res = await op_cls().apply(prompt, section, ctx)
     frozen = [(i, s) for i, s in enumerate(prompt.sections) if s.frozen]
     for p in res.prompts:

@@ -1,0 +1,118 @@
+"""The PromptFlow loop end to end with the embedded model, a SQLite checkpointer, kill -9."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from flowpo.cli import main
+from flowpo.graphs.resources import resources
+from flowpo.optimize import aresume, optimize
+from flowpo.prompt import Prompt
+from flowpo.rundir import CANDIDATES, EVAL_CACHE, HISTORY, load_config
+
+pytestmark = pytest.mark.slow
+
+SMALL = [
+    "--task",
+    "sst2",
+    "--max-epochs",
+    "2",
+    "--actions-per-epoch",
+    "3",
+    "--reflect-cases",
+    "2",
+    "--operator-max-tokens",
+    "24",
+    "--evaluate-test",
+    "false",
+    "--dtype",
+    "float32",
+]
+
+
+def test_short_run_writes_every_artefact(tmp_path, capsys):
+    run = tmp_path / "run"
+    events = []
+    result = optimize(
+        task="sst2",
+        max_epochs=2,
+        actions_per_epoch=3,
+        reflect_cases=2,
+        operator_max_tokens=24,
+        evaluate_test=False,
+        dtype="float32",
+        run_dir=run,
+        on_event=events.append,
+    )
+    assert [e["epoch"] for e in events if e["event"] == "epoch"] == [0, 1, 2]
+    assert events[-1]["event"] == "done"
+    assert result["epochs"] == 2 and "max_epochs" in result["stop_reason"]
+    assert result["final"]["dev"] >= 0 and result["budget"]["examples_scored"] >= 32
+    rows = [json.loads(line) for line in (run / HISTORY).read_text().splitlines()]
+    assert [r["epoch"] for r in rows[:-1]] == [0, 1, 2] and rows[-1]["summary"]
+    usage = rows[-1]["operator_usage"]
+    assert sum(u["chosen"] for u in usage.values()) == 6  # 2 epochs x 3 actions
+    best = Prompt.from_file(run / "best_prompt.md")
+    assert best.template and best.verbalizers == {"negative": "no", "positive": "yes"}
+    # The best prompt file is usable as it is by `flowpo eval`.
+    main(
+        [
+            "eval",
+            "--task",
+            "sst2",
+            "--split",
+            "dev",
+            "--prompt-file",
+            str(run / "best_prompt.md"),
+            "--dtype",
+            "float32",
+            "--cache",
+            str(run / EVAL_CACHE),
+            "--quiet",
+            "--output",
+            str(tmp_path / "e.json"),
+        ]
+    )
+    out = json.loads((tmp_path / "e.json").read_text())
+    assert out["score"] == pytest.approx(result["final"]["dev"])
+    assert out["model_calls"] == 0  # scored during finalize: served from the run's cache
+
+
+def _cache_rows(run):
+    with sqlite3.connect(run / EVAL_CACHE) as db:
+        return db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+
+
+def test_kill_minus_9_then_resume_rescoring_nothing(tmp_path):
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "flowpo", "optimize", *SMALL, "--run-dir", str(run), "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None:
+        cands = run / CANDIDATES
+        if cands.exists() and len(cands.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.5)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = _cache_rows(run)
+    assert before >= 64  # the initial prompt and at least one edit were scored
+
+    config = load_config(run)
+    lm = resources(config).target
+    scored0 = lm.stats.examples
+    import asyncio
+
+    result = asyncio.run(aresume(run))
+    scored = lm.stats.examples - scored0
+    # Every example the model scored after the kill was new: nothing scored twice.
+    assert _cache_rows(run) - before == scored
+    assert result["epochs"] == 2 and "dev" in result["final"]
+    assert result["budget"]["examples_cached"] > 0
