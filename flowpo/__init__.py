@@ -9,12 +9,13 @@ Example:
     'Be brief. Input : hi Output:'
 """
 
-from flowpo.config import EvalConfig
+from flowpo.config import EvalConfig, OptimizeConfig
 from flowpo.errors import ConfigError, DataError, FlowpoError, ModelError
 from flowpo.evaluation import Budget, EvalCache, Evaluator
 from flowpo.metrics import METRICS, corpus_score, score_example
 from flowpo.models import DEFAULT_MODEL, TargetLM, load_target, parse_spec
 from flowpo.prompt import DEFAULT_TEMPLATE, Prompt, Section
+from flowpo.runner import aoptimize, aresume, optimize, resume
 from flowpo.tasks import Task, list_tasks, load_task, resolve_task, task_from_file
 from flowpo.types import EvalResult, Example, ExampleResult
 
@@ -35,17 +36,22 @@ __all__ = [
     "ExampleResult",
     "FlowpoError",
     "ModelError",
+    "OptimizeConfig",
     "Prompt",
     "Section",
     "TargetLM",
     "Task",
     "__version__",
+    "aoptimize",
+    "aresume",
     "corpus_score",
     "list_tasks",
     "load_target",
     "load_task",
+    "optimize",
     "parse_spec",
     "resolve_task",
+    "resume",
     "score_example",
     "task_from_file",
 ]

@@ -127,7 +127,7 @@ def _report(result: dict[str, Any]) -> None:
 @options_from(OptimizeConfig)
 def optimize_cmd(quiet: bool, **kwargs: Any) -> None:
     """Optimize a prompt on a task; writes everything to the run directory."""
-    from flowpo.optimize import optimize
+    from flowpo.runner import optimize
 
     config = typing.cast(OptimizeConfig, make_config(OptimizeConfig, **kwargs))
     progress = _Progress(config.max_epochs, quiet)
@@ -141,8 +141,8 @@ def optimize_cmd(quiet: bool, **kwargs: Any) -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def resume_cmd(run_dir: Path, quiet: bool) -> None:
     """Continue a stopped or killed run; examples already scored are not scored again."""
-    from flowpo.optimize import resume
     from flowpo.rundir import load_config
+    from flowpo.runner import resume
 
     progress = _Progress(load_config(run_dir).max_epochs, quiet)
     result = resume(run_dir, on_event=progress)

@@ -114,12 +114,20 @@ class Prompt:
         prefix, suffix = self.split_render(task_template)
         return prefix + suffix.replace(TEXT_SLOT, text)
 
-    def fingerprint(self, task_template: str | None = None) -> str:
-        """Return a content hash of everything that changes the model's input."""
+    def fingerprint(
+        self, task_template: str | None = None, task_verbalizers: dict[str, str] | None = None
+    ) -> str:
+        """Return a content hash of everything that changes the model's input.
+
+        The template and label words in force count, whether the prompt carries them or
+        inherits them from the task, so a saved ``best_prompt.md`` (which spells both out)
+        has the fingerprint of the prompt it was saved from.
+        """
+        words = {**(task_verbalizers or {}), **(self.verbalizers or {})}
         payload = {
             "sections": [[s.name, s.text] for s in self.sections],
             "template": self.template or task_template,
-            "verbalizers": self.verbalizers,
+            "verbalizers": words or None,
         }
         raw = json.dumps(payload, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(raw.encode()).hexdigest()[:16]

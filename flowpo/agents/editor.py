@@ -31,7 +31,11 @@ async def edit(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
             prompt = Prompt.from_dict(parent["prompt"])
             result = await res.operators[step["operator"]].apply(prompt, step["section"], ctx)
             update["budget"]["llm_calls"] += result.llm_calls
-            fresh = [p for p in result.prompts if p.fingerprint(res.task.template) not in seen]
+            fresh = [
+                p
+                for p in result.prompts
+                if p.fingerprint(res.task.template, res.task.verbalizers) not in seen
+            ]
             action = {
                 **step,
                 "candidate_id": None,
@@ -40,7 +44,7 @@ async def edit(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
             }
             if fresh:
                 cid = f"e{epoch}-{i}"
-                seen.add(fresh[0].fingerprint(res.task.template))
+                seen.add(fresh[0].fingerprint(res.task.template, res.task.verbalizers))
                 pending.append(
                     new_candidate(
                         fresh[0],

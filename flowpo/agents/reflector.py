@@ -32,7 +32,12 @@ async def reflect(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> di
         targets = [e.target for e in train]
         rng = rng_for(config, state.get("epoch", 0), "reflect")
         cases = select_bad_cases(
-            res.task, train, preds, targets, config.reflect_cases, rng,
+            res.task,
+            train,
+            preds,
+            targets,
+            config.reflect_cases,
+            rng,
             scores=[r.score for r in result.examples],
         )
         reflection, calls = await explain(

@@ -117,7 +117,10 @@ class Evaluator:
         prefix, pattern = prompt.split_render(self.task.template)
         texts = [self.task.format_input(ex) for ex in examples]
         keys = [example_key(ex, t) for ex, t in zip(examples, texts, strict=True)]
-        fp, mode = prompt.fingerprint(self.task.template), self._mode_key(prompt)
+        fp, mode = (
+            prompt.fingerprint(self.task.template, self.task.verbalizers),
+            self._mode_key(prompt),
+        )
         hits = self.cache.get_many(fp, keys, self._model_key, mode)
         todo = [i for i, k in enumerate(keys) if k not in hits]
         tokens0 = self.model.stats.tokens_in

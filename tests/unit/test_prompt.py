@@ -76,3 +76,15 @@ def test_bad_front_matter_and_files(tmp_path):
     bad.write_bytes(b"caf\xe9")
     with pytest.raises(DataError, match="UTF-8"):
         Prompt.from_file(bad)
+
+
+def test_fingerprint_counts_inherited_template_and_label_words():
+    words = {"negative": "no", "positive": "yes"}
+    bare = Prompt.from_text("Judge.")
+    explicit = Prompt.from_text("Judge.", template=DEFAULT_TEMPLATE, verbalizers=words)
+    assert bare.fingerprint(DEFAULT_TEMPLATE, words) == explicit.fingerprint(
+        DEFAULT_TEMPLATE, words
+    )
+    assert bare.fingerprint(DEFAULT_TEMPLATE, words) != bare.fingerprint(
+        DEFAULT_TEMPLATE, {"negative": "bad", "positive": "good"}
+    )

@@ -5,9 +5,9 @@ import pytest
 from flowpo.config import OptimizeConfig, make_config
 from flowpo.errors import ConfigError, DataError
 from flowpo.operators.base import get_operator, operator_names
-from flowpo.optimize import aoptimize, aresume
 from flowpo.prompt import Prompt, Section
 from flowpo.rundir import CHECKPOINTS, load_config, prepare, write_best
+from flowpo.runner import aoptimize, aresume
 
 
 def test_prepare_saves_config_and_refuses_another_task(tmp_path):
