@@ -31,20 +31,25 @@ def main() -> None:
     ap.add_argument("--max-epochs", type=int, default=5)
     ap.add_argument("--optimizer", default="msgd-rl")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--edit-format", action="store_true",
+                    help="flowpo's default mode (frame and label words trainable) instead of "
+                         "the GFlowPO protocol (frozen)")
     args = ap.parse_args()
     rows = []
     for name in args.tasks.split(","):
-        run = Path("runs") / f"bench-{name}-{args.optimizer}-s{args.seed}"
+        mode = "format" if args.edit_format else "frozen"
+        run = Path("runs") / f"bench-{name}-{args.optimizer}-{mode}-s{args.seed}"
         shutil.rmtree(run, ignore_errors=True)
         start = time.perf_counter()
         result = optimize(task=name, max_epochs=args.max_epochs, optimizer=args.optimizer,
+                          edit_format=args.edit_format,
                           seed=args.seed, run_dir=run)
         seconds = time.perf_counter() - start
         res = resources(load_config(run))
         manual = Evaluator(res.task, res.target, cache=EvalCache()).evaluate(
             Prompt.from_text(manual_prompt(res.task)), res.task.split("test"))
         rows.append({
-            "task": name, "optimizer": args.optimizer, "seed": args.seed,
+            "task": name, "optimizer": args.optimizer, "seed": args.seed, "mode": mode,
             "manual_test": manual.score, "initial_test": result["initial"]["test"],
             "final_test": result["final"]["test"], "final_dev": result["final"]["dev"],
             "initial_dev": result["initial"]["dev"], "epochs": result["epochs"],
@@ -60,7 +65,8 @@ def main() -> None:
               f"| {r['epochs']} epochs, {int(r['train_examples_scored'])} train examples, "
               f"{int(r['operator_llm_calls'])} LLM calls, {seconds:.0f} s", flush=True)
     out = {"date": time.strftime("%Y-%m-%d"), "rows": rows}
-    path = Path(__file__).parent / "results" / f"optimize_glue_{args.optimizer}.json"
+    mode = "format" if args.edit_format else "frozen"
+    path = Path(__file__).parent / "results" / f"optimize_glue_{args.optimizer}_{mode}.json"
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps(out, indent=2))
 

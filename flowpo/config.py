@@ -130,6 +130,12 @@ class OptimizeConfig(BaseSettings):
     operators: str | None = Field(
         None, description="Comma-separated operator names (default: all registered)."
     )
+    edit_format: bool = Field(
+        True,
+        description="Let the search edit the frame around the "
+        "input, the label words and calibration; false = the benchmark "
+        "protocol (the task's frame and label words stay frozen).",
+    )
     max_epochs: int = Field(10, ge=1, description="Stop after this many epochs (paper: 10).")
     patience: int = Field(
         3,

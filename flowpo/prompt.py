@@ -63,6 +63,8 @@ class Prompt:
     sections: tuple[Section, ...] = ()
     template: str | None = None
     verbalizers: dict[str, str] | None = field(default=None, hash=False)
+    calibrate: bool = False
+    """Apply contextual calibration to label-word scores (verbalizer mode)."""
 
     @classmethod
     def from_text(cls, text: str, **kwargs: Any) -> Prompt:
@@ -128,6 +130,7 @@ class Prompt:
             "sections": [[s.name, s.text] for s in self.sections],
             "template": self.template or task_template,
             "verbalizers": words or None,
+            **({"calibrate": True} if self.calibrate else {}),
         }
         raw = json.dumps(payload, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
@@ -140,6 +143,7 @@ class Prompt:
             ],
             "template": self.template,
             "verbalizers": dict(self.verbalizers) if self.verbalizers else None,
+            "calibrate": self.calibrate,
         }
 
     @classmethod
@@ -152,6 +156,7 @@ class Prompt:
             ),
             template=data.get("template"),
             verbalizers=data.get("verbalizers"),
+            calibrate=bool(data.get("calibrate", False)),
         )
 
     def to_markdown(self) -> str:
@@ -161,6 +166,8 @@ class Prompt:
             meta["template"] = self.template
         if self.verbalizers:
             meta["verbalizers"] = dict(self.verbalizers)
+        if self.calibrate:
+            meta["calibrate"] = True
         out = []
         if meta:
             out.append(
@@ -207,6 +214,7 @@ class Prompt:
             )
         return cls(
             sections=tuple(sections),
+            calibrate=bool(meta.get("calibrate", False)),
             template=template,
             verbalizers={str(k): str(v) for k, v in verbalizers.items()} if verbalizers else None,
         )

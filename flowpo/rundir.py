@@ -88,7 +88,10 @@ def write_best(
 ) -> None:
     """Write ``best_prompt.md`` (usable anywhere, and by ``--prompt-file``) and its JSON."""
     full = Prompt(
-        prompt.sections, prompt.template or template, {**verbalizers, **(prompt.verbalizers or {})}
+        prompt.sections,
+        prompt.template or template,
+        {**verbalizers, **(prompt.verbalizers or {})},
+        prompt.calibrate,
     )
     write_atomic(run_dir / "best_prompt.md", full.to_markdown())
     write_atomic(

@@ -83,5 +83,7 @@ def _context(
         bad_cases=bad,
         reflection=Reflection(reflection.get("reasons", []), reflection.get("summary", "")),
         max_section_chars=config.max_section_chars,
+        target=res.target,
+        soft_weight=config.soft_weight,
         n_shots=config.n_shots,
     )

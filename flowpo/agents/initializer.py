@@ -12,7 +12,7 @@ from flowpo.drafting import draft_from_scratch, from_template, sections_from_man
 from flowpo.errors import ConfigError
 from flowpo.graphs.resources import resources
 from flowpo.graphs.state import OptimizerState
-from flowpo.operators.base import EXAMPLES, STEPS, editable_sections
+from flowpo.operators.base import EXAMPLES, FRAME, LABEL_WORDS, STEPS, editable_sections
 from flowpo.policy import QTable
 
 
@@ -43,6 +43,10 @@ async def init(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
                 fix="unfreeze at least one section of the template",
             )
         rows = list(dict.fromkeys([*sections, EXAMPLES, STEPS]))
+        if config.edit_format:
+            rows.append(FRAME)
+            if res.task.kind == "classification":
+                rows.append(LABEL_WORDS)
         q = QTable.uniform(rows, sorted(res.operators))
         update.update(
             {

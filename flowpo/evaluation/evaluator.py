@@ -61,6 +61,15 @@ def soft_score(
     return total / len(targets) if targets else 0.0
 
 
+CONTENT_FREE = ("N/A", "", "[MASK]")
+"""Content-free inputs of contextual calibration (Zhao et al., 2021)."""
+
+
+def calibrate(rows: list[list[float]], bias: list[float]) -> list[list[float]]:
+    """Subtract the label words' content-free log-probs: ``log p(y|x) - log p_cf(y)``."""
+    return [[v - b for v, b in zip(row, bias, strict=True)] for row in rows]
+
+
 class Evaluator:
     """Scores prompts on a task's examples with a target model.
 
@@ -101,7 +110,8 @@ class Evaluator:
 
     def _mode_key(self, prompt: Prompt) -> str:
         if self.mode == "verbalizer":
-            return "verbalizer:" + json.dumps(self._words(prompt), ensure_ascii=False)
+            cal = ":calibrated" if prompt.calibrate else ""
+            return "verbalizer:" + json.dumps(self._words(prompt), ensure_ascii=False) + cal
         return f"generate:{self.max_new_tokens}"
 
     @property
@@ -123,7 +133,7 @@ class Evaluator:
         )
         hits = self.cache.get_many(fp, keys, self._model_key, mode)
         todo = [i for i, k in enumerate(keys) if k not in hits]
-        tokens0 = self.model.stats.tokens_in
+        tokens0, scored0 = self.model.stats.tokens_in, self.model.stats.examples
         done = len(examples) - len(todo)
         if progress:
             progress(done, len(examples))
@@ -139,16 +149,19 @@ class Evaluator:
             if progress:
                 progress(done, len(examples))
         tokens = self.model.stats.tokens_in - tokens0
-        self.budget.examples_scored += len(todo)
+        scored = self.model.stats.examples - scored0  # real forward passes, not memo hits
+        self.budget.examples_scored += scored
         self.budget.examples_cached += len(hits)
         self.budget.tokens += tokens
-        return self._result(fp, examples, keys, results, hits, len(todo), tokens)
+        return self._result(fp, examples, keys, results, hits, scored, tokens)
 
     async def _run(
         self, prompt: Prompt, prefix: str, suffixes: list[str], examples: list[Example]
     ) -> list[CachedResult]:
         if self.mode == "verbalizer":
             rows = await self.model.score_labels(prefix, suffixes, self._words(prompt))
+            if prompt.calibrate:
+                rows = calibrate(rows, await self._content_free(prompt, prefix))
             out = []
             for ex, lp in zip(examples, rows, strict=True):
                 pred = self.task.labels[max(range(len(lp)), key=lp.__getitem__)]
@@ -160,6 +173,19 @@ class Evaluator:
             CachedResult(p, score_example(self.task.metric, p, ex), ())
             for p, ex in zip(preds, examples, strict=True)
         ]
+
+    async def _content_free(self, prompt: Prompt, prefix: str) -> list[float]:
+        """Return log of the mean label-word distribution over content-free inputs."""
+        _, pattern = prompt.split_render(self.task.template)
+        texts = [pattern.replace(TEXT_SLOT, t) for t in CONTENT_FREE]
+        rows = await self.model.score_labels(prefix, texts, self._words(prompt))
+        probs = [0.0] * len(rows[0])
+        for row in rows:
+            top = max(row)
+            weights = [math.exp(v - top) for v in row]
+            for j, w in enumerate(weights):
+                probs[j] += w / sum(weights) / len(rows)
+        return [math.log(max(p, 1e-12)) for p in probs]
 
     def _parse(self, text: str) -> Any:
         """Turn a generation into an answer: the first non-empty line (entities parsed)."""

@@ -19,6 +19,7 @@ from flowpo.evaluation import EvalCache, Evaluator
 from flowpo.models.base import TargetLM
 from flowpo.models.spec import load_target
 from flowpo.operators.base import Operator, get_operator, operator_names
+from flowpo.operators.framing import FORMAT_OPERATORS
 from flowpo.rundir import EVAL_CACHE
 from flowpo.tasks import resolve_task
 from flowpo.tasks.task import Task
@@ -60,6 +61,8 @@ def _build(config_json: str) -> Resources:
     names = (
         [n.strip() for n in config.operators.split(",")] if config.operators else operator_names()
     )
+    if not config.edit_format:
+        names = [n for n in names if n not in FORMAT_OPERATORS]
     operators = {name: get_operator(name) for name in names}
     return Resources(
         task, target, evaluator, _operator_llm(config), operators, Path(config.run_dir)

@@ -79,6 +79,7 @@ class LocalLM(TargetLM):
         dtype: str = "auto",
         batch_size: int = 32,
         prefix_cache: bool = True,
+        memo_size: int = 1024,
     ) -> None:
         """Load the model (shared across instances with the same name, device and dtype)."""
         super().__init__()
@@ -89,6 +90,8 @@ class LocalLM(TargetLM):
         self.batch_size = batch_size
         self.prefix_cache = prefix_cache
         self._kv: OrderedDict[str, KV] = OrderedDict()
+        self._memo: OrderedDict[tuple[str, str], torch.Tensor] = OrderedDict()
+        self.memo_size = memo_size
         self._lock = threading.Lock()
 
     @property
@@ -148,23 +151,54 @@ class LocalLM(TargetLM):
         self, prefix: str, texts: list[str], word_ids: list[int], *, use_cache: bool | None = None
     ) -> list[list[float]]:
         """Score synchronously; ``use_cache=False`` runs the full text (the plain baseline)."""
+        rows = self.next_token_logprobs(prefix, texts, use_cache=use_cache)  # [N, V]
+        return rows[:, word_ids].tolist()
+
+    @torch.inference_mode()
+    def next_token_logprobs(
+        self, prefix: str, texts: list[str], *, use_cache: bool | None = None
+    ) -> torch.Tensor:
+        """Return ``[N, V]`` next-token log-probs after ``prefix + text`` for each text.
+
+        Rows are remembered (LRU, ``memo_size`` rows), so changing only the label words,
+        or searching them exhaustively, needs no new forward pass.
+        """
         use_cache = self.prefix_cache if use_cache is None else use_cache
-        prefix_ids = self.encode(prefix) if prefix else []
-        suffixes = [self.encode(t) for t in texts]
-        out: list[list[float]] = [[] for _ in texts]
-        order = sorted(range(len(texts)), key=lambda i: len(suffixes[i]))  # batch by length
-        with self._lock:
-            kv = self._prefix_kv(prefix, prefix_ids) if use_cache and prefix_ids else None
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start : start + self.batch_size]
-                if kv is not None:
-                    rows = self._forward_cached(kv, len(prefix_ids), [suffixes[i] for i in idx])
-                else:
-                    rows = self._forward_full([prefix_ids + suffixes[i] for i in idx])
-                logp = torch.log_softmax(rows.float(), dim=-1)[:, word_ids]  # [B, L]
-                for i, row in zip(idx, logp.tolist(), strict=True):
-                    out[i] = row
-        return out
+        out: list[torch.Tensor | None] = [
+            self._memo_get((prefix, t)) if use_cache else None for t in texts
+        ]
+        todo = [i for i, row in enumerate(out) if row is None]
+        if todo:
+            prefix_ids = self.encode(prefix) if prefix else []
+            suffixes = {i: self.encode(texts[i]) for i in todo}
+            order = sorted(todo, key=lambda i: len(suffixes[i]))  # batch by length
+            with self._lock:
+                kv = self._prefix_kv(prefix, prefix_ids) if use_cache and prefix_ids else None
+                for start in range(0, len(order), self.batch_size):
+                    idx = order[start : start + self.batch_size]
+                    if kv is not None:
+                        logits = self._forward_cached(
+                            kv, len(prefix_ids), [suffixes[i] for i in idx]
+                        )
+                    else:
+                        logits = self._forward_full([prefix_ids + suffixes[i] for i in idx])
+                    logp = torch.log_softmax(logits.float(), dim=-1)  # [B, V]
+                    for i, row in zip(idx, logp, strict=True):
+                        out[i] = row
+                        if use_cache:
+                            self._memo_put((prefix, texts[i]), row)
+        return torch.stack([row for row in out if row is not None])
+
+    def _memo_get(self, key: tuple[str, str]) -> torch.Tensor | None:
+        row = self._memo.get(key)
+        if row is not None:
+            self._memo.move_to_end(key)
+        return row
+
+    def _memo_put(self, key: tuple[str, str], row: torch.Tensor) -> None:
+        self._memo[key] = row
+        while len(self._memo) > self.memo_size:
+            self._memo.popitem(last=False)
 
     def _prefix_kv(self, prefix: str, prefix_ids: list[int]) -> KV:
         if prefix in self._kv:

@@ -30,6 +30,10 @@ FORMAT = "format"
 """The output-format section."""
 STEPS = "steps"
 """The step-by-step reasoning section (CoT)."""
+FRAME = "frame"
+"""The input/output frame: the template around ``{text}`` (a prompt attribute)."""
+LABEL_WORDS = "label_words"
+"""The label words scored in verbalizer mode (a prompt attribute)."""
 LABEL_PREFIX = "label: "
 """Prefix of a per-label definition section, e.g. ``label: positive``."""
 
@@ -86,6 +90,10 @@ class OperatorContext:
     n_drafts: int = 3
     """Drafts for Self-Consistency."""
     n_shots: int = 4
+    target: Any = None
+    """The target model, for operators that search its cached scores (label words)."""
+    soft_weight: float = 0.5
+    """Weight of the soft score in searches that rank choices themselves."""
     """Demonstrations the Few-Shot operator puts in."""
 
 

@@ -163,3 +163,22 @@ def test_verbalizer_results_carry_a_soft_score():
     p_hi = math.exp(-0.1) / (math.exp(-0.1) + math.exp(-2.0))
     # 4 right with p_hi, 1 wrong ('boring' labelled positive) with 1 - p_hi
     assert res.details["soft_score"] == pytest.approx((4 * p_hi + (1 - p_hi)) / 5)
+
+
+def test_calibration_subtracts_content_free_bias_and_costs_three_examples():
+    from flowpo.evaluation.evaluator import CONTENT_FREE
+
+    task, lm = sentiment_task(), ScriptedLM()
+    # ScriptedLM on content-free inputs (no 'good'): p(no)=high -> the bias favours 'no'.
+    plain = Evaluator(task, lm).evaluate(Prompt.from_text("Judge."), task.split("test"))
+    n0 = lm.stats.examples
+    cal = Evaluator(task, lm).evaluate(
+        Prompt.from_text("Judge.", calibrate=True), task.split("test")
+    )
+    assert lm.stats.examples - n0 == 5 + len(CONTENT_FREE)
+    assert cal.prompt_fingerprint != plain.prompt_fingerprint
+    # After removing the 'no' bias every example's two scores are symmetric around it:
+    # texts with 'good' stay positive, the others tie and argmax keeps 'negative'.
+    assert [r.prediction for r in cal.examples] == [r.prediction for r in plain.examples]
+    lp = cal.examples[0].label_logprobs
+    assert lp[1] - lp[0] == pytest.approx(2 * (2.0 - 0.1))

@@ -88,3 +88,11 @@ def test_fingerprint_counts_inherited_template_and_label_words():
     assert bare.fingerprint(DEFAULT_TEMPLATE, words) != bare.fingerprint(
         DEFAULT_TEMPLATE, {"negative": "bad", "positive": "good"}
     )
+
+
+def test_calibration_flag_round_trips_and_changes_the_fingerprint():
+    p = Prompt.from_text("x", template="Review: {text}\nSentiment:", calibrate=True)
+    back = Prompt.from_markdown(p.to_markdown())
+    assert back.calibrate and back == p
+    assert Prompt.from_dict(p.to_dict()) == p
+    assert p.fingerprint() != Prompt.from_text("x", template=p.template).fingerprint()

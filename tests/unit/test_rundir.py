@@ -29,7 +29,7 @@ def test_zero_budget_and_unknown_operator_are_clear_errors():
     with pytest.raises(ConfigError) as e:
         get_operator("telepathy")
     assert "few_shot" in str(e.value) and e.value.field == "operators"
-    assert len(operator_names()) == 12
+    assert len(operator_names()) == 15
 
 
 def test_optimize_refuses_a_run_dir_that_already_holds_a_run(tmp_path):

@@ -1,0 +1,102 @@
+"""Label-word search on cached next-token log-probs: no forward pass per candidate.
+
+Given the ``[N, V]`` next-token log-probs of a prompt on the reward set, every choice of
+label words can be scored by indexing alone, so the search is exhaustive when the
+candidate lists are small and coordinate ascent otherwise.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+
+MAX_COMBINATIONS = 4096
+
+
+def assignment_score(
+    logp: np.ndarray, gold: np.ndarray, ids: Sequence[int], soft_weight: float
+) -> float:
+    """Return accuracy + ``soft_weight`` x mean gold probability of one word choice.
+
+    Args:
+        logp: ``[N, V]`` next-token log-probs.
+        gold: ``[N]`` gold label indices.
+        ids: One token id per label.
+        soft_weight: Weight of the soft score (0 = accuracy only).
+    """
+    scores = logp[:, list(ids)]  # [N, L]
+    acc = float((scores.argmax(1) == gold).mean())
+    z = scores - scores.max(1, keepdims=True)
+    probs = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    soft = float(probs[np.arange(len(gold)), gold].mean())
+    return acc + soft_weight * soft
+
+
+def search(
+    logp: np.ndarray,
+    gold: np.ndarray,
+    candidates: Sequence[Sequence[int]],
+    soft_weight: float = 0.5,
+) -> tuple[tuple[int, ...], float]:
+    """Return the best distinct token per label and its score.
+
+    Exhaustive over the product of the candidate lists when it has at most
+    ``MAX_COMBINATIONS`` members, else coordinate ascent from the first candidates.
+    """
+    sizes = [len(c) for c in candidates]
+    if not all(sizes):
+        raise ValueError("every label needs at least one candidate word")
+    best: tuple[tuple[int, ...], float] = ((), float("-inf"))
+    if int(np.prod(sizes)) <= MAX_COMBINATIONS:
+        for combo in itertools.product(*candidates):
+            if len(set(combo)) == len(combo):
+                score = assignment_score(logp, gold, combo, soft_weight)
+                if score > best[1]:
+                    best = (tuple(combo), score)
+        return best
+    current = [c[0] for c in candidates]
+    best = (tuple(current), assignment_score(logp, gold, current, soft_weight))
+    for _ in range(3):
+        changed = False
+        for label, options in enumerate(candidates):
+            for tok in options:
+                trial = list(best[0])
+                trial[label] = tok
+                if len(set(trial)) < len(trial):
+                    continue
+                score = assignment_score(logp, gold, trial, soft_weight)
+                if score > best[1]:
+                    best, changed = (tuple(trial), score), True
+        if not changed:
+            break
+    return best
+
+
+def discriminative_tokens(
+    logp: np.ndarray, gold: np.ndarray, n_labels: int, allowed: np.ndarray, k: int = 4
+) -> list[list[int]]:
+    """Return, per label, the ``k`` allowed tokens the model ranks highest for that label.
+
+    A token's score for label ``l`` is its mean log-prob on the examples of ``l`` minus
+    its mean log-prob on the others: words the target itself associates with the label.
+
+    Args:
+        logp: ``[N, V]`` next-token log-probs.
+        gold: ``[N]`` gold label indices.
+        n_labels: Number of labels.
+        allowed: ``[V]`` boolean mask of tokens that may serve as label words.
+        k: Tokens per label.
+    """
+    out: list[list[int]] = []
+    for label in range(n_labels):
+        mine, rest = logp[gold == label], logp[gold != label]
+        if len(mine) == 0:
+            out.append([])
+            continue
+        score = mine.mean(0) - (rest.mean(0) if len(rest) else 0.0)
+        score = score + 0.5 * mine.mean(0)  # prefer words the model actually says
+        score[~allowed] = -np.inf
+        out.append([int(t) for t in np.argsort(-score)[:k] if np.isfinite(score[t])])
+    return out

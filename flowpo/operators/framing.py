@@ -1,0 +1,185 @@
+"""Frame, label words and calibration as trainable parts of the prompt.
+
+For small targets the frame around the input and the label words matter more than the
+instruction. These operators edit ``Prompt.template``, ``Prompt.verbalizers`` and
+``Prompt.calibrate``; the benchmark protocol freezes them (``edit_format=False``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from flowpo.labelwords import discriminative_tokens, search
+from flowpo.operators.base import (
+    EXAMPLES,
+    FRAME,
+    LABEL_WORDS,
+    Operator,
+    OperatorContext,
+    OperatorResult,
+    register,
+)
+from flowpo.operators.llm import ask, clean, data_block, system_prompt
+from flowpo.prompt import PROMPT_SLOT, TEXT_SLOT, Prompt, check_template
+
+FRAMES = (
+    "{prompt}\n\nReview: {text}\nSentiment:",
+    "{prompt}\n\nText: {text}\nLabel:",
+    "{prompt}\n\nInput: {text}\nAnswer:",
+    "{prompt}\n\nQuestion: {text}\nAnswer:",
+    "{prompt}\n\n{text}\nAnswer:",
+    "{prompt}\n\nSentence: {text}\nCategory:",
+    "{prompt} Input : {text} Output:",
+)
+"""Common frames; ``{prompt}`` is the instruction, ``{text}`` the formatted input."""
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z ]{0,20}$")
+
+
+def _with_frame(prompt: Prompt, frame: str) -> Prompt:
+    """Return ``prompt`` with a new frame; demonstrations in the old frame are dropped."""
+    sections = tuple(s for s in prompt.sections if s.name != EXAMPLES or s.frozen)
+    return replace(prompt, template=frame, sections=sections)
+
+
+@register
+class Frame(Operator):
+    """Propose input/output frames: a library of common ones, plus names from the LM."""
+
+    name = "frame"
+    description = "Change the frame around the input (e.g. 'Review: {text}\\nSentiment:')."
+
+    async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
+        """Return up to two prompts with another frame (one from the LM when it has one)."""
+        result = OperatorResult()
+        current = prompt.template or ctx.task.template
+        options = [f for f in FRAMES if f != current]
+        ctx.rng.shuffle(options)
+        if ctx.llm is not None:
+            frame = await self._from_llm(ctx, result)
+            if frame and frame != current:
+                options.insert(0, frame)
+        for frame in options[:2]:
+            result.prompts.append(_with_frame(prompt, frame))
+        return result
+
+    async def _from_llm(self, ctx: OperatorContext, result: OperatorResult) -> str | None:
+        examples = "\n".join(data_block("input", ctx.task.format_input(e)) for e in ctx.train[:3])
+        user = (
+            f"Task: {ctx.task.description or ctx.task.name}.\n{examples}\n"
+            "Give a short name for the input and a short name for the answer, as "
+            "'input name | answer name' (for example 'Review | Sentiment')."
+        )
+        asked = await ask(ctx.llm, system_prompt(), user)  # type: ignore[arg-type]
+        result.llm_calls += asked.calls
+        if not asked.texts:
+            return None
+        parts = [p.strip().strip(":") for p in clean(asked.texts[0]).split("|")]
+        if len(parts) != 2 or not all(_NAME.match(p) for p in parts):
+            result.rejected.append("operator LM gave no usable frame names")
+            return None
+        frame = f"{PROMPT_SLOT}\n\n{parts[0]}: {TEXT_SLOT}\n{parts[1]}:"
+        return check_template(frame)
+
+
+@register
+class LabelWords(Operator):
+    """Choose label words by exhaustive search on the target's cached next-token scores."""
+
+    name = "label_words"
+    description = "Search one-token label words (names, variants, the target's own favourites)."
+
+    async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
+        """Return the prompt with the best label words on the reward set, if they change."""
+        result = OperatorResult()
+        lm = ctx.target
+        if ctx.task.kind != "classification" or not ctx.train:
+            result.rejected.append("label words apply to classification tasks only")
+            return result
+        if lm is None or not hasattr(lm, "next_token_logprobs"):
+            result.rejected.append("label-word search needs a local target (next-token scores)")
+            return result
+        prefix, pattern = prompt.split_render(ctx.task.template)
+        texts = [pattern.replace(TEXT_SLOT, ctx.task.format_input(e)) for e in ctx.train]
+        # Same prefix and texts as the evaluator used: rows come from the model's memo.
+        logp = (await asyncio.to_thread(lm.next_token_logprobs, prefix, texts)).numpy()
+        labels = list(ctx.task.labels)
+        gold = np.array([labels.index(e.target) for e in ctx.train])
+        current = {**ctx.task.verbalizers, **(prompt.verbalizers or {})}
+        candidates = self._candidates(lm, logp, gold, labels, current)
+        ids, _ = search(logp, gold, [[t for t, _ in c] for c in candidates], ctx.soft_weight)
+        words = {lab: dict(c)[t] for lab, c, t in zip(labels, candidates, ids, strict=True)}
+        if words == current:
+            result.rejected.append("the current label words are already the best found")
+            return result
+        result.prompts.append(replace(prompt, verbalizers=words))
+        return result
+
+    def _candidates(
+        self,
+        lm: Any,
+        logp: np.ndarray,
+        gold: np.ndarray,
+        labels: list[str],
+        current: dict[str, str],
+    ) -> list[list[tuple[int, str]]]:
+        """Return (token id, word) candidates per label, current word first."""
+        allowed = _word_mask(lm)
+        found = discriminative_tokens(logp, gold, len(labels), allowed, k=4)
+        out = []
+        for label, extra in zip(labels, found, strict=True):
+            words = [
+                current[label],
+                label,
+                label.lower(),
+                label.capitalize(),
+                label.replace("_", " ").split()[0],
+            ]
+            words += [lm.tokenizer.decode([t]).strip() for t in extra]
+            seen: dict[int, str] = {}
+            for w in words:
+                ids = lm.encode(" " + w) if w else []
+                if len(ids) == 1 and ids[0] not in seen:
+                    seen[ids[0]] = w
+            out.append(list(seen.items()))
+        return out
+
+
+def _word_mask(lm: Any) -> np.ndarray:
+    """Return the tokens that are a space plus a word of 2+ letters (cached per model)."""
+    cached = getattr(lm, "_word_mask", None)
+    if cached is not None:
+        return np.asarray(cached)
+    vocab = lm.tokenizer.convert_ids_to_tokens(list(range(len(lm.tokenizer))))
+    size = lm.model.get_output_embeddings().weight.shape[0]
+    mask = np.zeros(size, dtype=bool)
+    for i, tok in enumerate(vocab[:size]):
+        mask[i] = bool(tok) and tok.startswith("Ġ") and tok[1:].isalpha() and len(tok) > 2
+    lm._word_mask = mask
+    return mask
+
+
+@register
+class Calibrate(Operator):
+    """Toggle contextual calibration (subtract the label words' content-free bias)."""
+
+    name = "calibrate"
+    description = "Switch contextual calibration of label-word scores on or off."
+
+    async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
+        """Return the prompt with calibration flipped."""
+        result = OperatorResult()
+        if ctx.task.kind != "classification":
+            result.rejected.append("calibration applies to classification tasks only")
+            return result
+        result.prompts.append(replace(prompt, calibrate=not prompt.calibrate))
+        return result
+
+
+FORMAT_OPERATORS = {"frame": FRAME, "label_words": LABEL_WORDS, "calibrate": LABEL_WORDS}
+"""Format operators and the prompt part (Q-table row) each one edits."""

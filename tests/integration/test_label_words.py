@@ -1,0 +1,45 @@
+"""Label-word search and frames on the real embedded model."""
+
+import asyncio
+import random
+
+import pytest
+
+from flowpo.evaluation import EvalCache, Evaluator
+from flowpo.operators.base import OperatorContext
+from flowpo.operators.framing import Calibrate, Frame, LabelWords
+from flowpo.prompt import Prompt
+from flowpo.tasks import load_task
+
+pytestmark = pytest.mark.slow
+
+
+def test_label_word_search_costs_zero_target_calls(embedded):
+    task = load_task("sst2")
+    train = task.split("train")
+    prompt = Prompt.from_text("", template="{prompt}\n\nReview: {text}\nSentiment:")
+    ev = Evaluator(task, embedded, cache=EvalCache())
+    before = ev.evaluate(prompt, train)
+    assert before.model_calls == len(train)
+    stats = embedded.stats.as_dict()
+    ctx = OperatorContext(task=task, rng=random.Random(0), train=train, target=embedded)
+    result = asyncio.run(LabelWords().apply(prompt, "label_words", ctx))
+    assert result.prompts, result.rejected
+    new = result.prompts[0]
+    assert new.verbalizers and new.verbalizers != task.verbalizers
+    after = ev.evaluate(new, train)
+    assert embedded.stats.as_dict() == stats  # search and re-scoring: no forward pass
+    assert after.model_calls == 0 and after.cached == 0  # not from the result cache either
+    assert after.score + 0.5 * after.details["soft_score"] >= (
+        before.score + 0.5 * before.details["soft_score"])
+
+
+def test_frame_and_calibrate_produce_valid_prompts(embedded):
+    task = load_task("sst2")
+    ctx = OperatorContext(task=task, rng=random.Random(1), train=task.split("train"))
+    framed = asyncio.run(Frame().apply(Prompt.from_text("Judge."), "frame", ctx)).prompts
+    assert framed and all(p.template and "{text}" in p.template for p in framed)
+    cal = asyncio.run(Calibrate().apply(framed[0], "label_words", ctx)).prompts[0]
+    assert cal.calibrate and Prompt.from_markdown(cal.to_markdown()) == cal
+    res = Evaluator(task, embedded, cache=EvalCache()).evaluate(cal, task.split("dev")[:8])
+    assert len(res.examples) == 8

@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from flowpo.labelwords import assignment_score, discriminative_tokens, search
+
+
+def table():
+    # 4 examples, vocabulary of 5 tokens; gold labels 0, 0, 1, 1.
+    logp = np.log(
+        np.array(
+            [
+                [0.50, 0.10, 0.20, 0.10, 0.10],
+                [0.40, 0.20, 0.30, 0.05, 0.05],
+                [0.45, 0.05, 0.10, 0.30, 0.10],
+                [0.50, 0.05, 0.05, 0.30, 0.10],
+            ]
+        )
+    )
+    return logp, np.array([0, 0, 1, 1])
+
+
+def test_assignment_score_by_hand():
+    logp, gold = table()
+    # words (2, 3): ex0 0.2>0.1 ok, ex1 0.3>0.05 ok, ex2 0.3>0.1 ok, ex3 0.3>0.05 ok
+    assert assignment_score(logp, gold, (2, 3), 0.0) == 1.0
+    # soft: p(gold) = 2/3, 6/7, 3/4, 6/7
+    soft = (2 / 3 + 6 / 7 + 3 / 4 + 6 / 7) / 4
+    assert assignment_score(logp, gold, (2, 3), 1.0) == pytest.approx(1 + soft)
+    # words (0, 4): token 0 always wins -> everything predicted label 0
+    assert assignment_score(logp, gold, (0, 4), 0.0) == 0.5
+
+
+def test_exhaustive_search_finds_the_best_distinct_pair():
+    logp, gold = table()
+    ids, score = search(logp, gold, [[0, 1, 2], [0, 3, 4]], soft_weight=0.5)
+    assert ids == (2, 3) and score > 1.0
+    ids, _ = search(logp, gold, [[0], [0, 4]], soft_weight=0.0)
+    assert ids == (0, 4)  # (0, 0) is not allowed: two labels, one token
+
+
+def test_coordinate_ascent_when_the_product_is_large(monkeypatch):
+    import flowpo.labelwords as lw
+
+    monkeypatch.setattr(lw, "MAX_COMBINATIONS", 1)
+    logp, gold = table()
+    ids, _ = search(logp, gold, [[0, 1, 2], [4, 3, 0]])
+    assert ids == (2, 3)
+
+
+def test_discriminative_tokens_prefer_label_specific_words():
+    logp, gold = table()
+    allowed = np.array([True, True, True, True, False])
+    words = discriminative_tokens(logp, gold, 2, allowed, k=1)
+    assert words == [[2], [3]]
