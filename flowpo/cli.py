@@ -173,6 +173,15 @@ def tasks_cmd(as_json: bool) -> None:
         )
 
 
+def _register_groups() -> None:
+    from flowpo.memory.cli import memory
+
+    cli.add_command(memory)
+
+
+_register_groups()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; user errors print one clear line and exit with status 2."""
     try:

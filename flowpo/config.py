@@ -186,6 +186,21 @@ class OptimizeConfig(BaseSettings):
         1500, ge=50, description="Longest section an operator may write."
     )
     run_dir: Path | None = Field(None, description="Run directory (default: runs/<task>-<time>).")
+    use_memory: bool = Field(
+        True,
+        description="Use the experience memory: Q warm start from "
+        "similar past tasks, RAG over past sections, and store this run.",
+    )
+    memory_dir: Path | None = Field(
+        None,
+        description="Experience memory directory (default: "
+        "$FLOWPO_MEMORY or ~/.cache/flowpo/memory, shared by runs).",
+    )
+    embedder: str = Field(
+        "local:all-minilm-l6-v2",
+        description="Embedding model of the "
+        "memory: local:all-minilm-l6-v2 or an OpenAI-compatible spec.",
+    )
 
     @field_validator("model", "operator_model")
     @classmethod

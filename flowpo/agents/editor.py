@@ -10,6 +10,7 @@ from flowpo.agents.common import new_candidate, timed
 from flowpo.config import OptimizeConfig
 from flowpo.graphs.resources import Resources, resources, rng_for
 from flowpo.graphs.state import OptimizerState
+from flowpo.memory import retriever_for
 from flowpo.operators.base import BadCase, OperatorContext, Reflection
 from flowpo.prompt import Prompt
 from flowpo.types import Candidate
@@ -84,6 +85,9 @@ def _context(
         reflection=Reflection(reflection.get("reasons", []), reflection.get("summary", "")),
         max_section_chars=config.max_section_chars,
         target=res.target,
+        retrieve=retriever_for(res.memory, kind="section", exclude_run=res.run_dir.name)
+        if res.memory is not None
+        else None,
         soft_weight=config.soft_weight,
         n_shots=config.n_shots,
     )

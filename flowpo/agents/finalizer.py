@@ -8,6 +8,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from flowpo.agents.common import emit, timed
+from flowpo.agents.experience import remember
 from flowpo.config import OptimizeConfig
 from flowpo.graphs.resources import Resources, resources
 from flowpo.graphs.state import OptimizerState, add_counts
@@ -24,9 +25,12 @@ async def finalize(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
         finalists = {c["id"]: c for c in [*state.get("beam", []), state["best"], state["initial"]]}
         ranked = []
         for cand in finalists.values():
-            dev = await _score(res, cand, "dev", update["budget"])
-            ranked.append({**cand, "val_score": dev})
-        chosen = max(ranked, key=lambda c: (c["val_score"], c["train_score"] or 0.0))
+            dev, soft = await _score(res, cand, "dev", update["budget"])
+            ranked.append({**cand, "val_score": dev, "val_soft": soft})
+        w = config.soft_weight  # the same objective as the search, on dev
+        chosen = max(
+            ranked, key=lambda c: (c["val_score"] + w * c["val_soft"], c["train_score"] or 0.0)
+        )
         initial = next(c for c in ranked if c["id"] == state["initial"]["id"])
         result: dict[str, Any] = {
             "chosen_id": chosen["id"],
@@ -39,10 +43,21 @@ async def finalize(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
             ],
         }
         if config.evaluate_test:
-            result["initial"]["test"] = await _score(res, initial, "test", update["budget"])
-            result["final"]["test"] = await _score(res, chosen, "test", update["budget"])
+            result["initial"]["test"] = (await _score(res, initial, "test", update["budget"]))[0]
+            result["final"]["test"] = (await _score(res, chosen, "test", update["budget"]))[0]
     budget = add_counts(state.get("budget"), update["budget"])
-    result.update(budget=budget, operator_usage=state.get("usage", {}))
+    result.update(
+        budget=budget, operator_usage=state.get("usage", {}), warm_start=state.get("warm_start", [])
+    )
+    if res.memory is not None:
+        result["memory_records"] = remember(
+            res.memory,
+            dict(state),
+            task=res.task.name,
+            description=res.task.description or res.task.name,
+            run=res.run_dir.name,
+            model=config.model,
+        )
     _write(res, state, chosen, result)
     emit(runtime, "done", result=result)
     update["result"] = result
@@ -51,13 +66,13 @@ async def finalize(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
 
 async def _score(
     res: Resources, cand: dict[str, Any], split: str, budget: dict[str, float]
-) -> float:
+) -> tuple[float, float]:
     outcome = await res.evaluator.aevaluate(Prompt.from_dict(cand["prompt"]), res.task.split(split))
     budget[f"{split}_examples_scored"] = (
         budget.get(f"{split}_examples_scored", 0) + outcome.model_calls
     )
     budget["examples_cached"] = budget.get("examples_cached", 0) + outcome.cached
-    return outcome.score
+    return outcome.score, float(outcome.details.get("soft_score", 0.0))
 
 
 def _write(

@@ -7,6 +7,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from flowpo.agents.common import new_candidate, timed
+from flowpo.agents.experience import warm_start
 from flowpo.config import OptimizeConfig
 from flowpo.drafting import draft_from_scratch, from_template, sections_from_manual
 from flowpo.errors import ConfigError
@@ -48,6 +49,11 @@ async def init(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
             if res.task.kind == "classification":
                 rows.append(LABEL_WORDS)
         q = QTable.uniform(rows, sorted(res.operators))
+        if res.memory is not None:
+            q, used = warm_start(
+                res.memory, q, res.task.description or res.task.name, res.run_dir.name
+            )
+            update["warm_start"] = used
         update.update(
             {
                 "epoch": 0,

@@ -16,6 +16,7 @@ from langchain_core.language_models import BaseChatModel
 
 from flowpo.config import OptimizeConfig
 from flowpo.evaluation import EvalCache, Evaluator
+from flowpo.memory import MemoryStore, default_memory_dir, load_embedder
 from flowpo.models.base import TargetLM
 from flowpo.models.spec import load_target
 from flowpo.operators.base import Operator, get_operator, operator_names
@@ -35,6 +36,7 @@ class Resources:
     llm: BaseChatModel
     operators: dict[str, Operator]
     run_dir: Path
+    memory: MemoryStore | None = None
 
 
 def resources(config: OptimizeConfig) -> Resources:
@@ -64,8 +66,13 @@ def _build(config_json: str) -> Resources:
     if not config.edit_format:
         names = [n for n in names if n not in FORMAT_OPERATORS]
     operators = {name: get_operator(name) for name in names}
+    memory = None
+    if config.use_memory:
+        memory = MemoryStore(
+            config.memory_dir or default_memory_dir(), load_embedder(config.embedder)
+        )
     return Resources(
-        task, target, evaluator, _operator_llm(config), operators, Path(config.run_dir)
+        task, target, evaluator, _operator_llm(config), operators, Path(config.run_dir), memory
     )
 
 

@@ -63,5 +63,7 @@ class OptimizerState(TypedDict, total=False):
     """Per operator: chosen, failed, improved, gain."""
     budget: Annotated[dict[str, float], add_counts]
     """examples_scored, examples_cached, tokens, llm_calls, seconds."""
+    warm_start: list[dict[str, Any]]
+    """Past tasks whose Q tables seeded this run's (experience memory)."""
     result: dict[str, Any]
     """What ``finalize`` found: the chosen prompt and its dev/test scores."""

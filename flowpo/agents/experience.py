@@ -1,0 +1,87 @@
+"""What a run takes from and gives to the experience memory (plain functions, no graph).
+
+* Q warm start: the Q tables of the most similar past tasks, blended by similarity
+  (PromptFlow's MSGD-RL "recycles experience").
+* RAG: related high-scoring sections of past runs for the RAG operator.
+* At the end: evaluated prompts and sections with scores, bad-case reasons and summary,
+  operator outcomes, the learnt Q table and the task description.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flowpo.memory import MemoryRecord, MemoryStore, similar_q_tables
+from flowpo.policy import QTable
+from flowpo.prompt import Prompt
+
+log = logging.getLogger(__name__)
+
+
+def warm_start(
+    store: MemoryStore, q: QTable, description: str, run: str
+) -> tuple[QTable, list[dict[str, Any]]]:
+    """Return Q blended from similar past tasks' tables, and which tables were used."""
+    found = [
+        (d, sim, task)
+        for d, sim, task in similar_q_tables(store, description, k=3, exclude_run=run)
+        if sim > 0
+    ]
+    if not found:
+        return q, []
+    blended = q.blend([(QTable.from_dict(d), sim) for d, sim, _ in found])
+    used = [{"task": task, "similarity": round(sim, 4)} for _, sim, task in found]
+    log.info("Q warm start from %s", used)
+    return blended, used
+
+
+def remember(
+    store: MemoryStore, state: dict[str, Any], *, task: str, description: str, run: str, model: str
+) -> int:
+    """Store what the run learnt; return the number of records written."""
+    records = [MemoryRecord("task", description, task, run, model)]
+    for cand in state.get("archive", []):
+        prompt = Prompt.from_dict(cand["prompt"])
+        score = cand.get("train_score")
+        records.append(
+            MemoryRecord(
+                "prompt",
+                prompt.text,
+                task,
+                run,
+                model,
+                score,
+                {"prompt": cand["prompt"], "id": cand["id"]},
+            )
+        )
+        for section in prompt.sections:
+            records.append(
+                MemoryRecord(
+                    "section", section.text, task, run, model, score, {"section": section.name}
+                )
+            )
+    reflection = state.get("reflection") or {}
+    for reason in reflection.get("reasons", []):
+        records.append(MemoryRecord("reason", reason, task, run, model))
+    if reflection.get("summary"):
+        records.append(MemoryRecord("summary", reflection["summary"], task, run, model))
+    for op, row in (state.get("usage") or {}).items():
+        records.append(
+            MemoryRecord(
+                "operator_outcome",
+                f"{op} on {task}",
+                task,
+                run,
+                model,
+                row.get("gain", 0.0) / max(row.get("chosen", 1), 1),
+                dict(row),
+            )
+        )
+    if state.get("q"):
+        records.append(
+            MemoryRecord("q_table", description, task, run, model, data={"q_table": state["q"]})
+        )
+    unique = {(r.kind, r.text): r for r in records if r.text.strip()}
+    store.add(list(unique.values()))
+    return len(unique)
