@@ -59,7 +59,9 @@ def test_short_run_writes_every_artefact(tmp_path, capsys):
     usage = rows[-1]["operator_usage"]
     assert sum(u["chosen"] for u in usage.values()) == 6  # 2 epochs x 3 actions
     best = Prompt.from_file(run / "best_prompt.md")
-    assert best.template and best.verbalizers == {"negative": "no", "positive": "yes"}
+    # Default mode may have changed frame and label words; the file states both.
+    assert best.template and "{text}" in best.template
+    assert best.verbalizers and set(best.verbalizers) == {"negative", "positive"}
     # The best prompt file is usable as it is by `flowpo eval`.
     main(
         [
@@ -117,8 +119,9 @@ def test_kill_minus_9_then_resume_rescoring_nothing(tmp_path):
 
     result = asyncio.run(aresume(run))
     scored = lm.stats.examples - scored0
-    # Every example the model scored after the kill was new: nothing scored twice.
-    assert _cache_rows(run) - before == scored
+    # Every example the model scored after the kill was new: nothing scored twice. (New
+    # rows may outnumber forward passes: label-word changes are scored from memoised rows.)
+    assert 0 < scored <= _cache_rows(run) - before
     assert result["epochs"] == 2 and "dev" in result["final"]
     if mid_epoch:  # the re-run evaluate node found its first candidate in the cache
         assert result["budget"]["examples_cached"] >= 32
