@@ -31,7 +31,8 @@ def test_label_word_search_costs_zero_target_calls(embedded):
     assert embedded.stats.as_dict() == stats  # search and re-scoring: no forward pass
     assert after.model_calls == 0 and after.cached == 0  # not from the result cache either
     assert after.score + 0.5 * after.details["soft_score"] >= (
-        before.score + 0.5 * before.details["soft_score"])
+        before.score + 0.5 * before.details["soft_score"]
+    )
 
 
 def test_frame_and_calibrate_produce_valid_prompts(embedded):

@@ -1,13 +1,10 @@
 """Starting prompts: from the manual prompt, drafted from scratch (fake LLM), a template."""
 
 import re
-from typing import Any
 
 import pytest
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
-from pydantic import Field
+from fakes import Recorder
+from langchain_core.messages import HumanMessage
 
 from flowpo.drafting import draft_from_scratch, from_template, sections_from_manual
 from flowpo.errors import ConfigError, DataError
@@ -19,30 +16,6 @@ from flowpo.types import Example
 
 POS, NEG = label_section("positive"), label_section("negative")
 MARK = "ZQXMARK"
-
-
-class Recorder(BaseChatModel):
-    """Answer with ``script(messages)`` (an Exception is raised) and record every call."""
-
-    script: Any = None
-    seen: list[list[BaseMessage]] = Field(default_factory=list)
-
-    @property
-    def _llm_type(self) -> str:
-        return "recorder"
-
-    def _answer(self, messages):
-        self.seen.append(list(messages))
-        out = self.script(messages)
-        if isinstance(out, Exception):
-            raise out
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=out))])
-
-    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
-        return self._answer(messages)
-
-    async def _agenerate(self, messages, stop=None, run_manager=None, **kwargs):
-        return self._answer(messages)
 
 
 def by_request(task_answer, neg_answer, pos_answer):

@@ -7,11 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from langchain_core.language_models import BaseChatModel
+from fakes import Recorder
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
-from pydantic import Field
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from flowpo.operators.base import (
     EXAMPLES,
@@ -34,34 +32,6 @@ from flowpo.tasks.builtin import load_task
 POS, NEG = label_section("positive"), label_section("negative")
 MARK = "ZQXMARK"
 """A word that only occurs in example text: wherever it is sent, it must be inside <data>."""
-
-
-class Recorder(BaseChatModel):
-    """Answer from a script (a list used in order, or a function of the messages) and record
-    every conversation it receives; an Exception in the script is raised."""
-
-    script: Any = None
-    seen: list[list[BaseMessage]] = Field(default_factory=list)
-
-    @property
-    def _llm_type(self) -> str:
-        return "recorder"
-
-    def _answer(self, messages: list[BaseMessage]) -> ChatResult:
-        self.seen.append(list(messages))
-        if callable(self.script):
-            out = self.script(messages)
-        else:
-            out = self.script[(len(self.seen) - 1) % len(self.script)]
-        if isinstance(out, Exception):
-            raise out
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=out))])
-
-    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
-        return self._answer(messages)
-
-    async def _agenerate(self, messages, stop=None, run_manager=None, **kwargs):
-        return self._answer(messages)
 
 
 def recorder(*answers: Any, fn: Callable[[list[BaseMessage]], Any] | None = None) -> Recorder:

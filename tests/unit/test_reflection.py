@@ -3,13 +3,10 @@
 import random
 import re
 from collections import Counter
-from typing import Any
 
 import pytest
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
-from pydantic import Field
+from fakes import Recorder
+from langchain_core.messages import HumanMessage, SystemMessage
 
 from flowpo.operators.base import BadCase, Reflection
 from flowpo.operators.llm import DATA_RULE
@@ -18,30 +15,6 @@ from flowpo.tasks.builtin import load_task
 from flowpo.types import Example
 
 MARK = "ZQXMARK"
-
-
-class Recorder(BaseChatModel):
-    """Answer with ``script(messages)`` (an Exception is raised) and record every call."""
-
-    script: Any = None
-    seen: list[list[BaseMessage]] = Field(default_factory=list)
-
-    @property
-    def _llm_type(self) -> str:
-        return "recorder"
-
-    def _answer(self, messages):
-        self.seen.append(list(messages))
-        out = self.script(messages)
-        if isinstance(out, Exception):
-            raise out
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=out))])
-
-    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
-        return self._answer(messages)
-
-    async def _agenerate(self, messages, stop=None, run_manager=None, **kwargs):
-        return self._answer(messages)
 
 
 def is_summary(messages) -> bool:
