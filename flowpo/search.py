@@ -121,3 +121,28 @@ def usage_table(usage: dict[str, dict[str, float]]) -> str:
             f"{int(row.get('improved', 0)):>8} {mean:>+9.4f}"
         )
     return "\n".join(lines)
+
+
+def advance(
+    beam: Sequence[Cand],
+    best: Cand | None,
+    scored: Sequence[Cand],
+    stale: int,
+    epoch: int,
+    config: Any,
+    rng: random.Random,
+) -> tuple[list[Cand], Cand | None, int]:
+    """Return the next beam, the best candidate so far and the epochs without progress.
+
+    Progress means the best objective rose by more than ``config.tol``.
+    """
+    w = config.soft_weight
+    new_beam = select_beam(
+        [*beam, *scored], config.beam_size, config.annealing, epoch, rng, soft_weight=w
+    )
+    contenders = [*([best] if best else []), *scored]
+    new_best = rank(contenders, w)[0] if contenders else None
+    improved = new_best is not None and (
+        best is None or objective(new_best, w) > objective(best, w) + config.tol
+    )
+    return new_beam, new_best, 0 if improved or epoch == 0 else stale + 1

@@ -13,7 +13,7 @@ from flowpo.graphs.resources import resources, rng_for
 from flowpo.graphs.state import OptimizerState, add_counts
 from flowpo.prompt import Prompt
 from flowpo.rundir import CANDIDATES, HISTORY, append_jsonl, write_atomic
-from flowpo.search import action_gain, objective, rank, select_beam, stop_reason, usage_delta
+from flowpo.search import action_gain, advance, objective, rank, stop_reason, usage_delta
 
 ARCHIVE_SIZE = 24
 
@@ -32,22 +32,15 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
         actions = [
             _credit(a, by_id, config.failure_penalty, w) for a in state.get("last_actions", [])
         ]
-        old_best = state.get("best")
-        pool = [*state.get("beam", []), *scored]
-        beam = select_beam(
-            pool,
-            config.beam_size,
-            config.annealing,
+        beam, best, stale = advance(
+            state.get("beam", []),
+            state.get("best"),
+            scored,
+            state.get("stale", 0),
             epoch,
+            config,
             rng_for(config, epoch, "beam"),
-            soft_weight=w,
         )
-        contenders = [*([old_best] if old_best else []), *scored]
-        best = rank(contenders, w)[0] if contenders else None
-        improved = best is not None and (
-            old_best is None or objective(best, w) > objective(old_best, w) + config.tol
-        )
-        stale = 0 if improved or epoch == 0 else state.get("stale", 0) + 1
         append_jsonl(res.run_dir / CANDIDATES, scored)
     budget_now = add_counts(state.get("budget"), update["budget"])
     row = {

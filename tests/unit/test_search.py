@@ -92,3 +92,15 @@ def test_usage_counts_and_table():
 def test_budget_reducer_adds():
     assert add_counts({"a": 1, "b": 2.5}, {"b": 1, "c": 3}) == {"a": 1, "b": 3.5, "c": 3}
     assert add_counts(None, None) == {}
+
+
+def test_advance_counts_epochs_without_progress_beyond_tol():
+    from flowpo.search import advance
+
+    cfg = SimpleNamespace(soft_weight=0.0, beam_size=2, annealing=0, tol=0.05)
+    best = cand("a", 0.50)
+    beam, new_best, stale = advance([best], best, [cand("b", 0.52)], 1, 3, cfg, random.Random(0))
+    assert new_best["id"] == "b" and stale == 2  # +0.02 is not more than tol
+    assert [c["id"] for c in beam] == ["b", "a"]
+    _, new_best, stale = advance(beam, new_best, [cand("c", 0.60)], stale, 4, cfg, random.Random(0))
+    assert new_best["id"] == "c" and stale == 0
