@@ -33,8 +33,6 @@ def task_for(config: EvalConfig) -> Task:
         template=config.template,
         verbalizers=_split_list(config.verbalizers),
     )
-    if config.template:
-        task.template = config.template
     return task
 
 

@@ -185,14 +185,15 @@ def check_section(old: Prompt, section: str, new_text: str, ctx: OperatorContext
     if len(new_text) > ctx.max_section_chars:
         return f"output too long ({len(new_text)} > {ctx.max_section_chars} characters)"
     current = next((s.text for s in old.sections if s.name == section), None)
-    if current is not None and _norm(current) == _norm(new_text):
+    if current is not None and normalize_text(current) == normalize_text(new_text):
         return "output unchanged"
     if any(s.name == section and s.frozen for s in old.sections):
         return f"section {section!r} is frozen"
     return None
 
 
-def _norm(text: str) -> str:
+def normalize_text(text: str) -> str:
+    """Return ``text`` lower-cased with whitespace collapsed (for "same text?" checks)."""
     return " ".join(text.split()).lower()
 
 

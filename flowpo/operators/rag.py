@@ -11,6 +11,7 @@ from flowpo.operators.base import (
     Operator,
     OperatorContext,
     OperatorResult,
+    normalize_text,
     register,
     replace_section,
 )
@@ -25,21 +26,17 @@ K_RETRIEVE = 8
 """Texts asked of the memory (some are dropped as duplicates or invalid)."""
 
 
-def _norm(text: str) -> str:
-    return " ".join(text.split()).lower()
-
-
 def history_texts(history: list[Candidate], section: str, current: str) -> list[str]:
     """Return other candidates' texts of ``section``, best train score then most similar."""
     query = tokens(current)
     best: dict[str, tuple[float, float, str]] = {}
     for cand, prompt in scored_prompts(history):
         text = next((s.text for s in prompt.sections if s.name == section), None)
-        if text is None or not text.strip() or _norm(text) == _norm(current):
+        if text is None or not text.strip() or normalize_text(text) == normalize_text(current):
             continue
         key = (float(cand.train_score or 0.0), jaccard(tokens(text), query), text)
-        if _norm(text) not in best or key > best[_norm(text)]:
-            best[_norm(text)] = key
+        if normalize_text(text) not in best or key > best[normalize_text(text)]:
+            best[normalize_text(text)] = key
     ranked = sorted(best.values(), key=lambda k: (k[0], k[1]), reverse=True)
     return [text for _, _, text in ranked]
 
@@ -63,11 +60,11 @@ def memory_texts(ctx: OperatorContext, current: str, result: OperatorResult) -> 
         key=lambda k: (k[0], k[1]),
         reverse=True,
     )
-    seen = {_norm(current)}
+    seen = {normalize_text(current)}
     out = []
     for _, _, text in ranked:
-        if text.strip() and _norm(text) not in seen:
-            seen.add(_norm(text))
+        if text.strip() and normalize_text(text) not in seen:
+            seen.add(normalize_text(text))
             out.append(text)
     return out
 
