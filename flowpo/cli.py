@@ -173,10 +173,18 @@ def tasks_cmd(as_json: bool) -> None:
         )
 
 
-def _register_groups() -> None:
-    from flowpo.memory.cli import memory
+COMMANDS = [
+    # "module:attribute" of each click command or group defined outside this file (one per line).
+    "flowpo.memory.cli:memory",
+]
 
-    cli.add_command(memory)
+
+def _register_groups() -> None:
+    import importlib
+
+    for spec in COMMANDS:
+        module, attr = spec.split(":")
+        cli.add_command(getattr(importlib.import_module(module), attr))
 
 
 _register_groups()
