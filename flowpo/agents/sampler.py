@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -38,7 +39,7 @@ async def sample(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dic
     with timed(update):
         trainer = trainer_for(config, res.task, res.memory)
         sync(trainer, state.get("gfn"), res.run_dir)
-        make = Prompt.from_text
+        make: Callable[[str], Prompt] = Prompt.from_text
         if steps:  # hybrid: the sampled text becomes the planned section of the parent
             parent = _known(state)[steps[0]["parent_id"]]
             base, section = Prompt.from_dict(parent["prompt"]), steps[0]["section"]
@@ -85,7 +86,7 @@ def _propose(
     res: Any,
     texts: list[str],
     steps: list[dict[str, Any]],
-    make: Any,
+    make: Callable[[str], Prompt],
     epoch: int,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Turn new texts into candidates: all of them (gflowpo) or one per planned action."""
@@ -97,7 +98,9 @@ def _propose(
             seen.add(fp)
             fresh.append(text)
     if not steps:
-        cands = [new_candidate(make(t), cid=f"g{epoch}-{i}", epoch=epoch) for i, t in enumerate(fresh)]
+        cands = [
+            new_candidate(make(t), cid=f"g{epoch}-{i}", epoch=epoch) for i, t in enumerate(fresh)
+        ]
         return cands, []
     pending, actions = [], []
     known = _known(state)
@@ -109,7 +112,11 @@ def _propose(
             cid = f"g{epoch}-{i}"
             pending.append(
                 new_candidate(
-                    prompt, cid=cid, epoch=epoch, parent_id=parent["id"], action=(step["section"], GFN)
+                    prompt,
+                    cid=cid,
+                    epoch=epoch,
+                    parent_id=parent["id"],
+                    action=(step["section"], GFN),
                 )
             )
             action.update(candidate_id=cid, failed=False, reason="")
