@@ -189,7 +189,7 @@ class FewShot(Operator):
         seen = {frozenset(line.strip() for line in current.splitlines() if line.strip())}
         for name, strategy in STRATEGIES.items():
             demos = [demo(ex) for ex in strategy(pool, ctx.n_shots, ctx.rng, ctx)]
-            while len(demos) > 1 and len("\n".join(demos)) > ctx.max_section_chars:
+            while len(demos) > 1 and len("\n".join(demos)) > ctx.max_examples_chars:
                 demos.pop()
             if not demos or frozenset(demos) in seen:
                 result.rejected.append(f"{name}: no new demonstration set")
