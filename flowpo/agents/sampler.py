@@ -93,7 +93,7 @@ def _propose(
     seen = set(state.get("seen", []))
     fresh = []
     for text in texts:
-        fp = make(text).fingerprint(res.task.template, res.task.verbalizers)
+        fp = make(text).near_key(res.task.template, res.task.verbalizers)
         if fp not in seen:
             seen.add(fp)
             fresh.append(text)
