@@ -17,7 +17,6 @@ from langgraph.runtime import Runtime
 
 from flowpo.agents.common import emit, new_candidate, timed
 from flowpo.config import OptimizeConfig
-from flowpo.gfn.session import ADAPTER, make_scorer, sync, trainer_for
 from flowpo.graphs.resources import resources
 from flowpo.graphs.state import OptimizerState
 from flowpo.prompt import Prompt
@@ -28,6 +27,8 @@ GFN = "gfn"
 
 async def sample(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[str, Any]:
     """Run ``gfn_steps_per_epoch`` GFlowPO steps; return candidates and the learner state."""
+    from flowpo.gfn.session import ADAPTER, make_scorer, sync, trainer_for  # torch: lazily
+
     config = runtime.context
     plan = state.get("plan", [])
     steps = [p for p in plan if p["operator"] == GFN]
