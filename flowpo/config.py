@@ -76,6 +76,25 @@ class EvalConfig(BaseSettings):
         None, description="Template with {prompt} and {text} (default: the task's)."
     )
 
+    concurrency: int = Field(8, ge=1, description="Most remote-model requests in flight at once.")
+    request_timeout: float = Field(
+        60.0, gt=0, description="Seconds to wait for one remote-model request."
+    )
+    max_retries: int = Field(
+        4,
+        ge=0,
+        description="Retries of a remote request after a timeout, a lost connection, "
+        "HTTP 429 or 5xx (exponential backoff with jitter); then the run stops, resumable.",
+    )
+    retry_backoff: float = Field(
+        0.5, ge=0, description="Seconds before the first retry (doubled each retry, jittered)."
+    )
+    max_input_chars: int = Field(
+        10_000,
+        ge=100,
+        description="Data files: longest example input kept; longer ones are cut, with a warning.",
+    )
+
     @field_validator("model")
     @classmethod
     def _model_spec(cls, value: str) -> str:
@@ -200,6 +219,25 @@ class OptimizeConfig(BaseSettings):
         "local:all-minilm-l6-v2",
         description="Embedding model of the "
         "memory: local:all-minilm-l6-v2 or an OpenAI-compatible spec.",
+    )
+
+    concurrency: int = Field(8, ge=1, description="Most remote-model requests in flight at once.")
+    request_timeout: float = Field(
+        60.0, gt=0, description="Seconds to wait for one remote-model request."
+    )
+    max_retries: int = Field(
+        4,
+        ge=0,
+        description="Retries of a remote request after a timeout, a lost connection, "
+        "HTTP 429 or 5xx (exponential backoff with jitter); then the run stops, resumable.",
+    )
+    retry_backoff: float = Field(
+        0.5, ge=0, description="Seconds before the first retry (doubled each retry, jittered)."
+    )
+    max_input_chars: int = Field(
+        10_000,
+        ge=100,
+        description="Data files: longest example input kept; longer ones are cut, with a warning.",
     )
 
     @field_validator("model", "operator_model")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import os
+import random
 from collections.abc import Awaitable, Iterable
 from typing import Any, TypeVar
 
@@ -19,6 +21,57 @@ from flowpo.models.base import TargetLM
 
 _OPENAI_URL = "https://api.openai.com/v1"
 _T = TypeVar("_T")
+log = logging.getLogger(__name__)
+
+RETRYABLE = (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)
+"""Faults worth a retry: timeouts and lost connections, HTTP 429, HTTP 5xx."""
+
+
+def backoff_delay(
+    attempt: int, base: float, cap: float, rng: random.Random, retry_after: float | None = None
+) -> float:
+    """Return seconds to wait before retry ``attempt`` (0-based): exponential, jittered.
+
+    The delay is ``min(cap, base * 2**attempt)`` scaled by a random factor in [0.5, 1]
+    ("equal jitter"), so clients that failed together do not retry together; a server's
+    ``Retry-After`` is honoured when it asks for longer (still capped).
+    """
+    delay = min(cap, base * 2**attempt) * (0.5 + 0.5 * rng.random())
+    if retry_after is not None:
+        delay = max(delay, min(cap, retry_after))
+    return delay
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    """Return the ``Retry-After`` seconds of an HTTP error response, if it names any."""
+    response = getattr(exc, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class RetryStats:
+    """Counters of the faults a model met and retried (read by reports and tests)."""
+
+    def __init__(self) -> None:
+        """Start every counter at zero."""
+        self.faults: dict[str, int] = {}
+        self.retries = 0
+        self.gave_up = 0
+
+    def count(self, exc: BaseException) -> None:
+        """Count one fault by kind (``timeout``, ``connection``, ``http_429``, ``http_5xx``)."""
+        if isinstance(exc, openai.APITimeoutError):
+            kind = "timeout"
+        elif isinstance(exc, openai.APIConnectionError):
+            kind = "connection"
+        elif isinstance(exc, openai.APIStatusError):
+            kind = f"http_{exc.status_code}"
+        else:
+            kind = type(exc).__name__
+        self.faults[kind] = self.faults.get(kind, 0) + 1
 
 
 class RemoteLM(TargetLM):
@@ -37,8 +90,11 @@ class RemoteLM(TargetLM):
             ``base_url`` (local servers accept anything).
         concurrency: Most requests in flight at once.
         timeout: Seconds to wait for one request.
-        max_retries: Retries per request (with exponential backoff by the openai client).
+        max_retries: Retries per request after a timeout, a lost connection, HTTP 429 or
+            HTTP 5xx (exponential backoff with jitter); then a ``ModelError``.
         top_logprobs: Alternatives requested per token when scoring labels.
+        backoff: Seconds before the first retry (doubled each time, jittered).
+        max_backoff: Longest wait between two retries, in seconds.
 
     Raises:
         ConfigError: On a bad setting, or no API key for the OpenAI API.
@@ -52,8 +108,10 @@ class RemoteLM(TargetLM):
         api_key: str | None = None,
         concurrency: int = 8,
         timeout: float = 60.0,
-        max_retries: int = 2,
+        max_retries: int = 4,
         top_logprobs: int = 20,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
     ) -> None:
         """Check the settings and build the langchain-openai chat client."""
         super().__init__()
@@ -65,6 +123,8 @@ class RemoteLM(TargetLM):
             ("max_retries", max_retries, max_retries >= 0, ">= 0"),
             ("top_logprobs", top_logprobs, top_logprobs >= 1, ">= 1"),
             ("timeout", timeout, timeout > 0, "> 0 seconds"),
+            ("backoff", backoff, backoff >= 0, ">= 0 seconds"),
+            ("max_backoff", max_backoff, max_backoff >= backoff, ">= backoff"),
         ):
             if not ok:
                 raise ConfigError(
@@ -92,6 +152,10 @@ class RemoteLM(TargetLM):
         self.timeout = timeout
         self.max_retries = max_retries
         self.top_logprobs = top_logprobs
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.retry_stats = RetryStats()
+        self._rng = random.Random()
         self._api_key = key
         self._http = httpx.AsyncClient()
         self._chat = self._build_chat()
@@ -112,7 +176,7 @@ class RemoteLM(TargetLM):
             api_key=SecretStr(self._api_key),
             temperature=0,
             timeout=self.timeout,
-            max_retries=self.max_retries,
+            max_retries=0,  # retried here, with jitter and counters (see _request)
             use_responses_api=False,
             http_async_client=self._http,
         )
@@ -220,13 +284,34 @@ class RemoteLM(TargetLM):
             raise
 
     async def _request(self, content: str, *, count: bool = True, **kwargs: Any) -> AIMessage:
-        """Send one user message (bounded by the semaphore) and count its usage."""
+        """Send one user message (bounded by the semaphore), retrying transient faults.
+
+        A timeout, a lost connection, HTTP 429 or 5xx is retried up to ``max_retries``
+        times with jittered exponential backoff; the semaphore is released while waiting,
+        so a backing-off request does not hold a slot. Other errors fail at once.
+        """
         chat, semaphore = self._client()
-        async with semaphore:
+        for attempt in range(self.max_retries + 1):
             try:
-                message = await chat.ainvoke([HumanMessage(content=content)], **kwargs)
+                async with semaphore:
+                    message = await chat.ainvoke([HumanMessage(content=content)], **kwargs)
+                break
+            except RETRYABLE as exc:
+                self.retry_stats.count(exc)
+                if attempt == self.max_retries:
+                    self.retry_stats.gave_up += 1
+                    raise self._model_error(exc) from exc
+                self.retry_stats.retries += 1
+                delay = backoff_delay(
+                    attempt, self.backoff, self.max_backoff, self._rng, _retry_after(exc)
+                )
+                log.info("%s: %s; retry %d in %.2fs", self.model_id, exc, attempt + 1, delay)
+                await asyncio.sleep(delay)
             except openai.APIError as exc:
+                self.retry_stats.count(exc)
                 raise self._model_error(exc) from exc
+        else:  # pragma: no cover - the loop always breaks or raises
+            raise AssertionError("unreachable")
         if count:
             self.stats.calls += 1
             usage = message.usage_metadata
@@ -301,8 +386,9 @@ class RemoteLM(TargetLM):
             )
         status = exc.status_code if isinstance(exc, openai.APIStatusError) else None
         head = f"HTTP {status}" if status else type(exc).__name__
+        tried = f" after {self.max_retries} retries" if isinstance(exc, RETRYABLE) else ""
         return ModelError(
-            f"request to {url} failed ({head}): {exc.message}",
+            f"request to {url} failed ({head}){tried}: {exc.message}",
             where=where,
             fix="check the server log; the server may not support a request option",
         )
