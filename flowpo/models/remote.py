@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import os
 import random
 from collections.abc import Awaitable, Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 import openai
@@ -23,8 +24,15 @@ _OPENAI_URL = "https://api.openai.com/v1"
 _T = TypeVar("_T")
 log = logging.getLogger(__name__)
 
-RETRYABLE = (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)
-"""Faults worth a retry: timeouts and lost connections, HTTP 429, HTTP 5xx."""
+RETRYABLE = (
+    openai.APIConnectionError,
+    openai.RateLimitError,
+    openai.InternalServerError,
+    openai.APIResponseValidationError,
+    json.JSONDecodeError,
+)
+"""Faults worth a retry: timeouts and lost connections, HTTP 429, HTTP 5xx, and an answer
+that is not a chat completion (a proxy's HTML error page)."""
 
 
 def backoff_delay(
@@ -45,10 +53,14 @@ def backoff_delay(
 def _retry_after(exc: BaseException) -> float | None:
     """Return the ``Retry-After`` seconds of an HTTP error response, if it names any."""
     response = getattr(exc, "response", None)
-    value = response.headers.get("retry-after") if response is not None else None
+    if response is None:
+        return None
     try:
+        if response.headers.get("retry-after-ms") is not None:
+            return float(response.headers["retry-after-ms"]) / 1000
+        value = response.headers.get("retry-after")
         return float(value) if value is not None else None
-    except ValueError:
+    except ValueError:  # an HTTP date: fall back to our own backoff
         return None
 
 
@@ -69,6 +81,8 @@ class RetryStats:
             kind = "connection"
         elif isinstance(exc, openai.APIStatusError):
             kind = f"http_{exc.status_code}"
+        elif isinstance(exc, json.JSONDecodeError | openai.APIResponseValidationError):
+            kind = "garbage"
         else:
             kind = type(exc).__name__
         self.faults[kind] = self.faults.get(kind, 0) + 1
@@ -229,12 +243,20 @@ class RemoteLM(TargetLM):
             ModelError: If the server returns no log-probs or a request fails.
         """
         self.check_words(words)
-        messages = await self._gather(
-            self._request(
-                prefix + text, max_tokens=1, logprobs=True, top_logprobs=self.top_logprobs
+        try:
+            messages = await self._gather(
+                self._request(
+                    prefix + text, max_tokens=1, logprobs=True, top_logprobs=self.top_logprobs
+                )
+                for text in texts
             )
-            for text in texts
-        )
+        except ModelError as e:
+            done: dict[int, AIMessage] = getattr(e, "partial", {})
+            e.partial = {  # type: ignore[attr-defined]
+                i: _label_scores(self._top_tokens(m), words) for i, m in done.items()
+            }
+            self.stats.examples += len(done)
+            raise
         self.stats.examples += len(texts)
         return [_label_scores(self._top_tokens(m), words) for m in messages]
 
@@ -246,9 +268,15 @@ class RemoteLM(TargetLM):
         Raises:
             ModelError: If a request fails.
         """
-        messages = await self._gather(
-            self._request(prefix + text, max_tokens=max_new_tokens) for text in texts
-        )
+        try:
+            messages = await self._gather(
+                self._request(prefix + text, max_tokens=max_new_tokens) for text in texts
+            )
+        except ModelError as e:
+            done: dict[int, AIMessage] = getattr(e, "partial", {})
+            e.partial = {i: str(m.text) for i, m in done.items()}  # type: ignore[attr-defined]
+            self.stats.examples += len(done)
+            raise
         self.stats.examples += len(texts)
         return [str(m.text) for m in messages]
 
@@ -273,15 +301,28 @@ class RemoteLM(TargetLM):
         self._loop, self._reopen = None, True
 
     async def _gather(self, requests: Iterable[Awaitable[_T]]) -> list[_T]:
-        """Run requests concurrently; on the first failure cancel the rest and raise it."""
+        """Run requests concurrently; if some fail, let the others finish, then raise.
+
+        The first failure is raised with ``partial``: ``{index: result}`` of the requests
+        that succeeded, so a caller can save what was paid for. A cancellation (Ctrl-C)
+        cancels every request at once.
+        """
         tasks = [asyncio.ensure_future(r) for r in requests]
         try:
-            return list(await asyncio.gather(*tasks))
+            results = await asyncio.gather(*tasks, return_exceptions=True)
         except BaseException:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
+        for r in results:
+            if isinstance(r, BaseException):
+                if isinstance(r, ModelError):
+                    r.partial = {  # type: ignore[attr-defined]
+                        i: x for i, x in enumerate(results) if not isinstance(x, BaseException)
+                    }
+                raise r
+        return cast(list[_T], results)
 
     async def _request(self, content: str, *, count: bool = True, **kwargs: Any) -> AIMessage:
         """Send one user message (bounded by the semaphore), retrying transient faults.
@@ -300,6 +341,15 @@ class RemoteLM(TargetLM):
                 self.retry_stats.count(exc)
                 if attempt == self.max_retries:
                     self.retry_stats.gave_up += 1
+                    if isinstance(exc, json.JSONDecodeError):
+                        raise ModelError(
+                            f"{self.url} answered with a body that is not JSON "
+                            f"({self.max_retries} retries)",
+                            where=self.model_id,
+                            field="base_url",
+                            fix="check that base_url points at the OpenAI-compatible API "
+                            "(usually ending in /v1), not at a proxy or web page",
+                        ) from exc
                     raise self._model_error(exc) from exc
                 self.retry_stats.retries += 1
                 delay = backoff_delay(
