@@ -123,7 +123,8 @@ def _decode(path: Path, raw: bytes) -> str:
 
 
 def _jsonl_rows(path: Path, text: str) -> Iterator[Row]:
-    for n, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only: JSON strings may hold U+2028 and friends unescaped.
+    for n, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:

@@ -59,14 +59,20 @@ def target_reply(content: str) -> dict[str, Any]:
     skill = _h(content.rsplit("Input", 1)[0]) % 100 / 100  # prompt quality in [0, 1)
     right = (_h(content) % 100) / 100 < 0.4 + 0.6 * skill
     pos = good if right else not good
-    top = [("positive", -0.2), ("negative", -1.8)] if pos else [("negative", -0.2), ("positive", -1.8)]
+    top = (
+        [("positive", -0.2), ("negative", -1.8)]
+        if pos
+        else [("negative", -0.2), ("positive", -1.8)]
+    )
     return completion(top[0][0], top)
 
 
 def operator_reply(body: dict[str, Any]) -> str:
     """Return a plausible new section text, different for every request."""
     user = str(body["messages"][-1]["content"])
-    return f"Read the review and decide if its sentiment is positive or negative (v{_h(user) % 9973})."
+    return (
+        f"Read the review and decide if its sentiment is positive or negative (v{_h(user) % 9973})."
+    )
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -145,7 +151,9 @@ class FaultServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def _send(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
+            def _send(
+                self, status: int, data: bytes, headers: dict[str, str] | None = None
+            ) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -174,7 +182,9 @@ class FaultServer:
                     self._send(200, b"<html>502 Bad Gateway</html>")
                     return
                 if role == "target":
-                    payload = completion("positive") if kind == "nologprobs" else target_reply(content)
+                    payload = (
+                        completion("positive") if kind == "nologprobs" else target_reply(content)
+                    )
                     if kind not in ("timeout", "nologprobs"):  # those answers are useless
                         with server._lock:
                             server.answered[content] += 1

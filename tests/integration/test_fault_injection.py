@@ -50,7 +50,13 @@ def no_pickle(monkeypatch):
 
     for name in ("load", "loads", "Unpickler"):
         monkeypatch.setattr(pickle, name, refuse)
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE", "HTTP_PROXY", "http_proxy"):
+    for name in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "OPENAI_API_BASE",
+        "HTTP_PROXY",
+        "http_proxy",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -61,7 +67,9 @@ def task_file(tmp_path_factory) -> Path:
         word = "good" if i % 2 else "bad"
         split = "train" if i < 8 else "dev"
         label = "positive" if word == "good" else "negative"
-        rows.append({"id": f"r{i}", "input": f"review {i}: it was {word}", "target": label, "split": split})
+        rows.append(
+            {"id": f"r{i}", "input": f"review {i}: it was {word}", "target": label, "split": split}
+        )
     path = tmp_path_factory.mktemp("data") / "reviews.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
@@ -125,12 +133,32 @@ def finish(result: dict[str, Any], server: FaultServer) -> None:
 
 
 def test_transient_faults_are_retried_or_rejected_and_the_run_finishes(serve, task_file, tmp_path):
-    target = {2: "429", 5: "500", 9: "503", 12: "timeout", 15: "reset", 20: "garbage",
-              24: "429", 31: "timeout", 41: "500", 50: "reset"}  # fmt: skip
+    target = {
+        2: "429",
+        5: "500",
+        9: "503",
+        12: "timeout",
+        15: "reset",
+        20: "garbage",
+        24: "429",
+        31: "timeout",
+        41: "500",
+        50: "reset",
+    }
     # A retry is a new request (it takes the next index); garbage lands on edits and
     # on the reflection alike, so it is scheduled often.
-    operator = {1: "429", 3: "500", 5: "timeout", 6: "op_garbage", 7: "op_long", 8: "op_garbage",
-                9: "op_slot", 10: "op_garbage", 11: "op_empty", 12: "op_garbage"}  # fmt: skip
+    operator = {
+        1: "429",
+        3: "500",
+        5: "timeout",
+        6: "op_garbage",
+        7: "op_long",
+        8: "op_garbage",
+        9: "op_slot",
+        10: "op_garbage",
+        11: "op_empty",
+        12: "op_garbage",
+    }
     server = serve(target, operator, timeout_sleep=0.8)
     run = tmp_path / "run"
     result = asyncio.run(aoptimize(**settings(server, task_file, run)))
@@ -146,7 +174,11 @@ def test_transient_faults_are_retried_or_rejected_and_the_run_finishes(serve, ta
     )
     reasons = rejected_reasons(run)
     garbage = [r for r in reasons if "not text" in r or "mostly symbols" in r]
-    rejected = [r for r in reasons if any(k in r for k in ("empty", "too long", "slot", "not text", "symbols"))]
+    rejected = [
+        r
+        for r in reasons
+        if any(k in r for k in ("empty", "too long", "slot", "not text", "symbols"))
+    ]
     assert garbage and rejected
     op_injected = sum(n for k, n in server.injected.items() if k.startswith("operator:"))
     assert op_injected >= 8 and server.operator_requests >= 8
@@ -189,7 +221,9 @@ def test_drain_request_finishes_the_step_then_resume_completes(serve, task_file,
             control.request_drain("test")  # what the first Ctrl-C does
 
     with pytest.raises(RunStopped) as err:
-        asyncio.run(aoptimize(**settings(server, task_file, run), on_event=on_event, control=control))
+        asyncio.run(
+            aoptimize(**settings(server, task_file, run), on_event=on_event, control=control)
+        )
     assert f"flowpo resume {run}" in str(err.value) and "after epoch 1" in str(err.value)
     history = [json.loads(line) for line in (run / HISTORY).read_text().splitlines()]
     assert [r["epoch"] for r in history] == [0, 1]  # the step in progress was finished

@@ -22,20 +22,44 @@ pytestmark = pytest.mark.slow
 
 def test_sigint_finishes_the_step_saves_and_says_how_to_resume(tmp_path):
     rows = [
-        {"input": f"review {i}: it was {'good' if i % 2 else 'bad'}",
-         "target": "positive" if i % 2 else "negative",
-         "split": "train" if i < 8 else "dev"}
+        {
+            "input": f"review {i}: it was {'good' if i % 2 else 'bad'}",
+            "target": "positive" if i % 2 else "negative",
+            "split": "train" if i < 8 else "dev",
+        }
         for i in range(16)
-    ]  # fmt: skip
+    ]
     data = tmp_path / "reviews.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     server = FaultServer(delay=0.03)  # slow enough to be stopped in the middle
     run = tmp_path / "run"
-    args = ["--task", str(data), "--model", server.spec, "--operator-model", server.spec,
-            "--operators", "refine,rewrite,few_shot", "--edit-format", "false",
-            "--max-epochs", "4", "--patience", "5", "--actions-per-epoch", "3",
-            "--reflect-cases", "2", "--use-memory", "false", "--evaluate-test", "false",
-            "--run-dir", str(run), "--quiet"]  # fmt: skip
+    args = [
+        "--task",
+        str(data),
+        "--model",
+        server.spec,
+        "--operator-model",
+        server.spec,
+        "--operators",
+        "refine,rewrite,few_shot",
+        "--edit-format",
+        "false",
+        "--max-epochs",
+        "4",
+        "--patience",
+        "5",
+        "--actions-per-epoch",
+        "3",
+        "--reflect-cases",
+        "2",
+        "--use-memory",
+        "false",
+        "--evaluate-test",
+        "false",
+        "--run-dir",
+        str(run),
+        "--quiet",
+    ]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2]), "OPENAI_API_KEY": ""}
     try:
         proc = subprocess.Popen(
