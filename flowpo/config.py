@@ -108,6 +108,9 @@ def make_config(cls: type[BaseSettings], **kwargs: Any) -> BaseSettings:
         return cls(**{k: v for k, v in kwargs.items() if v is not None})
     except ValidationError as e:
         err = e.errors()[0]
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, ConfigError):  # a validator's own error already says it all
+            raise cause from None
         field = ".".join(str(p) for p in err["loc"]) or "config"
         raise ConfigError(
             f"invalid value {err.get('input')!r}: {err['msg']}",

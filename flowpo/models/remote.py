@@ -408,7 +408,7 @@ class RemoteLM(TargetLM):
             )
         if isinstance(exc, openai.APIConnectionError):
             return ModelError(
-                f"cannot connect to {url} ({_root_cause(exc)})",
+                f"cannot connect to {url} ({_root_cause(exc)}; {self.max_retries} retries)",
                 where=where,
                 field="base_url",
                 fix=f"is the server running? try curl {url}/models, and check base_url",
