@@ -76,6 +76,25 @@ class EvalConfig(BaseSettings):
         None, description="Template with {prompt} and {text} (default: the task's)."
     )
 
+    concurrency: int = Field(8, ge=1, description="Most remote-model requests in flight at once.")
+    request_timeout: float = Field(
+        60.0, gt=0, description="Seconds to wait for one remote-model request."
+    )
+    max_retries: int = Field(
+        4,
+        ge=0,
+        description="Retries of a remote request after a timeout, a lost connection, "
+        "HTTP 429 or 5xx (exponential backoff with jitter); then the run stops, resumable.",
+    )
+    retry_backoff: float = Field(
+        0.5, ge=0, description="Seconds before the first retry (doubled each retry, jittered)."
+    )
+    max_input_chars: int = Field(
+        10_000,
+        ge=100,
+        description="Data files: longest example input kept; longer ones are cut, with a warning.",
+    )
+
     @field_validator("model")
     @classmethod
     def _model_spec(cls, value: str) -> str:
@@ -89,6 +108,9 @@ def make_config(cls: type[BaseSettings], **kwargs: Any) -> BaseSettings:
         return cls(**{k: v for k, v in kwargs.items() if v is not None})
     except ValidationError as e:
         err = e.errors()[0]
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, ConfigError):  # a validator's own error already says it all
+            raise cause from None
         field = ".".join(str(p) for p in err["loc"]) or "config"
         raise ConfigError(
             f"invalid value {err.get('input')!r}: {err['msg']}",
@@ -260,6 +282,24 @@ class OptimizeConfig(BaseSettings):
     gfn_top_p: float = Field(0.9, gt=0, le=1, description="Nucleus sampling top-p (0.9).")
     gfn_max_tokens: int = Field(150, ge=4, description="Longest sampled instruction (~150).")
     gfn_n_demos: int = Field(5, ge=1, description="Demonstrations in the meta-prompt (5).")
+    concurrency: int = Field(8, ge=1, description="Most remote-model requests in flight at once.")
+    request_timeout: float = Field(
+        60.0, gt=0, description="Seconds to wait for one remote-model request."
+    )
+    max_retries: int = Field(
+        4,
+        ge=0,
+        description="Retries of a remote request after a timeout, a lost connection, "
+        "HTTP 429 or 5xx (exponential backoff with jitter); then the run stops, resumable.",
+    )
+    retry_backoff: float = Field(
+        0.5, ge=0, description="Seconds before the first retry (doubled each retry, jittered)."
+    )
+    max_input_chars: int = Field(
+        10_000,
+        ge=100,
+        description="Data files: longest example input kept; longer ones are cut, with a warning.",
+    )
 
     @field_validator("model", "operator_model")
     @classmethod
