@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
-
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from flowpo.config import OptimizeConfig, make_config
 from flowpo.errors import ConfigError, DataError
@@ -16,7 +13,7 @@ from flowpo.graphs.optimizer import build
 from flowpo.rundir import CHECKPOINTS, load_config, prepare
 
 Listener = Callable[[dict[str, Any]], None]
-THREAD = {"configurable": {"thread_id": "run"}, "recursion_limit": 100_000}
+THREAD = {"configurable": {"thread_id": "run"}, "recursion_limit": 100_000}  # SQLite runs
 
 
 async def aoptimize(
@@ -48,7 +45,7 @@ async def aoptimize(
 async def aresume(run_dir: str | Path, *, on_event: Listener | None = None) -> dict[str, Any]:
     """Continue a stopped or killed run from its last checkpoint (scored examples are cached)."""
     config = load_config(Path(run_dir))
-    if not (Path(run_dir) / CHECKPOINTS).is_file():
+    if config.checkpointer is None and not (Path(run_dir) / CHECKPOINTS).is_file():
         raise DataError(
             "the run has no checkpoint yet",
             where=str(run_dir),
@@ -60,25 +57,35 @@ async def aresume(run_dir: str | Path, *, on_event: Listener | None = None) -> d
 async def _stream(
     config: OptimizeConfig, inputs: dict[str, Any] | None, on_event: Listener | None
 ) -> dict[str, Any]:
-    path = str(Path(str(config.run_dir)) / CHECKPOINTS)
-    try:
-        async with AsyncSqliteSaver.from_conn_string(path) as saver:
-            graph = build(saver)
-            if inputs is None:
-                snapshot = await graph.aget_state(THREAD)
-                if not snapshot.next and snapshot.values.get("result"):
-                    return dict(snapshot.values["result"])  # finished already
-            async for event in graph.astream(inputs, THREAD, context=config, stream_mode="custom"):
-                if on_event is not None:
-                    on_event(event)
-            snapshot = await graph.aget_state(THREAD)
-    except sqlite3.DatabaseError as e:
-        raise DataError(
-            f"the checkpoint database is damaged ({e})",
-            where=path,
-            fix="start a new run; the evaluation cache in the run directory still "
-            "makes already-scored prompts free",
-        ) from None
+    from flowpo.scale.checkpoint import has_checkpoint, open_saver, thread_for
+    from flowpo.scale.preflight import preflight
+
+    await preflight(config)  # bad endpoints, Ray addresses, Postgres URLs fail before work
+    thread = thread_for(config)
+    async with open_saver(config) as saver:
+        graph = build(saver)
+        started = await has_checkpoint(saver, thread)
+        if inputs is None:
+            if not started:
+                raise DataError(
+                    "the run has no checkpoint yet",
+                    where=f"{config.run_dir} ({config.checkpointer or 'sqlite'})",
+                    fix="start it again with 'flowpo optimize'",
+                )
+            snapshot = await graph.aget_state(thread)
+            if not snapshot.next and snapshot.values.get("result"):
+                return dict(snapshot.values["result"])  # finished already
+        elif started:
+            raise ConfigError(
+                "the checkpointer already holds a run for this run directory",
+                where=str(config.run_dir),
+                field="run_dir",
+                fix=f"continue it with 'flowpo resume {config.run_dir}'",
+            )
+        async for event in graph.astream(inputs, thread, context=config, stream_mode="custom"):
+            if on_event is not None:
+                on_event(event)
+        snapshot = await graph.aget_state(thread)
     result = snapshot.values.get("result")
     if not result:
         raise RuntimeError("the run ended without a result")

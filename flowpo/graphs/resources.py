@@ -55,9 +55,7 @@ def _build(config_json: str) -> Resources:
     if config.run_dir is None:  # rundir.prepare sets it before the graph runs
         raise ValueError("the run configuration has no run_dir")
     task = resolve_task(config.task, seed=config.data_seed)
-    target = load_target(
-        config.model, device=config.device, dtype=config.dtype, batch_size=config.batch_size
-    )
+    target = _target(config)
     cache = EvalCache(Path(config.run_dir) / EVAL_CACHE)
     evaluator = Evaluator(task, target, cache=cache, max_new_tokens=config.max_new_tokens)
     names = (
@@ -74,6 +72,22 @@ def _build(config_json: str) -> Resources:
     return Resources(
         task, target, evaluator, _operator_llm(config), operators, Path(config.run_dir), memory
     )
+
+
+def _target(config: OptimizeConfig) -> TargetLM:
+    options = {
+        "device": config.device,
+        "dtype": config.dtype,
+        "batch_size": config.batch_size,
+        "concurrency": config.concurrency,
+    }
+    if config.executor == "ray":
+        from flowpo.scale.ray_target import RayTarget
+
+        return RayTarget(
+            config.model, options, workers=config.ray_workers, address=config.ray_address
+        )
+    return load_target(config.model, **options)
 
 
 def _operator_llm(config: OptimizeConfig) -> BaseChatModel:
