@@ -75,11 +75,11 @@ def ensure_ray(address: str | None, *, num_cpus: int | None = None) -> Any:
         raise ConfigError(
             "the Ray executor needs Ray", field="executor", fix="pip install 'flowpo[ray]'"
         ) from exc
+    if address and address != "auto":
+        _check_reachable(address)
     if ray.is_initialized():
         return ray
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never phone home
-    if address and address != "auto":
-        _check_reachable(address)
     try:
         if address:
             ray.init(address=address, log_to_driver=False, configure_logging=False)
