@@ -23,8 +23,8 @@ pytestmark = [
 ]
 
 TINY = [
-    "--task", "sst2", "--max-epochs", "1", "--actions-per-epoch", "2", "--reflect-cases", "1",
-    "--operator-max-tokens", "16", "--evaluate-test", "false", "--dtype", "float32",
+    "--task", "sst2", "--max-epochs", "1", "--actions-per-epoch", "2", "--reflect-cases", "0",
+    "--operators", "few_shot,repeat_instructions", "--evaluate-test", "false", "--dtype", "float32",
     "--use-memory", "false",
 ]  # fmt: skip
 

@@ -17,8 +17,8 @@ TINY = {
     "task": "sst2",
     "max_epochs": 1,
     "actions_per_epoch": 2,
-    "reflect_cases": 1,
-    "operator_max_tokens": 16,
+    "reflect_cases": 0,
+    "operators": "few_shot,repeat_instructions",  # no operator-LM call: tests stay short
     "evaluate_test": False,
     "use_memory": False,
     "dtype": "float32",
