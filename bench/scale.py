@@ -12,6 +12,8 @@ in-memory cache each time):
 
 Writes bench/results/scale.json and prints a Markdown table.
 
+Each setting scores its own slice of --limit sentences (no memo carries over).
+
 Usage: python bench/scale.py [--limit 64] [--dtype auto]
 """
 
@@ -70,14 +72,18 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     task = load_task("sst2")
-    examples = task.split("test")[: args.limit]
+    pool = task.split("test")
+    n = args.limit
+    # Each setting scores its own slice: a worker's memo of rows never serves a later one.
+    slices = iter(pool[i : i + n] for i in range(0, len(pool) - n + 1, n))
     lm = LocalLM(dtype=args.dtype)
-    rows = [measure("in-process", lm, examples, task)]
+    rows = [measure("in-process", lm, next(slices), task)]
 
     server = start_server(lm, "smollm2-135m", max_batch=64, batch_wait_ms=5)
     try:
         for concurrency in (1, 4, 16):
             remote = RemoteLM("smollm2-135m", base_url=server.base_url, concurrency=concurrency)
+            examples = next(slices)
             measure("warm-up", remote, examples[:4], task)
             rows.append(measure(f"serve-model c{concurrency}", remote, examples, task))
     finally:
@@ -87,9 +93,10 @@ def main() -> None:
     try:
         for workers in (1, 2):
             target = RayTarget(f"local:{'smollm2-135m'}", {"dtype": lm.dtype}, workers=workers)
-            for _ in range(2):  # every worker process loads its model copy before timing
-                measure("warm-up", target, examples[: 2 * workers], task)
-            rows.append(measure(f"ray w{workers}", target, examples, task))
+            warm = next(slices)
+            for k in range(2):  # every worker process loads its model copy before timing
+                measure("warm-up", target, warm[4 * k : 4 * k + 2 * workers], task)
+            rows.append(measure(f"ray w{workers}", target, next(slices), task))
     finally:
         ray.shutdown()
 
