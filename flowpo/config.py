@@ -149,6 +149,12 @@ class OptimizeConfig(BaseSettings):
         2, ge=0, description="Simulated-annealing picks kept besides the top-k (paper: 2)."
     )
     actions_per_epoch: int = Field(6, ge=1, description="(section, operator) edits per epoch.")
+    children_per_action: int = Field(
+        2,
+        ge=1,
+        description="Most new prompts kept from one edit (Few-Shot offers one per strategy); "
+        "each is scored and credited as its own action.",
+    )
     alpha: float = Field(1.0, gt=0, description="MSGD step: Q <- Q(1 + alpha Norm) (paper: 1).")
     sarsa_alpha: float = Field(0.5, gt=0, le=1, description="SARSA learning rate (paper: 0.5).")
     sarsa_gamma: float = Field(0.5, ge=0, le=1, description="SARSA discount (paper: 0.5).")
@@ -165,7 +171,9 @@ class OptimizeConfig(BaseSettings):
         0.1, ge=0, description="Relative score loss charged to an action whose output was rejected."
     )
     reflect_cases: int = Field(8, ge=0, description="Wrong predictions the reflector explains.")
-    n_shots: int = Field(4, ge=1, description="Demonstrations the Few-Shot operator inserts.")
+    n_shots: int = Field(
+        16, ge=1, description="Demonstrations the Few-Shot operator inserts (LM-BFF: 16)."
+    )
     budget_examples: int | None = Field(
         None, description="Most target-LM example evaluations (cache hits are free)."
     )
@@ -184,6 +192,9 @@ class OptimizeConfig(BaseSettings):
     operator_max_tokens: int = Field(160, ge=8, description="Longest operator-LM answer.")
     max_section_chars: int = Field(
         1500, ge=50, description="Longest section an operator may write."
+    )
+    max_examples_chars: int = Field(
+        4000, ge=50, description="Longest demonstrations section (Few-Shot trims to fit)."
     )
     run_dir: Path | None = Field(None, description="Run directory (default: runs/<task>-<time>).")
     use_memory: bool = Field(

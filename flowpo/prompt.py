@@ -135,6 +135,25 @@ class Prompt:
         raw = json.dumps(payload, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
+    def near_key(
+        self, task_template: str | None = None, task_verbalizers: dict[str, str] | None = None
+    ) -> str:
+        """Return a hash of the model input up to whitespace: equal keys are near-duplicates.
+
+        Unlike :meth:`fingerprint`, section names and runs of whitespace do not count, so
+        a renamed section or a reflowed paragraph that gives the target the same words in
+        the same order is recognised and not scored again.
+        """
+        words = {**(task_verbalizers or {}), **(self.verbalizers or {})}
+        template = self.template or task_template or DEFAULT_TEMPLATE
+        payload = {
+            "input": " ".join(template.replace(PROMPT_SLOT, self.text).split()),
+            "verbalizers": words or None,
+            "calibrate": self.calibrate,
+        }
+        raw = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (graph state and ``best_prompt.json`` use it)."""
         return {

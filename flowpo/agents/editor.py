@@ -32,31 +32,31 @@ async def edit(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
             prompt = Prompt.from_dict(parent["prompt"])
             result = await res.operators[step["operator"]].apply(prompt, step["section"], ctx)
             update["budget"]["llm_calls"] += result.llm_calls
-            fresh = [
-                p
-                for p in result.prompts
-                if p.fingerprint(res.task.template, res.task.verbalizers) not in seen
-            ]
-            action = {
+            failed = {
                 **step,
                 "candidate_id": None,
                 "failed": True,
-                "reason": "; ".join(result.rejected) or "only prompts already scored",
+                "reason": "; ".join(result.rejected) or "only prompts already scored "
+                "(or near-duplicates of them)",
             }
-            if fresh:
-                cid = f"e{epoch}-{i}"
-                seen.add(fresh[0].fingerprint(res.task.template, res.task.verbalizers))
+            kept: list[dict[str, Any]] = []
+            for child in result.prompts:
+                key = child.near_key(res.task.template, res.task.verbalizers)
+                if key in seen or len(kept) == config.children_per_action:
+                    continue
+                seen.add(key)
+                cid = f"e{epoch}-{i}" + (f"-{len(kept)}" if kept else "")
                 pending.append(
                     new_candidate(
-                        fresh[0],
+                        child,
                         cid=cid,
                         epoch=epoch,
                         parent_id=parent["id"],
                         action=(step["section"], step["operator"]),
                     )
                 )
-                action.update(candidate_id=cid, failed=False, reason="")
-            actions.append(action)
+                kept.append({**step, "candidate_id": cid, "failed": False, "reason": ""})
+            actions.extend(kept or [failed])
     update.update({"pending": pending, "last_actions": actions, "epoch": epoch, "plan": []})
     return update
 
@@ -84,6 +84,7 @@ def _context(
         bad_cases=bad,
         reflection=Reflection(reflection.get("reasons", []), reflection.get("summary", "")),
         max_section_chars=config.max_section_chars,
+        max_examples_chars=config.max_examples_chars,
         target=res.target,
         retrieve=retriever_for(res.memory, kind="section", exclude_run=res.run_dir.name)
         if res.memory is not None

@@ -87,6 +87,7 @@ class OperatorContext:
     retrieve: Retriever | None = None
     """Experience-memory search, when a memory is attached."""
     max_section_chars: int = 1500
+    max_examples_chars: int = 4000
     n_drafts: int = 3
     """Drafts for Self-Consistency."""
     n_shots: int = 4
@@ -182,8 +183,9 @@ def check_section(old: Prompt, section: str, new_text: str, ctx: OperatorContext
         return "empty output"
     if TEXT_SLOT in new_text or PROMPT_SLOT in new_text:
         return "output contains a template slot ({text} or {prompt})"
-    if len(new_text) > ctx.max_section_chars:
-        return f"output too long ({len(new_text)} > {ctx.max_section_chars} characters)"
+    limit = ctx.max_examples_chars if section == EXAMPLES else ctx.max_section_chars
+    if len(new_text) > limit:
+        return f"output too long ({len(new_text)} > {limit} characters)"
     current = next((s.text for s in old.sections if s.name == section), None)
     if current is not None and normalize_text(current) == normalize_text(new_text):
         return "output unchanged"
