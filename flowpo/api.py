@@ -61,7 +61,11 @@ def evaluate(
     prompt = prompt_for(config, task)
     examples = task.split(config.split)[: config.limit]
     model = load_target(
-        config.model, device=config.device, dtype=config.dtype, batch_size=config.batch_size
+        config.model,
+        device=config.device,
+        dtype=config.dtype,
+        batch_size=config.batch_size,
+        concurrency=config.concurrency,
     )
     evaluator = Evaluator(
         task,

@@ -51,6 +51,9 @@ class EvalConfig(BaseSettings):
     )
     batch_size: int = Field(32, ge=1, description="Examples per forward pass.")
     max_new_tokens: int = Field(32, ge=1, description="Longest generation (generate mode).")
+    concurrency: int = Field(
+        8, ge=1, description="Most requests in flight to a remote (OpenAI-compatible) target."
+    )
     cache: Path = Field(
         Path("runs/eval_cache.sqlite"),
         description="SQLite cache of per-example results (a repeated evaluation costs nothing).",
