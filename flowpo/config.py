@@ -51,9 +51,6 @@ class EvalConfig(BaseSettings):
     )
     batch_size: int = Field(32, ge=1, description="Examples per forward pass.")
     max_new_tokens: int = Field(32, ge=1, description="Longest generation (generate mode).")
-    concurrency: int = Field(
-        8, ge=1, description="Most requests in flight to a remote (OpenAI-compatible) target."
-    )
     cache: Path = Field(
         Path("runs/eval_cache.sqlite"),
         description="SQLite cache of per-example results (a repeated evaluation costs nothing).",
@@ -79,6 +76,25 @@ class EvalConfig(BaseSettings):
         None, description="Template with {prompt} and {text} (default: the task's)."
     )
 
+    concurrency: int = Field(8, ge=1, description="Most remote-model requests in flight at once.")
+    request_timeout: float = Field(
+        60.0, gt=0, description="Seconds to wait for one remote-model request."
+    )
+    max_retries: int = Field(
+        4,
+        ge=0,
+        description="Retries of a remote request after a timeout, a lost connection, "
+        "HTTP 429 or 5xx (exponential backoff with jitter); then the run stops, resumable.",
+    )
+    retry_backoff: float = Field(
+        0.5, ge=0, description="Seconds before the first retry (doubled each retry, jittered)."
+    )
+    max_input_chars: int = Field(
+        10_000,
+        ge=100,
+        description="Data files: longest example input kept; longer ones are cut, with a warning.",
+    )
+
     @field_validator("model")
     @classmethod
     def _model_spec(cls, value: str) -> str:
@@ -92,6 +108,9 @@ def make_config(cls: type[BaseSettings], **kwargs: Any) -> BaseSettings:
         return cls(**{k: v for k, v in kwargs.items() if v is not None})
     except ValidationError as e:
         err = e.errors()[0]
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, ConfigError):  # a validator's own error already says it all
+            raise cause from None
         field = ".".join(str(p) for p in err["loc"]) or "config"
         raise ConfigError(
             f"invalid value {err.get('input')!r}: {err['msg']}",
@@ -216,8 +235,23 @@ class OptimizeConfig(BaseSettings):
         "memory: local:all-minilm-l6-v2 or an OpenAI-compatible spec.",
     )
 
-    concurrency: int = Field(
-        8, ge=1, description="Most requests in flight to a remote (OpenAI-compatible) target."
+    concurrency: int = Field(8, ge=1, description="Most remote-model requests in flight at once.")
+    request_timeout: float = Field(
+        60.0, gt=0, description="Seconds to wait for one remote-model request."
+    )
+    max_retries: int = Field(
+        4,
+        ge=0,
+        description="Retries of a remote request after a timeout, a lost connection, "
+        "HTTP 429 or 5xx (exponential backoff with jitter); then the run stops, resumable.",
+    )
+    retry_backoff: float = Field(
+        0.5, ge=0, description="Seconds before the first retry (doubled each retry, jittered)."
+    )
+    max_input_chars: int = Field(
+        10_000,
+        ge=100,
+        description="Data files: longest example input kept; longer ones are cut, with a warning.",
     )
     executor: Literal["local", "ray"] = Field(
         "local",

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from langgraph.runtime import Runtime
 
 from flowpo.agents.common import new_candidate, timed
 from flowpo.config import OptimizeConfig
+from flowpo.errors import FlowpoError
 from flowpo.graphs.resources import Resources, resources, rng_for
 from flowpo.graphs.state import OptimizerState
 from flowpo.memory import retriever_for
-from flowpo.operators.base import BadCase, OperatorContext, Reflection
+from flowpo.operators.base import BadCase, OperatorContext, OperatorResult, Reflection
 from flowpo.prompt import Prompt
 from flowpo.types import Candidate
 
@@ -30,7 +32,7 @@ async def edit(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
         for i, step in enumerate(state.get("plan", [])):
             parent = known[step["parent_id"]]
             prompt = Prompt.from_dict(parent["prompt"])
-            result = await res.operators[step["operator"]].apply(prompt, step["section"], ctx)
+            result = await _apply(res, step, prompt, ctx)
             update["budget"]["llm_calls"] += result.llm_calls
             failed = {
                 **step,
@@ -59,6 +61,26 @@ async def edit(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
             actions.extend(kept or [failed])
     update.update({"pending": pending, "last_actions": actions, "epoch": epoch, "plan": []})
     return update
+
+
+log = logging.getLogger(__name__)
+
+
+async def _apply(
+    res: Resources, step: dict[str, Any], prompt: Prompt, ctx: OperatorContext
+) -> OperatorResult:
+    """Run one operator; an unexpected error is a failed action, logged, never a crash.
+
+    ``FlowpoError``s (a target model that failed for good, a bad setting) still stop the
+    run: its checkpoint is saved and ``flowpo resume`` continues it.
+    """
+    try:
+        return await res.operators[step["operator"]].apply(prompt, step["section"], ctx)
+    except FlowpoError:
+        raise
+    except Exception as e:  # noqa: BLE001 - an operator bug must not end an hours-long run
+        log.exception("operator %s failed on section %s", step["operator"], step["section"])
+        return OperatorResult(rejected=[f"operator error: {type(e).__name__}: {e}"])
 
 
 def _context(
