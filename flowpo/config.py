@@ -300,12 +300,37 @@ class OptimizeConfig(BaseSettings):
         ge=100,
         description="Data files: longest example input kept; longer ones are cut, with a warning.",
     )
+    executor: Literal["local", "ray"] = Field(
+        "local",
+        description="Where evaluation batches run: in this process, or fanned out as Ray "
+        "tasks (extra [ray]).",
+    )
+    ray_address: str | None = Field(
+        None,
+        description="Ray cluster to join (executor=ray): 'auto', 'ray://host:10001', or "
+        "none to start a local Ray.",
+    )
+    ray_workers: int = Field(
+        2, ge=1, description="Ray tasks one evaluation batch is split into (executor=ray)."
+    )
+    checkpointer: str | None = Field(
+        None,
+        description="Where checkpoints live: none = SQLite in the run directory, or a "
+        "postgresql://user@host:port/db URL (extra [postgres]).",
+    )
 
     @field_validator("model", "operator_model")
     @classmethod
     def _model_specs(cls, value: str | None) -> str | None:
         if value is not None:
             parse_spec(value)
+        return value
+
+    @field_validator("checkpointer")
+    @classmethod
+    def _checkpointer_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("give a postgresql://user@host:port/db URL (or leave it unset)")
         return value
 
     @field_validator("budget_examples", "budget_llm_calls", "budget_seconds")

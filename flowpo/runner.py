@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -13,7 +12,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, cast
 
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.errors import GraphDrained
 from langgraph.runtime import RunControl
 
@@ -23,7 +21,7 @@ from flowpo.graphs.optimizer import build
 from flowpo.rundir import CHECKPOINTS, load_config, prepare
 
 Listener = Callable[[dict[str, Any]], None]
-THREAD = {"configurable": {"thread_id": "run"}, "recursion_limit": 100_000}
+THREAD = {"configurable": {"thread_id": "run"}, "recursion_limit": 100_000}  # SQLite runs
 
 
 async def aoptimize(
@@ -67,7 +65,7 @@ async def aresume(
 ) -> dict[str, Any]:
     """Continue a stopped or killed run from its last checkpoint (scored examples are cached)."""
     config = load_config(Path(run_dir))
-    if not (Path(run_dir) / CHECKPOINTS).is_file():
+    if config.checkpointer is None and not (Path(run_dir) / CHECKPOINTS).is_file():
         raise DataError(
             "the run has no checkpoint yet",
             where=str(run_dir),
@@ -82,46 +80,56 @@ async def _stream(
     on_event: Listener | None,
     control: RunControl | None = None,
 ) -> dict[str, Any]:
-    path = str(Path(str(config.run_dir)) / CHECKPOINTS)
+    from flowpo.scale.checkpoint import has_checkpoint, open_saver, thread_for
+    from flowpo.scale.preflight import preflight
+
+    await preflight(config)  # bad endpoints, Ray addresses, Postgres URLs fail before work
+    thread = thread_for(config)
     resume_hint = f"continue it with 'flowpo resume {config.run_dir}'"
-    try:
-        async with AsyncSqliteSaver.from_conn_string(path) as saver:
-            graph = build(saver)
-            if inputs is None:
-                snapshot = await graph.aget_state(THREAD)
-                if not snapshot.next and snapshot.values.get("result"):
-                    return dict(snapshot.values["result"])  # finished already
-            try:
-                async for event in graph.astream(
-                    inputs, THREAD, context=config, stream_mode="custom", control=control
-                ):
-                    if on_event is not None:
-                        on_event(event)
-            except GraphDrained:
-                snapshot = await graph.aget_state(THREAD)
-                raise RunStopped(
-                    f"stopped on request after epoch {snapshot.values.get('epoch', 0)}, "
-                    f"before node {', '.join(snapshot.next) or '(none)'}; every finished step "
-                    "and every scored example is saved",
-                    where=str(config.run_dir),
-                    fix=resume_hint,
-                ) from None
-            except ModelError as e:
-                raise ModelError(
-                    f"{e.what}; the run stopped, its last checkpoint and every scored example "
-                    "are saved",
-                    where=e.where,
-                    field=e.field,
-                    fix=f"{e.fix.rstrip('.') + ', then ' if e.fix else ''}{resume_hint}",
-                ) from e
-            snapshot = await graph.aget_state(THREAD)
-    except sqlite3.DatabaseError as e:
-        raise DataError(
-            f"the checkpoint database is damaged ({e})",
-            where=path,
-            fix="start a new run; the evaluation cache in the run directory still "
-            "makes already-scored prompts free",
-        ) from None
+    async with open_saver(config) as saver:
+        graph = build(saver)
+        started = await has_checkpoint(saver, thread)
+        if inputs is None:
+            if not started:
+                raise DataError(
+                    "the run has no checkpoint yet",
+                    where=f"{config.run_dir} ({config.checkpointer or 'sqlite'})",
+                    fix="start it again with 'flowpo optimize'",
+                )
+            snapshot = await graph.aget_state(thread)
+            if not snapshot.next and snapshot.values.get("result"):
+                return dict(snapshot.values["result"])  # finished already
+        elif started:
+            raise ConfigError(
+                "the checkpointer already holds a run for this run directory",
+                where=str(config.run_dir),
+                field="run_dir",
+                fix=resume_hint,
+            )
+        try:
+            async for event in graph.astream(
+                inputs, thread, context=config, stream_mode="custom", control=control
+            ):
+                if on_event is not None:
+                    on_event(event)
+        except GraphDrained:
+            snapshot = await graph.aget_state(thread)
+            raise RunStopped(
+                f"stopped on request after epoch {snapshot.values.get('epoch', 0)}, "
+                f"before node {', '.join(snapshot.next) or '(none)'}; every finished step "
+                "and every scored example is saved",
+                where=str(config.run_dir),
+                fix=resume_hint,
+            ) from None
+        except ModelError as e:
+            raise ModelError(
+                f"{e.what}; the run stopped, its last checkpoint and every scored example "
+                "are saved",
+                where=e.where,
+                field=e.field,
+                fix=f"{e.fix.rstrip('.') + ', then ' if e.fix else ''}{resume_hint}",
+            ) from e
+        snapshot = await graph.aget_state(thread)
     result = snapshot.values.get("result")
     if not result:
         raise RuntimeError("the run ended without a result")

@@ -58,7 +58,7 @@ def _build(config_json: str) -> Resources:
     task = resolve_task(
         config.task, seed=config.data_seed, max_input_chars=config.max_input_chars
     )
-    target = load_target(config.model, **_model_options(config))
+    target = _target(config)
     cache = EvalCache(Path(config.run_dir) / EVAL_CACHE)
     evaluator = Evaluator(task, target, cache=cache, max_new_tokens=config.max_new_tokens)
     names = (
@@ -75,6 +75,17 @@ def _build(config_json: str) -> Resources:
     return Resources(
         task, target, evaluator, _operator_llm(config), operators, Path(config.run_dir), memory
     )
+
+
+def _target(config: OptimizeConfig) -> TargetLM:
+    options = _model_options(config)
+    if config.executor == "ray":
+        from flowpo.scale.ray_target import RayTarget
+
+        return RayTarget(
+            config.model, options, workers=config.ray_workers, address=config.ray_address
+        )
+    return load_target(config.model, **options)
 
 
 def _operator_llm(config: OptimizeConfig) -> BaseChatModel:

@@ -290,6 +290,17 @@ class RemoteLM(TargetLM):
         """
         await self._request("ping", max_tokens=1, count=False)
 
+    async def check_logprobs(self) -> None:
+        """Send one tiny log-prob request; fail before any work if log-probs are missing.
+
+        Raises:
+            ModelError: If the server cannot be reached or returns no log-probs.
+        """
+        message = await self._request(
+            "ping", max_tokens=1, logprobs=True, top_logprobs=self.top_logprobs, count=False
+        )
+        self._top_tokens(message)
+
     async def aclose(self) -> None:
         """Close the open HTTP connections; a later call opens new ones.
 

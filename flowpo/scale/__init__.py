@@ -1,0 +1,1 @@
+"""Beyond one machine: Ray fan-out of evaluations, Postgres checkpoints, pre-flight checks."""
