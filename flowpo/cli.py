@@ -176,6 +176,7 @@ def tasks_cmd(as_json: bool) -> None:
 COMMANDS = [
     # "module:attribute" of each click command or group defined outside this file (one per line).
     "flowpo.memory.cli:memory",
+    "flowpo.serving.cli:serve_model",
 ]
 
 

@@ -189,6 +189,36 @@ class LocalLM(TargetLM):
                             self._memo_put((prefix, texts[i]), row)
         return torch.stack([row for row in out if row is not None])
 
+    @torch.inference_mode()
+    def next_token_logprobs_ids(self, seqs: list[list[int]]) -> torch.Tensor:
+        """Return ``[N, V]`` next-token log-probs after each token sequence.
+
+        The sequences' longest common token prefix (e.g. a chat template and a shared
+        instruction) runs once and its key/value cache serves the whole batch, so a
+        server can batch requests from different clients without knowing their prompts.
+        """
+        if any(not s for s in seqs):
+            raise ModelError("an input has no tokens", field="input", fix="send a non-empty prompt")
+        plen = min(len(s) for s in seqs) - 1  # every sequence keeps >= 1 token of its own
+        for j in range(plen):
+            if any(s[j] != seqs[0][j] for s in seqs):
+                plen = j
+                break
+        prefix = seqs[0][:plen]
+        out: list[torch.Tensor | None] = [None] * len(seqs)
+        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))  # batch by length
+        with self._lock:
+            kv = self._prefix_kv("\0ids:" + ",".join(map(str, prefix)), prefix) if plen else None
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                if kv is not None:
+                    logits = self._forward_cached(kv, plen, [seqs[i][plen:] for i in idx])
+                else:
+                    logits = self._forward_full([seqs[i] for i in idx])
+                for i, row in zip(idx, torch.log_softmax(logits.float(), dim=-1), strict=True):
+                    out[i] = row
+        return torch.stack([row for row in out if row is not None])
+
     def _memo_get(self, key: tuple[str, str]) -> torch.Tensor | None:
         row = self._memo.get(key)
         if row is not None:
