@@ -62,6 +62,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "budgets": [128],
         "test_limit": 100,
         "max_new_tokens": 16,
+        # DSPy cells take ~20 min each on a loaded 2-core machine: run them apart,
+        # `--quick --methods dspy-copro,dspy-mipro --tasks sst2 --seeds 13`
+        "methods": BASELINE_METHODS + FLOWPO_METHODS,
     },
     "full": {
         "tasks": GLUE + II,
@@ -87,11 +90,21 @@ def load_results(path: Path) -> dict[str, Any]:
     return {"cells": []}
 
 
-def save_results(path: Path, data: dict[str, Any]) -> None:
+def save_cell(path: Path, cell: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """Merge one finished cell into the results file (locked: several harnesses may run)."""
+    import fcntl
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False))
-    tmp.replace(path)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = load_results(path)
+        data["meta"] = {**meta, **data.get("meta", {}), "updated": meta["updated"]}
+        key = cell_key(cell)
+        data["cells"] = [c for c in data["cells"] if cell_key(c) != key] + [cell]
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False))
+        tmp.replace(path)
+    return data
 
 
 def test_examples(task: Any, limit: int | None) -> list[Any]:
@@ -383,7 +396,8 @@ def main() -> None:
     ap.add_argument("--methods", help=f"comma-separated from {','.join(METHODS)}")
     ap.add_argument("--seeds", help="comma-separated seeds (default: the profile's)")
     ap.add_argument("--budgets", help="comma-separated budgets (default: the profile's)")
-    ap.add_argument("--out", type=Path, help="results JSON (default bench/results/bench_<profile>.json)")
+    ap.add_argument("--out", type=Path,
+                    help="results JSON (default bench/results/bench_<profile>.json)")
     ap.add_argument("--server", default=os.environ.get("FLOWPO_BENCH_SERVER"),
                     help="OpenAI-compatible base URL of the embedded model for DSPy "
                          "(default: start 'flowpo serve-model' when it exists)")
@@ -394,7 +408,7 @@ def main() -> None:
     args.profile = args.profile or "quick"
     profile = dict(PROFILES[args.profile])
     tasks = args.tasks.split(",") if args.tasks else profile["tasks"]
-    methods = args.methods.split(",") if args.methods else METHODS
+    methods = args.methods.split(",") if args.methods else profile.get("methods", METHODS)
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         ap.error(f"unknown methods {unknown}; choose from {METHODS}")
@@ -410,15 +424,17 @@ def main() -> None:
     if not args.report:
         env = Env(profile, args)
         done = {cell_key(c) for c in data["cells"] if c["status"] == "ok"}
-        grid = [(t, m, s, b) for b in budgets for s in seeds for t in tasks for m in methods]
+        # task by task, so a stopped run has whole tasks (every method and seed) done
+        grid = [(t, m, s, b) for t in tasks for b in budgets for s in seeds for m in methods]
         for i, (t, m, s, b) in enumerate(grid):
             key = f"{t}|{m}|{s}|{b}"
             if key in done:
                 continue
+            if key in {cell_key(c) for c in load_results(out)["cells"] if c["status"] == "ok"}:
+                continue  # another harness process finished it meanwhile
             cell = run_cell(env, t, m, s, b)
-            data["cells"] = [c for c in data["cells"] if cell_key(c) != key] + [cell]
             meta["updated"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
-            save_results(out, data)
+            data = save_cell(out, cell, meta)
             shown = f"test {cell['test']:.3f} train-ex {cell['train_examples']} " \
                     f"llm {cell['llm_calls']}" if cell["status"] == "ok" else cell["status"]
             print(f"[{i + 1}/{len(grid)}] {key}: {shown} "

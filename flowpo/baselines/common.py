@@ -209,8 +209,11 @@ class Search:
         return t
 
     async def errors(self, prompt: Prompt, k: int) -> list[tuple[Example, Any]]:
-        """Score ``prompt`` on a random train minibatch of ``k``; return (example, prediction)
-        for the wrong ones (the minibatch ProTeGi reads its errors from)."""
+        """Return (example, prediction) of the wrong answers on a random train minibatch.
+
+        ``prompt`` is scored on ``k`` random train examples (counted in the budget): the
+        minibatch ProTeGi reads its errors from.
+        """
         batch = self.rng.sample(self.train, min(k, len(self.train)))
         self.last_result = None
         await self.score(prompt, batch)

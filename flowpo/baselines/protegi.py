@@ -1,7 +1,7 @@
-"""ProTeGi (Pryzant et al., 2023, "Automatic Prompt Optimization with 'Gradient Descent'
-and Beam Search").
+"""ProTeGi (Pryzant et al., 2023): textual gradients, edits and bandit beam search.
 
-Each step, for every prompt in the beam:
+"Automatic Prompt Optimization with 'Gradient Descent' and Beam Search". Each step,
+for every prompt in the beam:
 1. errors: the prompt is scored on a random train minibatch; the wrong answers are kept;
 2. textual gradients: the operator LM gives reasons the prompt got them wrong;
 3. edits: for each reason it writes an improved prompt, and a Monte Carlo paraphrase of

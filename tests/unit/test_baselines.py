@@ -1,6 +1,7 @@
 """Baseline optimizers (APE, OPRO, ProTeGi, manual, few-shot) with scripted models."""
 
 import pytest
+from fakes import Recorder
 
 from flowpo.baselines import BASELINES, BudgetSpent, Search
 from flowpo.baselines.common import instruction_text, tagged
@@ -11,8 +12,6 @@ from flowpo.models.base import TargetLM
 from flowpo.prompt import Prompt
 from flowpo.tasks.task import Task
 from flowpo.types import Example
-
-from fakes import Recorder
 
 
 class KeywordLM(TargetLM):
