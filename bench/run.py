@@ -62,6 +62,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "budgets": [128],
         "test_limit": 100,
         "max_new_tokens": 16,
+        # generation tasks decode every example: smaller in the quick profile
+        "generation": {"test_limit": 50, "max_new_tokens": 8},
         # DSPy cells take ~20 min each on a loaded 2-core machine: run them apart,
         # `--quick --methods dspy-copro,dspy-mipro --tasks sst2 --seeds 13`
         "methods": BASELINE_METHODS + FLOWPO_METHODS,
@@ -124,6 +126,13 @@ def flowpo_methods_available() -> set[str]:
     return out | (offered & {"gflowpo", "hybrid"})
 
 
+def setting(profile: dict[str, Any], task: Any, key: str) -> Any:
+    """Return a profile setting, the generation tasks' own value when the profile has one."""
+    if task.kind == "generation" and key in profile.get("generation", {}):
+        return profile["generation"][key]
+    return profile[key]
+
+
 class Env:
     """What the cells of one harness process share: the test evaluator's cache, options."""
 
@@ -140,8 +149,8 @@ class Env:
         from flowpo.models.spec import load_target
 
         ev = Evaluator(task, load_target(MODEL), cache=self.test_cache,
-                       max_new_tokens=self.profile["max_new_tokens"])
-        examples = test_examples(task, self.profile["test_limit"])
+                       max_new_tokens=setting(self.profile, task, "max_new_tokens"))
+        examples = test_examples(task, setting(self.profile, task, "test_limit"))
         return ev.evaluate(prompt, examples).score, len(examples)
 
 
@@ -158,7 +167,7 @@ def run_baseline(env: Env, name: str, method: str, seed: int, budget: int) -> di
     task = resolve_task(name, seed=seed)
     target = LocalLM()  # a fresh instance: no memo shared with other cells
     ev = Evaluator(task, target, cache=EvalCache(),
-                   max_new_tokens=env.profile["max_new_tokens"])
+                   max_new_tokens=setting(env.profile, task, "max_new_tokens"))
     llm = None
     if method in NEEDS_LLM:  # flowpo's operator-LM settings
         llm = LocalChatModel(lm=LocalLM(), max_new_tokens=160, temperature=0.7, top_p=0.9)
@@ -193,7 +202,7 @@ def run_flowpo(env: Env, name: str, method: str, seed: int, budget: int) -> dict
     result = optimize(
         task=name, seed=seed, data_seed=seed, run_dir=run, budget_examples=budget,
         max_epochs=100, edit_format=False, use_memory=False, evaluate_test=False,
-        max_new_tokens=env.profile["max_new_tokens"], **kwargs,
+        max_new_tokens=setting(env.profile, resolve_task(name), "max_new_tokens"), **kwargs,
     )
     best = json.loads((run / "best_prompt.json").read_text())
     prompt = Prompt.from_dict(best["prompt"])
@@ -276,8 +285,13 @@ def report(data: dict[str, Any], profile_name: str) -> str:
         f"dates (UTC): {meta.get('started', '')} to {meta.get('updated', '')}. Target and "
         f"operator LM: {MODEL}. Test: "
         + ("full test split." if meta.get("test_limit") is None
-           else f"a fixed seeded sample of {meta.get('test_limit')} test examples per task "
-                "(whole split when smaller), the same for every method."),
+           else f"a fixed seeded sample of {meta.get('test_limit')} test examples per "
+                "classification task and "
+                f"{meta.get('generation', {}).get('test_limit', meta.get('test_limit'))} per "
+                "generation task (whole split when smaller), the same for every method; "
+                "generation decodes at most "
+                f"{meta.get('generation', {}).get('max_new_tokens', meta.get('max_new_tokens'))}"
+                " new tokens (the first line is the answer)."),
         "",
     ]
     for budget in budgets:
@@ -420,7 +434,8 @@ def main() -> None:
     meta.setdefault("started", time.strftime("%Y-%m-%d %H:%M", time.gmtime()))
     meta.setdefault("command", "python bench/run.py " + " ".join(sys.argv[1:]))
     meta.update(machine=machine(), profile=args.profile, test_limit=profile["test_limit"],
-                max_new_tokens=profile["max_new_tokens"], model=MODEL)
+                max_new_tokens=profile["max_new_tokens"], model=MODEL,
+                generation=profile.get("generation", {}))
     if not args.report:
         env = Env(profile, args)
         done = {cell_key(c) for c in data["cells"] if c["status"] == "ok"}
