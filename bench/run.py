@@ -78,6 +78,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 MODEL = "local:smollm2-135m"
 NOT_AVAILABLE = "not available in this build"
+GFN_BENCH = {"gfn_batch_size": 4, "gfn_grad_accum": 1, "gfn_steps_per_epoch": 1}
 
 
 # ---- cells ------------------------------------------------------------------------------
@@ -198,7 +199,10 @@ def run_flowpo(env: Env, name: str, method: str, seed: int, budget: int) -> dict
     if method.startswith("promptflow"):
         kwargs.update(method="promptflow", optimizer=method.removeprefix("promptflow-"))
     else:
-        kwargs["method"] = method
+        # One GFlowPO step scores batch x accumulation prompts on the whole train split
+        # (4 x 4 x 32 = 512 examples with the authors' defaults) and flowpo checks the
+        # budget between epochs: one step of 4 prompts per epoch lets the budget stop it.
+        kwargs.update(method=method, **GFN_BENCH)
     result = optimize(
         task=name, seed=seed, data_seed=seed, run_dir=run, budget_examples=budget,
         max_epochs=100, edit_format=False, use_memory=False, evaluate_test=False,
@@ -216,6 +220,7 @@ def run_flowpo(env: Env, name: str, method: str, seed: int, budget: int) -> dict
         "llm_calls": int(b.get("llm_calls", 0)), "llm_requests": None,
         "prompt": prompt.text, "epochs": result.get("epochs"),
         "stop_reason": result.get("stop_reason"), "run_dir": str(run),
+        "settings": {k: v for k, v in kwargs.items() if k.startswith("gfn_")},
     }
 
 
