@@ -314,5 +314,16 @@ def instruction_text(raw: str, *, max_chars: int = 600) -> str:
 
 
 def usable(text: str) -> bool:
-    """Return True when an instruction is non-empty and cannot break the template."""
-    return bool(text.strip()) and "{text}" not in text and "{prompt}" not in text
+    """Return True when an instruction can be used.
+
+    It must be non-empty, hold no template slot and not echo the request's ``<data>``
+    blocks (the checks flowpo's operators make).
+    """
+    low = text.lower()
+    return (
+        bool(text.strip())
+        and "{text}" not in text
+        and "{prompt}" not in text
+        and "<data" not in low
+        and "</data" not in low
+    )

@@ -4,7 +4,7 @@ import pytest
 from fakes import Recorder
 
 from flowpo.baselines import BASELINES, BudgetSpent, Search
-from flowpo.baselines.common import instruction_text, tagged
+from flowpo.baselines.common import instruction_text, tagged, usable
 from flowpo.baselines.opro import meta_prompt
 from flowpo.baselines.protegi import reasons
 from flowpo.evaluation import EvalCache, Evaluator
@@ -91,6 +91,8 @@ def test_instruction_extraction_from_tags_and_free_text():
     assert instruction_text("The instruction was: Rate the review.\n\nMore text") == (
         "Rate the review."
     )
+    assert not usable('<data name="instructions">') and not usable("use {text}")
+    assert usable("Classify the review.")
     assert reasons("1. The prompt is too vague about tone.\n2. It ignores irony.", 2) == [
         "1. The prompt is too vague about tone.",
         "2. It ignores irony.",
