@@ -270,7 +270,7 @@ def mean_std(xs: list[float]) -> str:
     if not xs:
         return "—"
     if len(xs) == 1:
-        return f"{xs[0]:.3f}"
+        return f"{xs[0]:.3f} (1 seed)"
     return f"{statistics.mean(xs):.3f} ± {statistics.stdev(xs):.3f}"
 
 
