@@ -10,13 +10,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from langgraph.runtime import Runtime
 
 from flowpo.agents.common import emit, new_candidate, timed
 from flowpo.config import OptimizeConfig
-from flowpo.gfn.session import ADAPTER, make_scorer, sync, trainer_for
 from flowpo.graphs.resources import resources
 from flowpo.graphs.state import OptimizerState
 from flowpo.prompt import Prompt
@@ -27,6 +27,8 @@ GFN = "gfn"
 
 async def sample(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[str, Any]:
     """Run ``gfn_steps_per_epoch`` GFlowPO steps; return candidates and the learner state."""
+    from flowpo.gfn.session import ADAPTER, make_scorer, sync, trainer_for  # torch: lazily
+
     config = runtime.context
     plan = state.get("plan", [])
     steps = [p for p in plan if p["operator"] == GFN]
@@ -38,7 +40,7 @@ async def sample(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dic
     with timed(update):
         trainer = trainer_for(config, res.task, res.memory)
         sync(trainer, state.get("gfn"), res.run_dir)
-        make = Prompt.from_text
+        make: Callable[[str], Prompt] = Prompt.from_text
         if steps:  # hybrid: the sampled text becomes the planned section of the parent
             parent = _known(state)[steps[0]["parent_id"]]
             base, section = Prompt.from_dict(parent["prompt"]), steps[0]["section"]
@@ -85,19 +87,21 @@ def _propose(
     res: Any,
     texts: list[str],
     steps: list[dict[str, Any]],
-    make: Any,
+    make: Callable[[str], Prompt],
     epoch: int,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Turn new texts into candidates: all of them (gflowpo) or one per planned action."""
     seen = set(state.get("seen", []))
     fresh = []
     for text in texts:
-        fp = make(text).fingerprint(res.task.template, res.task.verbalizers)
+        fp = make(text).near_key(res.task.template, res.task.verbalizers)
         if fp not in seen:
             seen.add(fp)
             fresh.append(text)
     if not steps:
-        cands = [new_candidate(make(t), cid=f"g{epoch}-{i}", epoch=epoch) for i, t in enumerate(fresh)]
+        cands = [
+            new_candidate(make(t), cid=f"g{epoch}-{i}", epoch=epoch) for i, t in enumerate(fresh)
+        ]
         return cands, []
     pending, actions = [], []
     known = _known(state)
@@ -109,7 +113,11 @@ def _propose(
             cid = f"g{epoch}-{i}"
             pending.append(
                 new_candidate(
-                    prompt, cid=cid, epoch=epoch, parent_id=parent["id"], action=(step["section"], GFN)
+                    prompt,
+                    cid=cid,
+                    epoch=epoch,
+                    parent_id=parent["id"],
+                    action=(step["section"], GFN),
                 )
             )
             action.update(candidate_id=cid, failed=False, reason="")

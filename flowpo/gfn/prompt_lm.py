@@ -64,7 +64,9 @@ def load_prompt_lm(settings: GfnSettings) -> tuple[Any, Any]:
 def encode_texts(tokenizer: Any, texts: list[str]) -> list[list[int]]:
     """Return each prompt's token ids as continued after the pre-fill, EOS appended."""
     eos = tokenizer.eos_token_id
-    return [list(tokenizer.encode(" " + t.strip(), add_special_tokens=False)) + [eos] for t in texts]
+    return [
+        list(tokenizer.encode(" " + t.strip(), add_special_tokens=False)) + [eos] for t in texts
+    ]
 
 
 def _pad(seqs: list[list[int]], pad: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -119,7 +121,9 @@ def reference_logprobs(
         out = body(input_ids=torch.tensor([prefix], device=device), use_cache=True)
         kv = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
         cache = DynamicCache(
-            ddp_cache_data=[(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v in kv]
+            ddp_cache_data=[
+                (k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v in kv
+            ]
         )
         positions = torch.arange(plen, plen + z.shape[1], device=device).expand(batch, -1)
         rest = body(input_ids=z, past_key_values=cache, position_ids=positions).last_hidden_state

@@ -145,8 +145,11 @@ class GfnTrainer:
         for _ in range(s.grad_accum):
             prefix = self.prefix(rng, dmu=dmu)
             replay = not warm and len(self.replay) > 0 and rng.random() >= s.online_ratio
+            texts: list[str]
+            accs: list[float]
             if replay:
-                texts, accs = map(list, zip(*self.replay.sample(s.batch_size, rng), strict=True))
+                picked = self.replay.sample(s.batch_size, rng)
+                texts, accs = [t for t, _ in picked], [a for _, a in picked]
                 report.replayed += len(texts)
             else:
                 self.model.eval()

@@ -74,7 +74,9 @@ def test_gradient_flows_to_log_q_only():
     loss.backward()
     assert log_r.grad is None  # rewards are targets
     # d/dlogq_i mean(delta^2) with logZ detached = 2 delta_i / 3
-    assert log_q.grad.tolist() == pytest.approx([0.0, 2 * 1.3862943 / 3, -2 * 1.3862944 / 3], abs=1e-6)
+    assert log_q.grad.tolist() == pytest.approx(
+        [0.0, 2 * 1.3862943 / 3, -2 * 1.3862944 / 3], abs=1e-6
+    )
 
 
 def test_update_log_z_ignores_gradients():
