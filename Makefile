@@ -33,6 +33,7 @@ pytest:
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider --durations=10
 
 bench:
+	$(PIP) -e ".[dev,serve,bench]"
 	HF_HUB_OFFLINE=1 $(PY) bench/evaluator_throughput.py
 	HF_HUB_OFFLINE=1 $(PY) bench/manual_glue.py
 	HF_HUB_OFFLINE=1 $(PY) bench/optimize_glue.py

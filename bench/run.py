@@ -1,0 +1,471 @@
+"""Side-by-side benchmark: tasks x methods x seeds at an equal budget of target-LM examples.
+
+Every method uses the same target model (the embedded SmolLM2-135M; it is also the
+operator LM), the same train (reward) / dev (selection) / test splits, the GFlowPO frame
+and label words frozen, and the same budget of target-LM example evaluations on train.
+The final prompt is chosen on dev and scored on test once (in the quick profile, on a
+fixed seeded sample of the test split, the same for every method).
+
+Methods: manual, fewshot, ape, opro, protegi (flowpo/baselines), promptflow-msgd and
+promptflow-msgd-rl (flowpo.optimize), gflowpo and hybrid (when this build's
+OptimizeConfig offers them), dspy-copro and dspy-mipro (bench/dspy_peer.py; they need
+dspy and an OpenAI-compatible server of the embedded model).
+
+Resumable: every finished (task, method, seed, budget) cell is appended to the results
+JSON at once; a re-run skips finished cells.
+
+Usage:
+  python bench/run.py --quick            # ~30 min on 2 cores
+  python bench/run.py --full             # all six GLUE + twelve II tasks, 3 seeds, 3 budgets
+  python bench/run.py --quick --report   # only rewrite the tables and the plot
+  python bench/run.py --tasks sst2 --methods ape,opro --seeds 13 --budgets 128
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, get_args
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+ROOT = Path(__file__).resolve().parent
+RESULTS = ROOT / "results"
+RUNS = Path("runs") / "bench"
+
+GLUE = ["sst2", "mrpc", "rte", "qnli", "mnli", "snli"]
+II = [
+    "active_to_passive", "cause_and_effect", "diff", "informal_to_formal", "letters_list",
+    "num_to_verbal", "rhymes", "sentence_similarity", "singular_to_plural", "synonyms",
+    "translation_en-de", "translation_en-fr",
+]
+BASELINE_METHODS = ["manual", "fewshot", "ape", "opro", "protegi"]
+FLOWPO_METHODS = ["promptflow-msgd", "promptflow-msgd-rl", "gflowpo", "hybrid"]
+DSPY_METHODS = ["dspy-copro", "dspy-mipro"]
+METHODS = BASELINE_METHODS + FLOWPO_METHODS + DSPY_METHODS
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "quick": {
+        "tasks": ["sst2", "singular_to_plural"],
+        "seeds": [13, 42],
+        "budgets": [128],
+        "test_limit": 100,
+        "max_new_tokens": 16,
+        # generation tasks decode every example: smaller in the quick profile
+        "generation": {"test_limit": 50, "max_new_tokens": 8},
+        # DSPy cells take ~20 min each on a loaded 2-core machine: run them apart,
+        # `--quick --methods dspy-copro,dspy-mipro --tasks sst2 --seeds 13`
+        "methods": BASELINE_METHODS + FLOWPO_METHODS,
+    },
+    "full": {
+        "tasks": GLUE + II,
+        "seeds": [13, 42, 87],
+        "budgets": [128, 256, 512],
+        "test_limit": None,
+        "max_new_tokens": 32,
+    },
+}
+MODEL = "local:smollm2-135m"
+NOT_AVAILABLE = "not available in this build"
+GFN_BENCH = {"gfn_batch_size": 4, "gfn_grad_accum": 1, "gfn_steps_per_epoch": 1}
+
+
+# ---- cells ------------------------------------------------------------------------------
+def cell_key(c: dict[str, Any]) -> str:
+    return f"{c['task']}|{c['method']}|{c['seed']}|{c['budget']}"
+
+
+def load_results(path: Path) -> dict[str, Any]:
+    if path.is_file():
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
+    return {"cells": []}
+
+
+def save_cell(path: Path, cell: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """Merge one finished cell into the results file (locked: several harnesses may run)."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = load_results(path)
+        data["meta"] = {**meta, **data.get("meta", {}), "updated": meta["updated"]}
+        key = cell_key(cell)
+        data["cells"] = [c for c in data["cells"] if cell_key(c) != key] + [cell]
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False))
+        tmp.replace(path)
+    return data
+
+
+def test_examples(task: Any, limit: int | None) -> list[Any]:
+    """Return the test split, or a fixed seeded sample of ``limit`` (same for every method)."""
+    test = list(task.split("test"))
+    if limit is None or limit >= len(test):
+        return test
+    idx = sorted(random.Random(0).sample(range(len(test)), limit))
+    return [test[i] for i in idx]
+
+
+def flowpo_methods_available() -> set[str]:
+    from flowpo.config import OptimizeConfig
+
+    offered = set(get_args(OptimizeConfig.model_fields["method"].annotation))
+    out = {"promptflow-msgd", "promptflow-msgd-rl"} if "promptflow" in offered else set()
+    return out | (offered & {"gflowpo", "hybrid"})
+
+
+def setting(profile: dict[str, Any], task: Any, key: str) -> Any:
+    """Return a profile setting, the generation tasks' own value when the profile has one."""
+    if task.kind == "generation" and key in profile.get("generation", {}):
+        return profile["generation"][key]
+    return profile[key]
+
+
+class Env:
+    """What the cells of one harness process share: the test evaluator's cache, options."""
+
+    def __init__(self, profile: dict[str, Any], args: argparse.Namespace) -> None:
+        from flowpo.evaluation import EvalCache
+
+        self.profile = profile
+        self.args = args
+        RUNS.mkdir(parents=True, exist_ok=True)
+        self.test_cache = EvalCache(RUNS / "test_cache.sqlite")
+
+    def score_test(self, task: Any, prompt: Any) -> tuple[float, int]:
+        from flowpo.evaluation import Evaluator
+        from flowpo.models.spec import load_target
+
+        ev = Evaluator(task, load_target(MODEL), cache=self.test_cache,
+                       max_new_tokens=setting(self.profile, task, "max_new_tokens"))
+        examples = test_examples(task, setting(self.profile, task, "test_limit"))
+        return ev.evaluate(prompt, examples).score, len(examples)
+
+
+def run_baseline(env: Env, name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
+    import torch
+
+    from flowpo.baselines import BASELINES, NEEDS_LLM, Search
+    from flowpo.evaluation import EvalCache, Evaluator
+    from flowpo.models.chat import LocalChatModel
+    from flowpo.models.local import LocalLM
+    from flowpo.tasks import resolve_task
+
+    torch.manual_seed(seed)
+    task = resolve_task(name, seed=seed)
+    target = LocalLM()  # a fresh instance: no memo shared with other cells
+    ev = Evaluator(task, target, cache=EvalCache(),
+                   max_new_tokens=setting(env.profile, task, "max_new_tokens"))
+    llm = None
+    if method in NEEDS_LLM:  # flowpo's operator-LM settings
+        llm = LocalChatModel(lm=LocalLM(), max_new_tokens=160, temperature=0.7, top_p=0.9)
+    search = Search(ev, llm, budget_examples=budget, seed=seed)
+    res = asyncio.run(BASELINES[method](search))
+    test, n_test = env.score_test(task, res.prompt)
+    return {
+        "test": test, "test_n": n_test, "dev": res.dev, "train": res.train,
+        "train_examples": res.budget["train_examples_scored"],
+        "dev_examples": res.budget["dev_examples_scored"],
+        "llm_calls": res.budget["llm_calls"], "llm_requests": res.budget["llm_requests"],
+        "prompt": res.prompt.text, "trials": len(res.trials),
+        "finalists": res.finalists,
+    }
+
+
+def run_flowpo(env: Env, name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
+    import torch
+
+    from flowpo.prompt import Prompt
+    from flowpo.runner import optimize
+    from flowpo.tasks import resolve_task
+
+    torch.manual_seed(seed)
+    run = RUNS / env.args.profile / f"{name}-{method}-s{seed}-b{budget}"
+    shutil.rmtree(run, ignore_errors=True)
+    kwargs: dict[str, Any] = {}
+    if method.startswith("promptflow"):
+        kwargs.update(method="promptflow", optimizer=method.removeprefix("promptflow-"))
+    else:
+        # One GFlowPO step scores batch x accumulation prompts on the whole train split
+        # (4 x 4 x 32 = 512 examples with the authors' defaults) and flowpo checks the
+        # budget between epochs: one step of 4 prompts per epoch lets the budget stop it.
+        kwargs.update(method=method, **GFN_BENCH)
+    result = optimize(
+        task=name, seed=seed, data_seed=seed, run_dir=run, budget_examples=budget,
+        max_epochs=100, edit_format=False, use_memory=False, evaluate_test=False,
+        max_new_tokens=setting(env.profile, resolve_task(name), "max_new_tokens"), **kwargs,
+    )
+    best = json.loads((run / "best_prompt.json").read_text())
+    prompt = Prompt.from_dict(best["prompt"])
+    test, n_test = env.score_test(resolve_task(name, seed=seed), prompt)
+    b = result.get("budget", {})
+    return {
+        "test": test, "test_n": n_test, "dev": result["final"]["dev"],
+        "train": result["final"]["train"],
+        "train_examples": int(b.get("examples_scored", 0)),
+        "dev_examples": int(b.get("dev_examples_scored", 0)),
+        "llm_calls": int(b.get("llm_calls", 0)), "llm_requests": None,
+        "prompt": prompt.text, "epochs": result.get("epochs"),
+        "stop_reason": result.get("stop_reason"), "run_dir": str(run),
+        "settings": {k: v for k, v in kwargs.items() if k.startswith("gfn_")},
+    }
+
+
+def run_cell(env: Env, name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
+    cell: dict[str, Any] = {"task": name, "method": method, "seed": seed, "budget": budget}
+    if method in FLOWPO_METHODS and method not in flowpo_methods_available():
+        return {**cell, "status": NOT_AVAILABLE}
+    if method in DSPY_METHODS:
+        from bench import dspy_peer
+
+        reason = dspy_peer.unavailable(env.args.server)
+        if reason:
+            return {**cell, "status": f"{NOT_AVAILABLE}: {reason}"}
+    start = time.perf_counter()
+    try:
+        if method in BASELINE_METHODS:
+            out = run_baseline(env, name, method, seed, budget)
+        elif method in FLOWPO_METHODS:
+            out = run_flowpo(env, name, method, seed, budget)
+        else:
+            from bench import dspy_peer
+
+            out = dspy_peer.run(env, name, method, seed, budget)
+        status = "ok"
+    except Exception as e:  # a failed cell is recorded, never hidden
+        traceback.print_exc()
+        out, status = {"error": f"{type(e).__name__}: {e}"}, "error"
+    return {**cell, **out, "status": status, "seconds": time.perf_counter() - start,
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+# ---- report -----------------------------------------------------------------------------
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}, " \
+           f"Python {platform.python_version()}"
+
+
+def mean_std(xs: list[float]) -> str:
+    if not xs:
+        return "—"
+    if len(xs) == 1:
+        return f"{xs[0]:.3f} (1 seed)"
+    return f"{statistics.mean(xs):.3f} ± {statistics.stdev(xs):.3f}"
+
+
+def _avg(xs: list[Any]) -> str:
+    xs = [x for x in xs if x is not None]
+    return f"{statistics.mean(xs):.0f}" if xs else "—"
+
+
+def report(data: dict[str, Any], profile_name: str) -> str:
+    cells = data["cells"]
+    tasks = list(dict.fromkeys(c["task"] for c in cells))
+    methods = [m for m in METHODS if any(c["method"] == m for c in cells)]
+    budgets = sorted({c["budget"] for c in cells})
+    meta = data.get("meta", {})
+    lines = [
+        f"Command: `{meta.get('command', '')}`; machine: {meta.get('machine', '')}; "
+        f"dates (UTC): {meta.get('started', '')} to {meta.get('updated', '')}. Target and "
+        f"operator LM: {MODEL}. Test: "
+        + ("full test split." if meta.get("test_limit") is None
+           else f"a fixed seeded sample of {meta.get('test_limit')} test examples per "
+                "classification task and "
+                f"{meta.get('generation', {}).get('test_limit', meta.get('test_limit'))} per "
+                "generation task (whole split when smaller), the same for every method; "
+                "generation decodes at most "
+                f"{meta.get('generation', {}).get('max_new_tokens', meta.get('max_new_tokens'))}"
+                " new tokens (the first line is the answer)."),
+        "",
+    ]
+    for budget in budgets:
+        lines += [f"#### Test score, budget {budget} target-LM train examples "
+                  f"(mean ± std over seeds {sorted({c['seed'] for c in cells})})", ""]
+        lines.append("| method | " + " | ".join(tasks) + " | mean |")
+        lines.append("|---|" + "---:|" * (len(tasks) + 1))
+        for m in methods:
+            row, means = [], []
+            for t in tasks:
+                cs = [c for c in cells if (c["task"], c["method"], c["budget"]) == (t, m, budget)]
+                ok = [c["test"] for c in cs if c["status"] == "ok"]
+                if ok:
+                    row.append(mean_std(ok))
+                    means.append(statistics.mean(ok))
+                elif cs:
+                    row.append("n/a" if cs[0]["status"].startswith(NOT_AVAILABLE)
+                               else "error")
+                else:
+                    row.append("—")
+            avg = f"{statistics.mean(means):.3f}" if len(means) == len(tasks) else "—"
+            lines.append(f"| {m} | " + " | ".join(row) + f" | {avg} |")
+        lines += ["", f"#### Cost per run, budget {budget} (means over tasks and seeds)", ""]
+        lines.append("| method | train examples scored (mean / max) | dev examples scored | "
+                     "operator-LM calls (batched) | operator-LM requests | wall s (mean) | "
+                     "cells ok |")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|")
+        for m in methods:
+            cs = [c for c in cells if c["method"] == m and c["budget"] == budget]
+            ok = [c for c in cs if c["status"] == "ok"]
+            if not ok:
+                status = cs[0]["status"] if cs else ""
+                lines.append(f"| {m} | {status} | | | | | 0/{len(cs)} |")
+                continue
+            tr = [c["train_examples"] for c in ok]
+            lines.append(
+                f"| {m} | {statistics.mean(tr):.0f} / {max(tr)} | "
+                f"{_avg([c['dev_examples'] for c in ok])} | "
+                f"{_avg([c['llm_calls'] for c in ok])} | "
+                f"{_avg([c.get('llm_requests') for c in ok])} | "
+                f"{_avg([c['seconds'] for c in ok])} | {len(ok)}/{len(cs)} |"
+            )
+        lines.append("")
+    extra = [c for c in cells if c["status"] == "ok" and c.get("parse_failures") is not None]
+    if extra:
+        lines += ["#### DSPy: what was spent at the server, and parse failures", "",
+                  "| task | method | seed | server requests | prompt tokens | test parse "
+                  "failures | test |", "|---|---|---:|---:|---:|---:|---:|"]
+        for c in extra:
+            lines.append(f"| {c['task']} | {c['method']} | {c['seed']} | "
+                         f"{c.get('server_requests')} | {c.get('server_prompt_tokens')} | "
+                         f"{c['parse_failures']} / {c['test_n']} | {c['test']:.3f} |")
+        lines.append("")
+    errors = [c for c in cells if c["status"] == "error"]
+    if errors:
+        lines += ["Cells that failed:", ""]
+        lines += [f"* {c['task']} / {c['method']} / seed {c['seed']}: {c['error']}"
+                  for c in errors]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(data: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cells = [c for c in data["cells"] if c["status"] == "ok"]
+    tasks = list(dict.fromkeys(c["task"] for c in cells))
+    if not tasks:
+        return
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.8), squeeze=False)
+    markers = "os^vD<>pP*Xh"
+    for ax, t in zip(axes[0], tasks, strict=True):
+        for i, m in enumerate(METHODS):
+            pts = {}
+            for c in cells:
+                if (c["task"], c["method"]) == (t, m):
+                    pts.setdefault(c["budget"], []).append(c)
+            if not pts:
+                continue
+            xs = [statistics.mean(c["train_examples"] for c in pts[b]) for b in sorted(pts)]
+            ys = [statistics.mean(c["test"] for c in pts[b]) for b in sorted(pts)]
+            ax.plot(xs, ys, marker=markers[i % len(markers)], label=m, linestyle="-")
+        ax.set_title(t)
+        ax.set_xlabel("target-LM train examples scored")
+        ax.set_ylabel("test score")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_benchmarks(section: str, profile_name: str) -> None:
+    """Replace the profile's generated block in BENCHMARKS.md (markers around it)."""
+    path = ROOT.parent / "BENCHMARKS.md"
+    start, end = f"<!-- bench:{profile_name}:start -->", f"<!-- bench:{profile_name}:end -->"
+    text = path.read_text()
+    block = f"{start}\n{section}\n{end}"
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text)
+
+
+# ---- main -------------------------------------------------------------------------------
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--quick", dest="profile", action="store_const", const="quick")
+    g.add_argument("--full", dest="profile", action="store_const", const="full")
+    ap.add_argument("--tasks", help="comma-separated (default: the profile's)")
+    ap.add_argument("--methods", help=f"comma-separated from {','.join(METHODS)}")
+    ap.add_argument("--seeds", help="comma-separated seeds (default: the profile's)")
+    ap.add_argument("--budgets", help="comma-separated budgets (default: the profile's)")
+    ap.add_argument("--out", type=Path,
+                    help="results JSON (default bench/results/bench_<profile>.json)")
+    ap.add_argument("--server", default=os.environ.get("FLOWPO_BENCH_SERVER"),
+                    help="OpenAI-compatible base URL of the embedded model for DSPy "
+                         "(default: start 'flowpo serve-model' when it exists)")
+    ap.add_argument("--report", action="store_true", help="only rewrite tables and plot")
+    ap.add_argument("--no-benchmarks-md", action="store_true",
+                    help="do not write the tables into BENCHMARKS.md")
+    args = ap.parse_args()
+    args.profile = args.profile or "quick"
+    profile = dict(PROFILES[args.profile])
+    tasks = args.tasks.split(",") if args.tasks else profile["tasks"]
+    methods = args.methods.split(",") if args.methods else profile.get("methods", METHODS)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        ap.error(f"unknown methods {unknown}; choose from {METHODS}")
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else profile["seeds"]
+    budgets = [int(b) for b in args.budgets.split(",")] if args.budgets else profile["budgets"]
+    out = args.out or RESULTS / f"bench_{args.profile}.json"
+    data = load_results(out)
+    meta = data.setdefault("meta", {})
+    meta.setdefault("started", time.strftime("%Y-%m-%d %H:%M", time.gmtime()))
+    meta.setdefault("command", "python bench/run.py " + " ".join(sys.argv[1:]))
+    meta.update(machine=machine(), profile=args.profile, test_limit=profile["test_limit"],
+                max_new_tokens=profile["max_new_tokens"], model=MODEL,
+                generation=profile.get("generation", {}))
+    if not args.report:
+        env = Env(profile, args)
+        done = {cell_key(c) for c in data["cells"] if c["status"] == "ok"}
+        # task by task, so a stopped run has whole tasks (every method and seed) done
+        grid = [(t, m, s, b) for t in tasks for b in budgets for s in seeds for m in methods]
+        for i, (t, m, s, b) in enumerate(grid):
+            key = f"{t}|{m}|{s}|{b}"
+            if key in done:
+                continue
+            if key in {cell_key(c) for c in load_results(out)["cells"] if c["status"] == "ok"}:
+                continue  # another harness process finished it meanwhile
+            cell = run_cell(env, t, m, s, b)
+            meta["updated"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+            data = save_cell(out, cell, meta)
+            shown = f"test {cell['test']:.3f} train-ex {cell['train_examples']} " \
+                    f"llm {cell['llm_calls']}" if cell["status"] == "ok" else cell["status"]
+            print(f"[{i + 1}/{len(grid)}] {key}: {shown} "
+                  f"({cell.get('seconds', 0):.0f} s)", flush=True)
+    section = report(data, args.profile)
+    (out.with_suffix(".md")).write_text(section)
+    plot(data, out.with_suffix(".svg"))
+    if not args.no_benchmarks_md:
+        write_benchmarks(section, args.profile)
+    print(section)
+
+
+if __name__ == "__main__":
+    main()
