@@ -122,6 +122,13 @@ def _report(result: dict[str, Any]) -> None:
     click.echo(f"best prompt: {Path(result['run_dir']) / 'best_prompt.md'}")
 
 
+def _reviewer(config: OptimizeConfig) -> Callable[[dict[str, Any]], Any] | None:
+    """Return the terminal reviewer when human approval is on (``--approve true``)."""
+    from flowpo.approval import terminal_review
+
+    return terminal_review if config.approve else None
+
+
 @cli.command("optimize")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @options_from(OptimizeConfig)
@@ -131,7 +138,7 @@ def optimize_cmd(quiet: bool, **kwargs: Any) -> None:
 
     config = typing.cast(OptimizeConfig, make_config(OptimizeConfig, **kwargs))
     progress = _Progress(config.max_epochs, quiet)
-    result = optimize(config, on_event=progress)
+    result = optimize(config, on_event=progress, on_review=_reviewer(config))
     progress.bar.close()
     _report(result)
 
@@ -144,8 +151,9 @@ def resume_cmd(run_dir: Path, quiet: bool) -> None:
     from flowpo.rundir import load_config
     from flowpo.runner import resume
 
-    progress = _Progress(load_config(run_dir).max_epochs, quiet)
-    result = resume(run_dir, on_event=progress)
+    config = load_config(run_dir)
+    progress = _Progress(config.max_epochs, quiet)
+    result = resume(run_dir, on_event=progress, on_review=_reviewer(config))
     progress.bar.close()
     _report(result)
 

@@ -202,6 +202,12 @@ class OptimizeConfig(BaseSettings):
         "memory: local:all-minilm-l6-v2 or an OpenAI-compatible spec.",
     )
 
+    approve: bool = Field(
+        False,
+        description="Pause for human approval (approve / edit / reject) whenever a new best "
+        "prompt is found.",
+    )
+
     @field_validator("model", "operator_model")
     @classmethod
     def _model_specs(cls, value: str | None) -> str | None:

@@ -1,4 +1,10 @@
-"""Run, resume and stream an optimization: ``optimize``, ``aoptimize``, ``aresume``."""
+"""Run, resume and stream an optimization: ``optimize``, ``aoptimize``, ``aresume``.
+
+With ``approve`` on, the run pauses at each new best prompt: ``on_review`` (called with
+the review request, returning the decision) answers inline; without it the call returns
+``{"paused": True, "review": <request>, "run_dir": ...}`` and ``aresume(run_dir,
+decision=...)`` continues (see :mod:`flowpo.approval` for the decisions).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.types import Command
 
 from flowpo.config import OptimizeConfig, make_config
 from flowpo.errors import ConfigError, DataError
@@ -16,17 +23,24 @@ from flowpo.graphs.optimizer import build
 from flowpo.rundir import CHECKPOINTS, load_config, prepare
 
 Listener = Callable[[dict[str, Any]], None]
+Reviewer = Callable[[dict[str, Any]], Any]
+"""Called with a review request (``approve`` on); returns the decision."""
 THREAD = {"configurable": {"thread_id": "run"}, "recursion_limit": 100_000}
 
 
 async def aoptimize(
-    config: OptimizeConfig | None = None, *, on_event: Listener | None = None, **overrides: Any
+    config: OptimizeConfig | None = None,
+    *,
+    on_event: Listener | None = None,
+    on_review: Reviewer | None = None,
+    **overrides: Any,
 ) -> dict[str, Any]:
     """Optimize a prompt; return the final result (also written to the run directory).
 
     Args:
         config: The run configuration; keyword overrides build or amend it.
         on_event: Called with every progress event (``{"event": "epoch", ...}``).
+        on_review: With ``approve`` on, answers each review request (else the run pauses).
         **overrides: Any :class:`OptimizeConfig` field, e.g. ``task="sst2"``.
     """
     if config is None:
@@ -42,11 +56,24 @@ async def aoptimize(
             field="run_dir",
             fix=f"continue it with 'flowpo resume {run_dir}'",
         )
-    return await _stream(config, {}, on_event)
+    return await _stream(config, {}, on_event, on_review)
 
 
-async def aresume(run_dir: str | Path, *, on_event: Listener | None = None) -> dict[str, Any]:
-    """Continue a stopped or killed run from its last checkpoint (scored examples are cached)."""
+async def aresume(
+    run_dir: str | Path,
+    *,
+    on_event: Listener | None = None,
+    on_review: Reviewer | None = None,
+    decision: Any = None,
+) -> dict[str, Any]:
+    """Continue a stopped, killed or paused run from its last checkpoint.
+
+    Args:
+        run_dir: The run directory.
+        on_event: Called with every progress event.
+        on_review: Answers review requests (``approve`` on).
+        decision: The answer to the review the run is paused at, if any.
+    """
     config = load_config(Path(run_dir))
     if not (Path(run_dir) / CHECKPOINTS).is_file():
         raise DataError(
@@ -54,24 +81,43 @@ async def aresume(run_dir: str | Path, *, on_event: Listener | None = None) -> d
             where=str(run_dir),
             fix="start it again with 'flowpo optimize'",
         )
-    return await _stream(config, None, on_event)
+    return await _stream(config, None, on_event, on_review, decision)
 
 
 async def _stream(
-    config: OptimizeConfig, inputs: dict[str, Any] | None, on_event: Listener | None
+    config: OptimizeConfig,
+    inputs: dict[str, Any] | None,
+    on_event: Listener | None,
+    on_review: Reviewer | None,
+    decision: Any = None,
 ) -> dict[str, Any]:
     path = str(Path(str(config.run_dir)) / CHECKPOINTS)
     try:
         async with AsyncSqliteSaver.from_conn_string(path) as saver:
             graph = build(saver)
+            payload: Any = inputs
             if inputs is None:
                 snapshot = await graph.aget_state(THREAD)
                 if not snapshot.next and snapshot.values.get("result"):
                     return dict(snapshot.values["result"])  # finished already
-            async for event in graph.astream(inputs, THREAD, context=config, stream_mode="custom"):
-                if on_event is not None:
-                    on_event(event)
-            snapshot = await graph.aget_state(THREAD)
+                if snapshot.interrupts and decision is None and on_review is not None:
+                    decision = on_review(snapshot.interrupts[0].value)
+                if snapshot.interrupts and decision is not None:
+                    payload = Command(resume=decision)
+                elif snapshot.interrupts:
+                    return _paused(config, snapshot.interrupts[0].value)
+            while True:
+                async for event in graph.astream(
+                    payload, THREAD, context=config, stream_mode="custom"
+                ):
+                    if on_event is not None:
+                        on_event(event)
+                snapshot = await graph.aget_state(THREAD)
+                if not snapshot.interrupts:
+                    break
+                if on_review is None:
+                    return _paused(config, snapshot.interrupts[0].value)
+                payload = Command(resume=on_review(snapshot.interrupts[0].value))
     except sqlite3.DatabaseError as e:
         raise DataError(
             f"the checkpoint database is damaged ({e})",
@@ -85,13 +131,27 @@ async def _stream(
     return {**result, "run_dir": str(config.run_dir)}
 
 
+def _paused(config: OptimizeConfig, request: dict[str, Any]) -> dict[str, Any]:
+    return {"paused": True, "review": request, "run_dir": str(config.run_dir)}
+
+
 def optimize(
-    config: OptimizeConfig | None = None, *, on_event: Listener | None = None, **overrides: Any
+    config: OptimizeConfig | None = None,
+    *,
+    on_event: Listener | None = None,
+    on_review: Reviewer | None = None,
+    **overrides: Any,
 ) -> dict[str, Any]:
     """Optimize a prompt (sync wrapper of :func:`aoptimize`)."""
-    return asyncio.run(aoptimize(config, on_event=on_event, **overrides))
+    return asyncio.run(aoptimize(config, on_event=on_event, on_review=on_review, **overrides))
 
 
-def resume(run_dir: str | Path, *, on_event: Listener | None = None) -> dict[str, Any]:
+def resume(
+    run_dir: str | Path,
+    *,
+    on_event: Listener | None = None,
+    on_review: Reviewer | None = None,
+    decision: Any = None,
+) -> dict[str, Any]:
     """Resume a run (sync wrapper of :func:`aresume`)."""
-    return asyncio.run(aresume(run_dir, on_event=on_event))
+    return asyncio.run(aresume(run_dir, on_event=on_event, on_review=on_review, decision=decision))

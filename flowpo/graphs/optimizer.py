@@ -1,8 +1,11 @@
 """The optimization loop as a LangGraph ``StateGraph`` (design.md, "The graph").
 
-    START -> init -> evaluate -> reflect -> select -> edit -> evaluate ... -> finalize -> END
+    START -> init -> evaluate -> review -> reflect -> select -> edit -> evaluate ...
+                                       review -> finalize -> END
 
 ``evaluate`` decides when to stop (patience, epochs, budgets); the routers only read it.
+``review`` is a pass-through unless ``approve`` is on (human approval of new best prompts);
+a prompt a reviewer edited goes back to ``evaluate`` before the search goes on.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from flowpo.agents.evaluator import evaluate
 from flowpo.agents.finalizer import finalize
 from flowpo.agents.initializer import init
 from flowpo.agents.reflector import reflect
+from flowpo.agents.reviewer import review
 from flowpo.agents.selector import select
 from flowpo.config import OptimizeConfig
 from flowpo.graphs.state import OptimizerState
@@ -26,16 +30,23 @@ def after_evaluate(state: OptimizerState) -> Literal["reflect", "finalize"]:
     return "finalize" if state.get("stop_reason") else "reflect"
 
 
+def after_review(state: OptimizerState) -> Literal["evaluate", "reflect", "finalize"]:
+    """Score a reviewer's edited prompt first; otherwise go on as ``evaluate`` decided."""
+    return "evaluate" if state.get("pending") else after_evaluate(state)
+
+
 builder = StateGraph(OptimizerState, context_schema=OptimizeConfig)
 builder.add_node("init", init)
 builder.add_node("evaluate", evaluate)
 builder.add_node("reflect", reflect)
 builder.add_node("select", select)
 builder.add_node("edit", edit)
+builder.add_node("review", review)
 builder.add_node("finalize", finalize)
 builder.add_edge(START, "init")
 builder.add_edge("init", "evaluate")
-builder.add_conditional_edges("evaluate", after_evaluate)
+builder.add_edge("evaluate", "review")
+builder.add_conditional_edges("review", after_review)
 builder.add_edge("reflect", "select")
 builder.add_edge("select", "edit")
 builder.add_edge("edit", "evaluate")

@@ -65,5 +65,7 @@ class OptimizerState(TypedDict, total=False):
     """examples_scored, examples_cached, tokens, llm_calls, seconds."""
     warm_start: list[dict[str, Any]]
     """Past tasks whose Q tables seeded this run's (experience memory)."""
+    approved: list[str]
+    """Ids of the best prompts a human approved (``approve`` on); the review node owns it."""
     result: dict[str, Any]
     """What ``finalize`` found: the chosen prompt and its dev/test scores."""
