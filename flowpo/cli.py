@@ -184,6 +184,7 @@ def tasks_cmd(as_json: bool) -> None:
 COMMANDS = [
     # "module:attribute" of each click command or group defined outside this file (one per line).
     "flowpo.memory.cli:memory",
+    "flowpo.server.cli:serve",
 ]
 
 
