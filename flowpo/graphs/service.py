@@ -129,12 +129,13 @@ async def optimize(state: FlowpoState, config: RunnableConfig) -> dict[str, Any]
     writer = get_stream_writer()
     limit = max(int(config.get("recursion_limit") or 0), MIN_RECURSION_LIMIT)
     values: dict[str, Any] = {}
-    async for mode, chunk in optimizer_graph.astream(
+    stream: Any = optimizer_graph.astream(
         {},
         {**config, "recursion_limit": limit},
         context=settings,
         stream_mode=["custom", "values"],
-    ):
+    )
+    async for mode, chunk in stream:
         if mode == "custom":
             writer(chunk)
         else:

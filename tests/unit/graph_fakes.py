@@ -3,10 +3,10 @@
 import json
 
 import pytest
+from fakes import Recorder
 
 from flowpo.graphs import resources as res_mod
 from flowpo.models.base import TargetLM
-from fakes import Recorder
 
 TINY = {
     "max_epochs": 1,
@@ -49,7 +49,7 @@ class ReminderLM(TargetLM):
         self.stats.examples += len(texts)
         rows = []
         for t in texts:
-            said = ("negative" if "bad" in t else "positive") if "Remember:" in prefix else "positive"
+            said = "negative" if "bad" in t and "Remember:" in prefix else "positive"
             rows.append([-0.1 if w == said else -3.0 for w in words])
         return rows
 

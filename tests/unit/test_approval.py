@@ -30,7 +30,8 @@ def _run(tmp_path, decisions, **kw):
     return result, seen
 
 
-def test_approve_keeps_the_new_best(tmp_path, fake_models):
+@pytest.mark.usefixtures("fake_models")
+def test_approve_keeps_the_new_best(tmp_path):
     result, seen = _run(tmp_path, ["approve"])
     assert len(seen) == 1  # the starting prompt needs no approval; the reminder does
     req = seen[0]
@@ -39,14 +40,16 @@ def test_approve_keeps_the_new_best(tmp_path, fake_models):
     assert result["chosen_id"] == req["candidate_id"] and result["final"]["train"] == 1.0
 
 
-def test_reject_falls_back_to_the_approved_prompt(tmp_path, fake_models):
+@pytest.mark.usefixtures("fake_models")
+def test_reject_falls_back_to_the_approved_prompt(tmp_path):
     result, seen = _run(tmp_path, ["reject"])
     assert len(seen) == 1
     # Without approval the better prompt would win; rejected, it is never chosen.
     assert result["chosen_id"] == "c0" and result["final"]["train"] == 0.5
 
 
-def test_edit_scores_the_edited_prompt_and_may_choose_it(tmp_path, fake_models):
+@pytest.mark.usefixtures("fake_models")
+def test_edit_scores_the_edited_prompt_and_may_choose_it(tmp_path):
     edit = {"action": "edit", "prompt": "Decide the sentiment.\n\nRemember: good or bad."}
     result, seen = _run(tmp_path, [edit])
     assert len(seen) == 1  # the edit counts as approved: no second question
@@ -56,7 +59,8 @@ def test_edit_scores_the_edited_prompt_and_may_choose_it(tmp_path, fake_models):
     assert best.verbalizers  # the search's label words were kept under the edit
 
 
-def test_a_malformed_decision_is_asked_again_with_the_error(tmp_path, fake_models):
+@pytest.mark.usefixtures("fake_models")
+def test_a_malformed_decision_is_asked_again_with_the_error(tmp_path):
     result, seen = _run(tmp_path, ["maybe", {"action": "edit"}, "approve"])
     assert len(seen) == 3
     assert "unknown review action" in seen[1]["error"]
@@ -64,7 +68,8 @@ def test_a_malformed_decision_is_asked_again_with_the_error(tmp_path, fake_model
     assert result["final"]["train"] == 1.0
 
 
-def test_without_a_reviewer_the_run_pauses_and_resume_answers(tmp_path, fake_models):
+@pytest.mark.usefixtures("fake_models")
+def test_without_a_reviewer_the_run_pauses_and_resume_answers(tmp_path):
     run = tmp_path / "run"
     paused = optimize(
         task=str(write_examples(tmp_path / "data.jsonl")), run_dir=run, approve=True, **TINY
@@ -76,7 +81,8 @@ def test_without_a_reviewer_the_run_pauses_and_resume_answers(tmp_path, fake_mod
     assert done["chosen_id"] == "c0" and "paused" not in done
 
 
-def test_cli_prompts_at_the_terminal(tmp_path, fake_models):
+@pytest.mark.usefixtures("fake_models")
+def test_cli_prompts_at_the_terminal(tmp_path):
     data = write_examples(tmp_path / "data.jsonl")
     args = ["optimize", "--task", str(data), "--run-dir", str(tmp_path / "run"), "--quiet"]
     args += ["--approve", "true"]
@@ -90,7 +96,8 @@ def test_cli_prompts_at_the_terminal(tmp_path, fake_models):
     assert "Remember: answer good or bad." in best
 
 
-async def test_graph_pauses_and_resumes_with_command(tmp_path, fake_models):
+@pytest.mark.usefixtures("fake_models")
+async def test_graph_pauses_and_resumes_with_command(tmp_path):
     from flowpo.graphs.service import create_graph
 
     graph = create_graph(data_dir=tmp_path, runs_dir=tmp_path, checkpointer=InMemorySaver())
@@ -106,7 +113,8 @@ async def test_graph_pauses_and_resumes_with_command(tmp_path, fake_models):
 
 def test_decisions_parse_and_diff():
     assert parse_decision("APPROVE").action == "approve"
-    assert parse_decision({"action": "edit", "prompt": "# task\n\nBe kind."}).prompt.text == "Be kind."
+    edit = parse_decision({"action": "edit", "prompt": "# task\n\nBe kind."})
+    assert edit.prompt.text == "Be kind."
     with pytest.raises(ConfigError) as e:
         parse_decision(3)
     assert e.value.field == "resume"

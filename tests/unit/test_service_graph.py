@@ -32,7 +32,8 @@ class Agent(TypedDict, total=False):
     deployed: str
 
 
-async def test_flowpo_runs_as_a_subgraph_of_another_graph(tmp_path, fake_models):
+@pytest.mark.usefixtures("fake_models")
+async def test_flowpo_runs_as_a_subgraph_of_another_graph(tmp_path):
     def collect(state: Agent) -> dict:
         return {"examples": EXAMPLES, "config": TINY}
 
@@ -65,7 +66,8 @@ async def test_flowpo_runs_as_a_subgraph_of_another_graph(tmp_path, fake_models)
     assert run_dir.parent == tmp_path and (run_dir / "examples.jsonl").is_file()
 
 
-async def test_builder_takes_defaults_and_the_context_overrides_them(tmp_path, fake_models):
+@pytest.mark.usefixtures("fake_models")
+async def test_builder_takes_defaults_and_the_context_overrides_them(tmp_path):
     write_examples(tmp_path / "data.jsonl")
     builder = create_builder({**TINY, "max_epochs": 3}, runs_dir=tmp_path, data_dir=tmp_path)
     graph = builder.compile()
@@ -98,7 +100,7 @@ def test_bad_requests_name_the_field(tmp_path):
         ({"task": "link/data.jsonl"}, None, ConfigError, "task"),
         ({"task": "sst2", "config": {"run_dir": "../../elsewhere"}}, None, ConfigError, "run_dir"),
         ({"task": "sst2", "config": {"memory_dir": "/tmp/m"}}, None, ConfigError, "memory_dir"),
-        ({"task": "sst2", "config": {"prompt_file": "/etc/hosts"}}, None, ConfigError, "prompt_file"),
+        ({"task": "sst2", "config": {"prompt_file": "/etc/x"}}, None, ConfigError, "prompt_file"),
         ({"task": "sst2", "config": {"model": "local:/etc"}}, None, ConfigError, "model"),
         ("sst2", None, ConfigError, "input"),
     ]
