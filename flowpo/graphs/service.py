@@ -25,7 +25,7 @@ from typing_extensions import TypedDict
 
 from flowpo.config import OptimizeConfig
 from flowpo.graphs.optimizer import graph as optimizer_graph
-from flowpo.requests import Roots, prepare_request
+from flowpo.requests import INPUT_KEYS, Roots, prepare_request
 
 MIN_RECURSION_LIMIT = 100_000
 
@@ -84,10 +84,15 @@ def create_builder(
 
     async def prepare(state: FlowpoState, runtime: Runtime[OptimizeConfig]) -> dict[str, Any]:
         """Check the request, make the run directory, load the task once."""
-        request = {k: v for k, v in state.items() if k in ("task", "examples", "config")}
+        request = {k: v for k, v in state.items() if k in INPUT_KEYS and v is not None}
         context = runtime.context if isinstance(runtime.context, OptimizeConfig) else None
         config = prepare_request(request, context, defaults=base, roots=roots)
-        return {"settings": config.model_dump(mode="json"), "run_dir": str(config.run_dir)}
+        # Clear the request so the next run on this thread sees only its own input.
+        return {
+            **dict.fromkeys(INPUT_KEYS),
+            "settings": config.model_dump(mode="json"),
+            "run_dir": str(config.run_dir),
+        }
 
     builder: StateGraph[Any, Any, Any, Any] = StateGraph(
         FlowpoState,

@@ -25,6 +25,7 @@ from flowpo.errors import FlowpoError
 from flowpo.requests import Roots, check_request
 
 RUN_PATH = re.compile(r"^(/threads/[^/]+)?/runs(/stream|/wait)?/?$")
+INTERRUPT_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_BODY = 64 * 1024 * 1024
 
 
@@ -42,12 +43,20 @@ def check_run_body(body: bytes, roots: Roots) -> dict[str, Any] | None:
     try:
         command = payload.get("command")
         if isinstance(command, dict) and "resume" in command:
-            parse_decision(command["resume"])
+            for decision in _decisions(command["resume"]):
+                parse_decision(decision)
         if payload.get("input") is not None:
             check_request(payload["input"], context, roots=roots)
     except FlowpoError as e:
         return {"detail": e.message, "field": e.field}
     return None
+
+
+def _decisions(resume: Any) -> list[Any]:
+    """Return the decisions in a resume value: one, or one per interrupt id."""
+    if isinstance(resume, dict) and resume and all(INTERRUPT_ID.match(str(k)) for k in resume):
+        return list(resume.values())
+    return [resume]
 
 
 class RequestCheck:

@@ -7,6 +7,7 @@ from typing import Any, TypedDict
 
 import pytest
 from graph_fakes import EXAMPLES, TINY, fake_models, write_examples  # noqa: F401
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
@@ -75,6 +76,13 @@ async def test_builder_takes_defaults_and_the_context_overrides_them(tmp_path):
     assert out["result"]["epochs"] == 1  # context (1) over the factory's default (3)
     out = await graph.ainvoke({"task": "data.jsonl", "config": {"max_epochs": 2}})
     assert out["result"]["epochs"] == 2
+    # Two runs on one checkpointed thread: the second sees only its own input.
+    graph = builder.compile(checkpointer=InMemorySaver())
+    thread = {"configurable": {"thread_id": "t"}}
+    first = await graph.ainvoke({"task": "data.jsonl"}, thread)
+    second = await graph.ainvoke({"examples": EXAMPLES}, thread)
+    assert first["run_dir"] != second["run_dir"] and second["result"]["epochs"] == 3
+    assert (Path(second["run_dir"]) / "examples.jsonl").is_file()
 
 
 def test_bad_requests_name_the_field(tmp_path):
@@ -142,6 +150,7 @@ def test_middleware_answers_bad_run_requests_with_422_and_passes_good_ones(tmp_p
         ({"input": {"task": "sst2"}, "context": {"max_epochs": "x"}}, "max_epochs"),
         ({"input": {"examples": [{"target": "y"}]}}, "examples[0].input"),
         ({"command": {"resume": "perhaps"}}, "resume.action"),
+        ({"command": {"resume": {"0" * 32: {"action": "edit"}}}}, "resume.prompt"),
         ({"input": {"task": "../secret.jsonl"}}, "task"),
     ]
     for body, field in bad:
