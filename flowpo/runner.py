@@ -9,16 +9,23 @@ decision=...)`` continues (see :mod:`flowpo.approval` for the decisions).
 from __future__ import annotations
 
 import asyncio
+import signal
 import sqlite3
-from collections.abc import Callable
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any, cast
 
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.errors import GraphDrained
+from langgraph.runtime import RunControl
 from langgraph.types import Command
 
 from flowpo.config import OptimizeConfig, make_config
-from flowpo.errors import ConfigError, DataError
+from flowpo.errors import ConfigError, DataError, ModelError, RunStopped
 from flowpo.graphs.optimizer import build
 from flowpo.rundir import CHECKPOINTS, load_config, prepare
 
@@ -32,6 +39,7 @@ async def aoptimize(
     config: OptimizeConfig | None = None,
     *,
     on_event: Listener | None = None,
+    control: RunControl | None = None,
     on_review: Reviewer | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
@@ -40,8 +48,14 @@ async def aoptimize(
     Args:
         config: The run configuration; keyword overrides build or amend it.
         on_event: Called with every progress event (``{"event": "epoch", ...}``).
+        control: ``control.request_drain()`` stops the run after the step in progress
+            (its checkpoint saved): see :func:`drain_on_sigint`.
         on_review: With ``approve`` on, answers each review request (else the run pauses).
         **overrides: Any :class:`OptimizeConfig` field, e.g. ``task="sst2"``.
+
+    Raises:
+        RunStopped: A drain was requested; ``flowpo resume`` continues the run.
+        ModelError: A model failed for good (retries spent); the run is resumable too.
     """
     if config is None:
         config = cast(OptimizeConfig, make_config(OptimizeConfig, **overrides))
@@ -56,13 +70,14 @@ async def aoptimize(
             field="run_dir",
             fix=f"continue it with 'flowpo resume {run_dir}'",
         )
-    return await _stream(config, {}, on_event, on_review)
+    return await _stream(config, {}, on_event, control, on_review)
 
 
 async def aresume(
     run_dir: str | Path,
     *,
     on_event: Listener | None = None,
+    control: RunControl | None = None,
     on_review: Reviewer | None = None,
     decision: Any = None,
 ) -> dict[str, Any]:
@@ -71,6 +86,7 @@ async def aresume(
     Args:
         run_dir: The run directory.
         on_event: Called with every progress event.
+        control: Stops the run after the step in progress (see :func:`drain_on_sigint`).
         on_review: Answers review requests (``approve`` on).
         decision: The answer to the review the run is paused at, if any.
     """
@@ -81,17 +97,19 @@ async def aresume(
             where=str(run_dir),
             fix="start it again with 'flowpo optimize'",
         )
-    return await _stream(config, None, on_event, on_review, decision)
+    return await _stream(config, None, on_event, control, on_review, decision)
 
 
 async def _stream(
     config: OptimizeConfig,
     inputs: dict[str, Any] | None,
     on_event: Listener | None,
-    on_review: Reviewer | None,
+    control: RunControl | None = None,
+    on_review: Reviewer | None = None,
     decision: Any = None,
 ) -> dict[str, Any]:
     path = str(Path(str(config.run_dir)) / CHECKPOINTS)
+    resume_hint = f"continue it with 'flowpo resume {config.run_dir}'"
     try:
         async with AsyncSqliteSaver.from_conn_string(path) as saver:
             graph = build(saver)
@@ -107,11 +125,7 @@ async def _stream(
                 elif snapshot.interrupts:
                     return _paused(config, snapshot.interrupts[0].value)
             while True:
-                async for event in graph.astream(
-                    payload, THREAD, context=config, stream_mode="custom"
-                ):
-                    if on_event is not None:
-                        on_event(event)
+                await _pass(graph, payload, config, on_event, control, resume_hint)
                 snapshot = await graph.aget_state(THREAD)
                 if not snapshot.interrupts:
                     break
@@ -131,6 +145,40 @@ async def _stream(
     return {**result, "run_dir": str(config.run_dir)}
 
 
+async def _pass(
+    graph: Any,
+    payload: Any,
+    config: OptimizeConfig,
+    on_event: Listener | None,
+    control: RunControl | None,
+    resume_hint: str,
+) -> None:
+    """Stream the graph until it ends, pauses or stops; turn stops into clear errors."""
+    try:
+        async for event in graph.astream(
+            payload, THREAD, context=config, stream_mode="custom", control=control
+        ):
+            if on_event is not None:
+                on_event(event)
+    except GraphDrained:
+        snapshot = await graph.aget_state(THREAD)
+        raise RunStopped(
+            f"stopped on request after epoch {snapshot.values.get('epoch', 0)}, "
+            f"before node {', '.join(snapshot.next) or '(none)'}; every finished step "
+            "and every scored example is saved",
+            where=str(config.run_dir),
+            fix=resume_hint,
+        ) from None
+    except ModelError as e:
+        raise ModelError(
+            f"{e.what}; the run stopped, its last checkpoint and every scored example "
+            "are saved",
+            where=e.where,
+            field=e.field,
+            fix=f"{e.fix.rstrip('.') + ', then ' if e.fix else ''}{resume_hint}",
+        ) from e
+
+
 def _paused(config: OptimizeConfig, request: dict[str, Any]) -> dict[str, Any]:
     return {"paused": True, "review": request, "run_dir": str(config.run_dir)}
 
@@ -139,19 +187,58 @@ def optimize(
     config: OptimizeConfig | None = None,
     *,
     on_event: Listener | None = None,
+    control: RunControl | None = None,
     on_review: Reviewer | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
     """Optimize a prompt (sync wrapper of :func:`aoptimize`)."""
-    return asyncio.run(aoptimize(config, on_event=on_event, on_review=on_review, **overrides))
+    return asyncio.run(
+        aoptimize(config, on_event=on_event, control=control, on_review=on_review, **overrides)
+    )
 
 
 def resume(
     run_dir: str | Path,
     *,
     on_event: Listener | None = None,
+    control: RunControl | None = None,
     on_review: Reviewer | None = None,
     decision: Any = None,
 ) -> dict[str, Any]:
     """Resume a run (sync wrapper of :func:`aresume`)."""
-    return asyncio.run(aresume(run_dir, on_event=on_event, on_review=on_review, decision=decision))
+    return asyncio.run(
+        aresume(
+            run_dir, on_event=on_event, control=control, on_review=on_review, decision=decision
+        )
+    )
+
+
+@contextmanager
+def drain_on_sigint(control: RunControl) -> Iterator[RunControl]:
+    """Make the first Ctrl-C finish the step in progress and stop; the second stops at once.
+
+    The first SIGINT asks ``control`` to drain: the graph finishes its running node,
+    saves the checkpoint and raises, which the runner turns into :class:`RunStopped`.
+    A second SIGINT raises ``KeyboardInterrupt`` (the step in flight is lost; the
+    examples it scored are in the cache). Outside the main thread this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield control
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if control.drain_requested:
+            raise KeyboardInterrupt
+        control.request_drain("SIGINT")
+        print(
+            "\nCtrl-C: finishing the current step, then saving a checkpoint "
+            "(press Ctrl-C again to stop at once)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield control
+    finally:
+        signal.signal(signal.SIGINT, previous)
