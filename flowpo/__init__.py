@@ -12,6 +12,7 @@ Example:
 from flowpo.config import EvalConfig, OptimizeConfig
 from flowpo.errors import ConfigError, DataError, FlowpoError, ModelError
 from flowpo.evaluation import Budget, EvalCache, Evaluator
+from flowpo.graphs.service import create_builder, create_graph
 from flowpo.metrics import METRICS, corpus_score, score_example
 from flowpo.models import DEFAULT_MODEL, TargetLM, load_target, parse_spec
 from flowpo.prompt import DEFAULT_TEMPLATE, Prompt, Section
@@ -45,6 +46,8 @@ __all__ = [
     "aoptimize",
     "aresume",
     "corpus_score",
+    "create_builder",
+    "create_graph",
     "list_tasks",
     "load_target",
     "load_task",

@@ -122,6 +122,13 @@ def _report(result: dict[str, Any]) -> None:
     click.echo(f"best prompt: {Path(result['run_dir']) / 'best_prompt.md'}")
 
 
+def _reviewer(config: OptimizeConfig) -> Callable[[dict[str, Any]], Any] | None:
+    """Return the terminal reviewer when human approval is on (``--approve true``)."""
+    from flowpo.approval import terminal_review
+
+    return terminal_review if config.approve else None
+
+
 @cli.command("optimize")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @options_from(OptimizeConfig)
@@ -135,7 +142,9 @@ def optimize_cmd(quiet: bool, **kwargs: Any) -> None:
     progress = _Progress(config.max_epochs, quiet)
     try:
         with drain_on_sigint(RunControl()) as control:
-            result = optimize(config, on_event=progress, control=control)
+            result = optimize(
+                config, on_event=progress, control=control, on_review=_reviewer(config)
+            )
     finally:
         progress.bar.close()
     _report(result)
@@ -151,10 +160,13 @@ def resume_cmd(run_dir: Path, quiet: bool) -> None:
     from flowpo.rundir import load_config
     from flowpo.runner import drain_on_sigint, resume
 
-    progress = _Progress(load_config(run_dir).max_epochs, quiet)
+    config = load_config(run_dir)
+    progress = _Progress(config.max_epochs, quiet)
     try:
         with drain_on_sigint(RunControl()) as control:
-            result = resume(run_dir, on_event=progress, control=control)
+            result = resume(
+                run_dir, on_event=progress, control=control, on_review=_reviewer(config)
+            )
     finally:
         progress.bar.close()
     _report(result)
@@ -187,6 +199,7 @@ COMMANDS = [
     # "module:attribute" of each click command or group defined outside this file (one per line).
     "flowpo.memory.cli:memory",
     "flowpo.serving.cli:serve_model",
+    "flowpo.server.cli:serve",
 ]
 
 

@@ -282,6 +282,11 @@ class OptimizeConfig(BaseSettings):
     gfn_top_p: float = Field(0.9, gt=0, le=1, description="Nucleus sampling top-p (0.9).")
     gfn_max_tokens: int = Field(150, ge=4, description="Longest sampled instruction (~150).")
     gfn_n_demos: int = Field(5, ge=1, description="Demonstrations in the meta-prompt (5).")
+    approve: bool = Field(
+        False,
+        description="Pause for human approval (approve / edit / reject) whenever a new best "
+        "prompt is found.",
+    )
     concurrency: int = Field(8, ge=1, description="Most remote-model requests in flight at once.")
     request_timeout: float = Field(
         60.0, gt=0, description="Seconds to wait for one remote-model request."

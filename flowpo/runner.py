@@ -1,4 +1,10 @@
-"""Run, resume and stream an optimization: ``optimize``, ``aoptimize``, ``aresume``."""
+"""Run, resume and stream an optimization: ``optimize``, ``aoptimize``, ``aresume``.
+
+With ``approve`` on, the run pauses at each new best prompt: ``on_review`` (called with
+the review request, returning the decision) answers inline; without it the call returns
+``{"paused": True, "review": <request>, "run_dir": ...}`` and ``aresume(run_dir,
+decision=...)`` continues (see :mod:`flowpo.approval` for the decisions).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from typing import Any, cast
 
 from langgraph.errors import GraphDrained
 from langgraph.runtime import RunControl
+from langgraph.types import Command
 
 from flowpo.config import OptimizeConfig, make_config
 from flowpo.errors import ConfigError, DataError, ModelError, RunStopped
@@ -21,6 +28,8 @@ from flowpo.graphs.optimizer import build
 from flowpo.rundir import CHECKPOINTS, load_config, prepare
 
 Listener = Callable[[dict[str, Any]], None]
+Reviewer = Callable[[dict[str, Any]], Any]
+"""Called with a review request (``approve`` on); returns the decision."""
 THREAD = {"configurable": {"thread_id": "run"}, "recursion_limit": 100_000}  # SQLite runs
 
 
@@ -29,6 +38,7 @@ async def aoptimize(
     *,
     on_event: Listener | None = None,
     control: RunControl | None = None,
+    on_review: Reviewer | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
     """Optimize a prompt; return the final result (also written to the run directory).
@@ -38,6 +48,7 @@ async def aoptimize(
         on_event: Called with every progress event (``{"event": "epoch", ...}``).
         control: ``control.request_drain()`` stops the run after the step in progress
             (its checkpoint saved): see :func:`drain_on_sigint`.
+        on_review: With ``approve`` on, answers each review request (else the run pauses).
         **overrides: Any :class:`OptimizeConfig` field, e.g. ``task="sst2"``.
 
     Raises:
@@ -57,13 +68,26 @@ async def aoptimize(
             field="run_dir",
             fix=f"continue it with 'flowpo resume {run_dir}'",
         )
-    return await _stream(config, {}, on_event, control)
+    return await _stream(config, {}, on_event, control, on_review)
 
 
 async def aresume(
-    run_dir: str | Path, *, on_event: Listener | None = None, control: RunControl | None = None
+    run_dir: str | Path,
+    *,
+    on_event: Listener | None = None,
+    control: RunControl | None = None,
+    on_review: Reviewer | None = None,
+    decision: Any = None,
 ) -> dict[str, Any]:
-    """Continue a stopped or killed run from its last checkpoint (scored examples are cached)."""
+    """Continue a stopped, killed or paused run from its last checkpoint.
+
+    Args:
+        run_dir: The run directory.
+        on_event: Called with every progress event.
+        control: Stops the run after the step in progress (see :func:`drain_on_sigint`).
+        on_review: Answers review requests (``approve`` on).
+        decision: The answer to the review the run is paused at, if any.
+    """
     config = load_config(Path(run_dir))
     if config.checkpointer is None and not (Path(run_dir) / CHECKPOINTS).is_file():
         raise DataError(
@@ -71,7 +95,7 @@ async def aresume(
             where=str(run_dir),
             fix="start it again with 'flowpo optimize'",
         )
-    return await _stream(config, None, on_event, control)
+    return await _stream(config, None, on_event, control, on_review, decision)
 
 
 async def _stream(
@@ -79,6 +103,8 @@ async def _stream(
     inputs: dict[str, Any] | None,
     on_event: Listener | None,
     control: RunControl | None = None,
+    on_review: Reviewer | None = None,
+    decision: Any = None,
 ) -> dict[str, Any]:
     from flowpo.scale.checkpoint import has_checkpoint, open_saver, thread_for
     from flowpo.scale.preflight import preflight
@@ -89,6 +115,7 @@ async def _stream(
     async with open_saver(config) as saver:
         graph = build(saver)
         started = await has_checkpoint(saver, thread)
+        payload: Any = inputs
         if inputs is None:
             if not started:
                 raise DataError(
@@ -99,6 +126,12 @@ async def _stream(
             snapshot = await graph.aget_state(thread)
             if not snapshot.next and snapshot.values.get("result"):
                 return dict(snapshot.values["result"])  # finished already
+            if snapshot.interrupts and decision is None and on_review is not None:
+                decision = on_review(snapshot.interrupts[0].value)
+            if snapshot.interrupts and decision is not None:
+                payload = Command(resume=decision)
+            elif snapshot.interrupts:
+                return _paused(config, snapshot.interrupts[0].value)
         elif started:
             raise ConfigError(
                 "the checkpointer already holds a run for this run directory",
@@ -106,34 +139,57 @@ async def _stream(
                 field="run_dir",
                 fix=resume_hint,
             )
-        try:
-            async for event in graph.astream(
-                inputs, thread, context=config, stream_mode="custom", control=control
-            ):
-                if on_event is not None:
-                    on_event(event)
-        except GraphDrained:
+        while True:
+            await _pass(graph, payload, thread, config, on_event, control, resume_hint)
             snapshot = await graph.aget_state(thread)
-            raise RunStopped(
-                f"stopped on request after epoch {snapshot.values.get('epoch', 0)}, "
-                f"before node {', '.join(snapshot.next) or '(none)'}; every finished step "
-                "and every scored example is saved",
-                where=str(config.run_dir),
-                fix=resume_hint,
-            ) from None
-        except ModelError as e:
-            raise ModelError(
-                f"{e.what}; the run stopped, its last checkpoint and every scored example "
-                "are saved",
-                where=e.where,
-                field=e.field,
-                fix=f"{e.fix.rstrip('.') + ', then ' if e.fix else ''}{resume_hint}",
-            ) from e
-        snapshot = await graph.aget_state(thread)
+            if not snapshot.interrupts:
+                break
+            if on_review is None:
+                return _paused(config, snapshot.interrupts[0].value)
+            payload = Command(resume=on_review(snapshot.interrupts[0].value))
     result = snapshot.values.get("result")
     if not result:
         raise RuntimeError("the run ended without a result")
     return {**result, "run_dir": str(config.run_dir)}
+
+
+async def _pass(
+    graph: Any,
+    payload: Any,
+    thread: Any,
+    config: OptimizeConfig,
+    on_event: Listener | None,
+    control: RunControl | None,
+    resume_hint: str,
+) -> None:
+    """Stream the graph until it ends, pauses or stops; turn stops into clear errors."""
+    try:
+        async for event in graph.astream(
+            payload, thread, context=config, stream_mode="custom", control=control
+        ):
+            if on_event is not None:
+                on_event(event)
+    except GraphDrained:
+        snapshot = await graph.aget_state(thread)
+        raise RunStopped(
+            f"stopped on request after epoch {snapshot.values.get('epoch', 0)}, "
+            f"before node {', '.join(snapshot.next) or '(none)'}; every finished step "
+            "and every scored example is saved",
+            where=str(config.run_dir),
+            fix=resume_hint,
+        ) from None
+    except ModelError as e:
+        raise ModelError(
+            f"{e.what}; the run stopped, its last checkpoint and every scored example "
+            "are saved",
+            where=e.where,
+            field=e.field,
+            fix=f"{e.fix.rstrip('.') + ', then ' if e.fix else ''}{resume_hint}",
+        ) from e
+
+
+def _paused(config: OptimizeConfig, request: dict[str, Any]) -> dict[str, Any]:
+    return {"paused": True, "review": request, "run_dir": str(config.run_dir)}
 
 
 def optimize(
@@ -141,17 +197,29 @@ def optimize(
     *,
     on_event: Listener | None = None,
     control: RunControl | None = None,
+    on_review: Reviewer | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
     """Optimize a prompt (sync wrapper of :func:`aoptimize`)."""
-    return asyncio.run(aoptimize(config, on_event=on_event, control=control, **overrides))
+    return asyncio.run(
+        aoptimize(config, on_event=on_event, control=control, on_review=on_review, **overrides)
+    )
 
 
 def resume(
-    run_dir: str | Path, *, on_event: Listener | None = None, control: RunControl | None = None
+    run_dir: str | Path,
+    *,
+    on_event: Listener | None = None,
+    control: RunControl | None = None,
+    on_review: Reviewer | None = None,
+    decision: Any = None,
 ) -> dict[str, Any]:
     """Resume a run (sync wrapper of :func:`aresume`)."""
-    return asyncio.run(aresume(run_dir, on_event=on_event, control=control))
+    return asyncio.run(
+        aresume(
+            run_dir, on_event=on_event, control=control, on_review=on_review, decision=decision
+        )
+    )
 
 
 @contextmanager

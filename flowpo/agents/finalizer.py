@@ -23,6 +23,8 @@ async def finalize(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
     update: dict[str, Any] = {"budget": {}}
     with timed(update):
         finalists = {c["id"]: c for c in [*state.get("beam", []), state["best"], state["initial"]]}
+        if config.approve:  # only prompts a human approved may be chosen
+            finalists = {k: c for k, c in finalists.items() if k in state.get("approved", [k])}
         ranked = []
         for cand in finalists.values():
             dev, soft = await _score(res, cand, "dev", update["budget"])

@@ -1,10 +1,13 @@
 """The optimization loop as a LangGraph ``StateGraph`` (design.md, "The graph").
 
-    promptflow: START -> init -> evaluate -> reflect -> select -> edit -> evaluate ... -> finalize
+    promptflow: START -> init -> evaluate -> review -> reflect -> select -> edit -> evaluate ...
     hybrid:     ... select -> sample (the planned 'gfn' actions) -> edit -> evaluate ...
-    gflowpo:    START -> init -> evaluate -> sample -> evaluate ... -> finalize -> END
+    gflowpo:    START -> init -> evaluate -> review -> sample -> evaluate ...
+    all:        ... review -> finalize -> END
 
 ``evaluate`` decides when to stop (patience, epochs, budgets); the routers only read it.
+``review`` is a pass-through unless ``approve`` is on (human approval of new best prompts);
+a prompt a reviewer edited goes back to ``evaluate`` before the search goes on.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from flowpo.agents.evaluator import evaluate
 from flowpo.agents.finalizer import finalize
 from flowpo.agents.initializer import init
 from flowpo.agents.reflector import reflect
+from flowpo.agents.reviewer import review
 from flowpo.agents.sampler import sample
 from flowpo.agents.selector import select
 from flowpo.config import OptimizeConfig
@@ -36,6 +40,13 @@ def after_sample(state: OptimizerState) -> Literal["edit", "evaluate"]:
     return "evaluate" if state.get("method") == "gflowpo" else "edit"
 
 
+def after_review(
+    state: OptimizerState,
+) -> Literal["evaluate", "reflect", "sample", "finalize"]:
+    """Score a reviewer's edited prompt first; otherwise go on as ``evaluate`` decided."""
+    return "evaluate" if state.get("pending") else after_evaluate(state)
+
+
 builder = StateGraph(OptimizerState, context_schema=OptimizeConfig)
 builder.add_node("init", init)
 builder.add_node("evaluate", evaluate)
@@ -43,10 +54,12 @@ builder.add_node("reflect", reflect)
 builder.add_node("select", select)
 builder.add_node("sample", sample)
 builder.add_node("edit", edit)
+builder.add_node("review", review)
 builder.add_node("finalize", finalize)
 builder.add_edge(START, "init")
 builder.add_edge("init", "evaluate")
-builder.add_conditional_edges("evaluate", after_evaluate)
+builder.add_edge("evaluate", "review")
+builder.add_conditional_edges("review", after_review)
 builder.add_edge("reflect", "select")
 builder.add_edge("select", "sample")
 builder.add_conditional_edges("sample", after_sample)

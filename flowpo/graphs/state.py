@@ -71,5 +71,7 @@ class OptimizerState(TypedDict, total=False):
     """GFlowPO learner state: step, EMA log Z, replay buffer, DMU queue (text and numbers)."""
     gfn_actions: list[dict[str, Any]]
     """Hybrid: this epoch's ``gfn`` actions, taken by ``sample`` before ``edit``."""
+    approved: list[str]
+    """Ids of the best prompts a human approved (``approve`` on); the review node owns it."""
     result: dict[str, Any]
     """What ``finalize`` found: the chosen prompt and its dev/test scores."""
