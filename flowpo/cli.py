@@ -176,6 +176,8 @@ def tasks_cmd(as_json: bool) -> None:
 COMMANDS = [
     # "module:attribute" of each click command or group defined outside this file (one per line).
     "flowpo.memory.cli:memory",
+    "flowpo.reporting.cli:report",
+    "flowpo.reporting.cli:trace",
 ]
 
 

@@ -14,6 +14,7 @@ from flowpo.config import OptimizeConfig, make_config
 from flowpo.errors import ConfigError, DataError
 from flowpo.graphs.optimizer import build
 from flowpo.rundir import CHECKPOINTS, load_config, prepare
+from flowpo.tracing import GRAPH_RUN_NAME, RunCollector, live_tracers, write_trace
 
 Listener = Callable[[dict[str, Any]], None]
 THREAD = {"configurable": {"thread_id": "run"}, "recursion_limit": 100_000}
@@ -68,9 +69,22 @@ async def _stream(
                 snapshot = await graph.aget_state(THREAD)
                 if not snapshot.next and snapshot.values.get("result"):
                     return dict(snapshot.values["result"])  # finished already
-            async for event in graph.astream(inputs, THREAD, context=config, stream_mode="custom"):
-                if on_event is not None:
-                    on_event(event)
+            collector = RunCollector()
+            traced = {
+                **THREAD,
+                "callbacks": [collector, *live_tracers()],
+                "run_name": GRAPH_RUN_NAME,
+                "metadata": {"run_dir": str(config.run_dir), "task": config.task},
+            }
+            try:
+                async for event in graph.astream(
+                    inputs, traced, context=config, stream_mode="custom"
+                ):
+                    if on_event is not None:
+                        on_event(event)
+            finally:
+                if collector.roots:  # also when the run fails: the trace shows where
+                    write_trace(Path(str(config.run_dir)), collector)
             snapshot = await graph.aget_state(THREAD)
     except sqlite3.DatabaseError as e:
         raise DataError(

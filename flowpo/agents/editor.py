@@ -13,6 +13,8 @@ from flowpo.graphs.state import OptimizerState
 from flowpo.memory import retriever_for
 from flowpo.operators.base import BadCase, OperatorContext, Reflection
 from flowpo.prompt import Prompt
+from flowpo.promptdiff import prompt_diff
+from flowpo.tracing import span
 from flowpo.types import Candidate
 
 
@@ -30,13 +32,17 @@ async def edit(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
         for i, step in enumerate(state.get("plan", [])):
             parent = known[step["parent_id"]]
             prompt = Prompt.from_dict(parent["prompt"])
-            result = await res.operators[step["operator"]].apply(prompt, step["section"], ctx)
+            name = f"{step['operator']}@{step['section']}"
+            async with span(name, {**step, "parent_prompt": prompt.text}) as run:
+                result = await res.operators[step["operator"]].apply(prompt, step["section"], ctx)
+                fresh = [
+                    p
+                    for p in result.prompts
+                    if p.fingerprint(res.task.template, res.task.verbalizers) not in seen
+                ]
+                diff = prompt_diff(prompt, fresh[0]) if fresh else ""
+                run.outputs = {"made": len(fresh), "rejected": result.rejected, "diff": diff}
             update["budget"]["llm_calls"] += result.llm_calls
-            fresh = [
-                p
-                for p in result.prompts
-                if p.fingerprint(res.task.template, res.task.verbalizers) not in seen
-            ]
             action = {
                 **step,
                 "candidate_id": None,
@@ -55,7 +61,7 @@ async def edit(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
                         action=(step["section"], step["operator"]),
                     )
                 )
-                action.update(candidate_id=cid, failed=False, reason="")
+                action.update(candidate_id=cid, failed=False, reason="", diff=diff)
             actions.append(action)
     update.update({"pending": pending, "last_actions": actions, "epoch": epoch, "plan": []})
     return update

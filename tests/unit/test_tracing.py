@@ -1,0 +1,203 @@
+"""trace.json: one run per graph node execution, model calls nested under their node."""
+
+import asyncio
+import hashlib
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+import flowpo.graphs.resources as resources_mod
+from flowpo.cli import main
+from flowpo.config import OptimizeConfig
+from flowpo.evaluation import EvalCache, Evaluator
+from flowpo.models.base import TargetLM
+from flowpo.operators.base import get_operator
+from flowpo.rundir import EVAL_CACHE, HISTORY, TRACE
+from flowpo.runner import aoptimize, aresume
+from flowpo.tasks import resolve_task
+from flowpo.tracing import read_trace, summarize
+from tests.unit.fakes import Recorder
+
+
+class HashTarget(TargetLM):
+    """A deterministic target model: log-probs from a hash of the prompt and the text."""
+
+    model_id = "hash-target"
+
+    def check_words(self, words):
+        return None
+
+    async def score_labels(self, prefix, texts, words):
+        self.stats.calls += 1
+        self.stats.examples += len(texts)
+        rows = []
+        for t in texts:
+            h = hashlib.sha1((prefix + t).encode()).digest()
+            rows.append([-(h[i] / 64) for i in range(len(words))])
+        return rows
+
+    async def generate(self, prefix, texts, *, max_new_tokens=32):
+        raise AssertionError("verbalizer mode only")
+
+
+def _answer(messages):
+    return "Decide whether the movie review sounds positive or negative overall."
+
+
+@pytest.fixture
+def fake_resources(monkeypatch, tmp_path):
+    task = resolve_task("sst2")
+
+    def build(config_json):
+        config = OptimizeConfig(**json.loads(config_json))
+        cache = EvalCache(config.run_dir / EVAL_CACHE)
+        target = HashTarget()
+        names = ["refine", "few_shot", "repeat_instructions"]
+        return resources_mod.Resources(
+            task,
+            target,
+            Evaluator(task, target, cache=cache),
+            Recorder(script=_answer),
+            {n: get_operator(n) for n in names},
+            config.run_dir,
+        )
+
+    resources_mod._build.cache_clear()
+    monkeypatch.setattr(resources_mod, "_build", build)
+    return tmp_path
+
+
+def _config(run_dir, epochs):
+    return OptimizeConfig(
+        task="sst2",
+        run_dir=run_dir,
+        max_epochs=epochs,
+        actions_per_epoch=2,
+        reflect_cases=2,
+        evaluate_test=False,
+        use_memory=False,
+        operators="refine,few_shot,repeat_instructions",
+        edit_format=False,
+        patience=10,
+    )
+
+
+def _node_runs(runs, graph_id):
+    return [r for r in runs if r["parent_run_id"] == graph_id]
+
+
+def test_trace_has_one_run_per_node_execution_and_model_calls_under_them(fake_resources):
+    run_dir = fake_resources / "run"
+    asyncio.run(aoptimize(_config(run_dir, 2)))
+    runs = read_trace(run_dir)
+    graphs = [r for r in runs if r["parent_run_id"] is None]
+    assert [g["name"] for g in graphs] == ["flowpo"]
+    nodes = _node_runs(runs, graphs[0]["id"])
+    # init, then evaluate (epoch 0), reflect, select, edit, evaluate (1), ..., finalize
+    expected = ["init", "evaluate"] + ["reflect", "select", "edit", "evaluate"] * 2 + ["finalize"]
+    assert [n["name"] for n in sorted(nodes, key=lambda r: r["dotted_order"])] == expected
+    by_id = {r["id"]: r for r in runs}
+
+    def node_of(run):
+        while run["parent_run_id"] and by_id[run["parent_run_id"]]["parent_run_id"]:
+            run = by_id[run["parent_run_id"]]
+        return run["name"]
+
+    models = [r for r in runs if r["run_type"] in ("llm", "chat_model")]
+    where = {(r["name"], node_of(r)) for r in models}
+    assert ("target_lm", "evaluate") in where and ("target_lm", "finalize") in where
+    assert ("Recorder", "reflect") in where  # the reflector's operator-LM calls
+    chats_in_edit = [r for r in models if r["name"] == "Recorder" and node_of(r) == "edit"]
+    assert chats_in_edit, "operator LLM calls must nest under the edit node"
+    # they sit under an operator span named operator@section
+    assert all("@" in by_id[r["parent_run_id"]]["name"] for r in chats_in_edit)
+    assert all(r["trace_id"] == graphs[0]["id"] for r in runs)
+    # inputs/outputs are condensed: scores and actions, no full beam prompts or datasets
+    evaluate = next(n for n in nodes if n["name"] == "evaluate" and n["outputs"].get("beam"))
+    assert set(evaluate["outputs"]["beam"][0]) <= {"id", "parent_id", "action", "train_score",
+                                                   "val_score", "epoch"}
+    assert "q" not in evaluate["outputs"]["history"][0]
+    target = next(r for r in models if r["name"] == "target_lm")
+    assert target["outputs"]["scored"] == target["inputs"]["examples"] > 0
+    edits = [r for r in runs if "@" in r["name"] and r["outputs"].get("made")]
+    assert any(r["outputs"]["diff"].startswith(("-", "+")) for r in edits)
+    assert len(json.dumps(runs)) < 400_000
+
+
+def test_resume_appends_to_the_trace(fake_resources):
+    run_dir = fake_resources / "run"
+    asyncio.run(aoptimize(_config(run_dir, 1)))
+    first = read_trace(run_dir)
+    # a finished run resumes to its stored result: no new graph run, trace unchanged
+    asyncio.run(aresume(run_dir))
+    assert read_trace(run_dir) == first
+    # a new run in the same directory appends its own graph run after the first
+    (run_dir / "checkpoints.sqlite").unlink()
+    (run_dir / HISTORY).unlink()
+    asyncio.run(aoptimize(_config(run_dir, 1)))
+    runs = read_trace(run_dir)
+    assert len([r for r in runs if r["parent_run_id"] is None]) == 2
+    assert runs[: len(first)] == first
+
+
+def test_summarize_condenses_a_state():
+    state = {
+        "beam": [{"id": "a", "prompt": {"sections": ["x" * 5000]}, "train_score": 0.5}],
+        "seen": ["f"] * 1000,
+        "q": {"values": {"task": {"refine": 0.2, "cot": 0.1}}},
+        "history": [{"epoch": 0, "q": {}}, {"epoch": 1, "q": {}, "best_train": 0.7}],
+    }
+    out = summarize(state)
+    assert out["beam"] == [{"id": "a", "train_score": 0.5}]
+    assert out["seen_count"] == 1000 and "seen" not in out
+    assert out["q_top"] == [["task", "refine", 0.2], ["task", "cot", 0.1]]
+    assert out["history"] == [{"epoch": 1, "best_train": 0.7}] and out["history_rows"] == 2
+    assert len(summarize({"text": "y" * 10_000})["text"]) < 2100
+
+
+class _Sink(BaseHTTPRequestHandler):
+    posted: list = []
+
+    def do_POST(self):  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        _Sink.posted.append((self.path, json.loads(body or b"{}")))
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def do_GET(self):  # noqa: N802
+        self.send_response(404)
+        self.end_headers()
+
+    def log_message(self, *args):
+        return None
+
+
+def test_trace_upload_posts_every_run_and_needs_an_endpoint(fake_resources, monkeypatch, capsys):
+    run_dir = fake_resources / "run"
+    asyncio.run(aoptimize(_config(run_dir, 1)))
+    for var in ("LANGSMITH_ENDPOINT", "LANGCHAIN_ENDPOINT", "LANGSMITH_API_KEY",
+                "LANGCHAIN_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(SystemExit) as e:
+        main(["trace", "upload", str(run_dir)])
+    assert e.value.code == 2 and "LANGSMITH_ENDPOINT" in capsys.readouterr().err
+
+    server = HTTPServer(("127.0.0.1", 0), _Sink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("LANGSMITH_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+        monkeypatch.setenv("LANGSMITH_API_KEY", "local-test")
+        _Sink.posted.clear()
+        main(["trace", "upload", str(run_dir), "--project", "p1"])
+    finally:
+        server.shutdown()
+    runs = read_trace(run_dir)
+    posted = [b for path, b in _Sink.posted if path == "/runs"]
+    assert sorted(b["id"] for b in posted) == sorted(r["id"] for r in runs)
+    assert {b["session_name"] for b in posted} == {"p1"}
+    assert f"uploaded {len(runs)} runs" in capsys.readouterr().out
+    assert (run_dir / TRACE).is_file()
