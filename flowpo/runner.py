@@ -13,6 +13,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from flowpo.config import OptimizeConfig, make_config
 from flowpo.errors import ConfigError, DataError
 from flowpo.graphs.optimizer import build
+from flowpo.reporting.html import write_report
 from flowpo.rundir import CHECKPOINTS, load_config, prepare
 from flowpo.tracing import GRAPH_RUN_NAME, RunCollector, live_tracers, write_trace
 
@@ -85,6 +86,7 @@ async def _stream(
             finally:
                 if collector.roots:  # also when the run fails: the trace shows where
                     write_trace(Path(str(config.run_dir)), collector)
+                    write_report(Path(str(config.run_dir)))  # now with the trace's summary
             snapshot = await graph.aget_state(THREAD)
     except sqlite3.DatabaseError as e:
         raise DataError(

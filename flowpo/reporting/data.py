@@ -60,8 +60,9 @@ def load(run_dir: Path) -> RunData:
             data.epochs.append(row)
     data.candidates = _jsonl(data, CANDIDATES, "no candidate has been scored yet")
     data.best = _json(data, BEST_JSON, "the run has not finished (no final prompt yet)")
-    trace = _json(data, TRACE, "no trace was written (the run has not ended yet)")
-    data.trace_runs = list(trace.get("runs", [])) if isinstance(trace, dict) else []
+    if (data.run_dir / TRACE).is_file():  # optional: written after finalize, by the runner
+        trace = _json(data, TRACE, "")
+        data.trace_runs = list(trace.get("runs", [])) if isinstance(trace.get("runs"), list) else []
     if data.epochs and not data.summary:
         data.missing.append(f"{HISTORY} has no summary row: the run did not reach finalize")
     return data

@@ -268,7 +268,11 @@ def _prompt(data: RunData) -> str:
 
 def _trace(data: RunData) -> str:
     if not data.trace_runs:
-        return "<p>No trace.json yet.</p>"
+        return (
+            "<p>No trace.json: <code>flowpo optimize</code> and <code>flowpo resume</code> "
+            "write it when the run ends (a graph served elsewhere traces to its own callbacks)."
+            "</p>"
+        )
     counts: dict[tuple[str, str], int] = {}
     for r in data.trace_runs:
         key = (str(r.get("run_type")), str(r.get("name")))

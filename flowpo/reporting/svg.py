@@ -151,7 +151,7 @@ def heat_map(
             t = (v - lo) / (hi - lo) if hi > lo else 0.5
             out.append(
                 f'<rect x="{x}" y="{y}" width="{cw}" height="{ch}" fill="{_blue(t)}" '
-                f'stroke="#fff"><title>{escape(r)} / {escape(c)}: {v:.5f}</title></rect>'
+                f'stroke="#fff"><title>{escape(r)} / {escape(cols[j])}: {v:.5f}</title></rect>'
             )
             if show_values:
                 color = "#fff" if t > 0.55 else "#111"

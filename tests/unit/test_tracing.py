@@ -14,7 +14,7 @@ from flowpo.config import OptimizeConfig
 from flowpo.evaluation import EvalCache, Evaluator
 from flowpo.models.base import TargetLM
 from flowpo.operators.base import get_operator
-from flowpo.rundir import EVAL_CACHE, HISTORY, TRACE
+from flowpo.rundir import EVAL_CACHE, HISTORY, REPORT, TRACE
 from flowpo.runner import aoptimize, aresume
 from flowpo.tasks import resolve_task
 from flowpo.tracing import read_trace, summarize
@@ -124,6 +124,10 @@ def test_trace_has_one_run_per_node_execution_and_model_calls_under_them(fake_re
     edits = [r for r in runs if "@" in r["name"] and r["outputs"].get("made")]
     assert any(r["outputs"]["diff"].startswith(("-", "+")) for r in edits)
     assert len(json.dumps(runs)) < 400_000
+    # the runner rewrites report.html once the trace exists; history now carries Q snapshots
+    html = (run_dir / REPORT).read_text()
+    assert f"{len(runs)} runs in trace.json" in html and "Q at epoch 2" in html
+    assert "Incomplete run directory" not in html
 
 
 def test_resume_appends_to_the_trace(fake_resources):
