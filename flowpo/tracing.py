@@ -132,6 +132,8 @@ def _iso(t: dt.datetime | None) -> str | None:
 def jsonable(value: Any) -> Any:
     """Turn messages, pydantic models, ids and dates into plain JSON values."""
     if isinstance(value, dict):
+        if value.get("lc") == 1 and isinstance(value.get("kwargs"), dict) and "id" in value:
+            return _message(value)
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
@@ -146,6 +148,16 @@ def jsonable(value: Any) -> Any:
     if callable(dump):
         return jsonable(dump())
     return str(value)
+
+
+def _message(lc: dict[str, Any]) -> Any:
+    """Shorten a LangChain-serialised object; a message becomes ``{type, content}``."""
+    kind = str(lc["id"][-1]) if lc["id"] else ""
+    kwargs = lc["kwargs"]
+    if kind.endswith("Message") and "content" in kwargs:
+        role = kwargs.get("type") or kind.removesuffix("MessageChunk").removesuffix("Message")
+        return {"type": str(role).lower(), "content": jsonable(kwargs["content"])}
+    return {"type": kind, **{str(k): jsonable(v) for k, v in kwargs.items()}}
 
 
 def clip(value: Any) -> Any:

@@ -166,10 +166,13 @@ def _q(data: RunData) -> str:
         return float(v) if v is not None else None
 
     first = {c: value(snaps[0][1], *c) for c in cells}
-    moved = sorted(
-        cells,
-        key=lambda c: -max(abs((value(q, *c) or 0.0) - (first[c] or 0.0)) for _, q in snaps),
-    )[:24]
+    change = {
+        c: max(abs((value(q, *c) or 0.0) - (first[c] or 0.0)) for _, q in snaps) for c in cells
+    }
+    moved = sorted((c for c in cells if change[c] > 1e-12), key=lambda c: -change[c])[:24]
+    if not moved:
+        return f"<p>No Q value has moved yet.</p>{final}"
+    note = f"<p class='sub'>{len(cells) - len(moved)} other cell(s) kept their first value.</p>"
     over = svg.heat_map(
         [f"{s} · {o}" for s, o in moved],
         [f"epoch {e}" for e, _ in snaps],
@@ -177,7 +180,7 @@ def _q(data: RunData) -> str:
         title="Q over epochs: the cells that moved most",
         cell=(54, 18),
     )
-    return f'<div class="grid2">{over}{final}</div>'
+    return f'<div class="grid2"><div>{over}{note}</div>{final}</div>'
 
 
 def _operators(data: RunData) -> str:
@@ -196,8 +199,10 @@ def _operators(data: RunData) -> str:
         f"<th>success</th><th>mean gain</th></tr>{body}</table>"
     )
     bars = svg.bar_chart(
-        [(op, s["improved"] / s["chosen"] if s["chosen"] else 0.0) for op, s in rows],
+        [(op, 100 * s["improved"] / s["chosen"] if s["chosen"] else 0.0) for op, s in rows],
         title="Success rate (improved / chosen)",
+        max_value=100.0,
+        unit="%",
     )
     uses = svg.bar_chart(
         [(op, s["chosen"]) for op, s in rows],

@@ -11,8 +11,8 @@ Series = dict[str, list[tuple[float, float]]]
 
 
 def _fmt(v: float) -> str:
-    if v == 0:
-        return "0"
+    if float(v).is_integer():
+        return f"{int(v):,}"
     if abs(v) >= 1000:
         return f"{v:,.0f}"
     if abs(v) >= 10:
@@ -127,8 +127,8 @@ def heat_map(
         return _empty(title, 400)
     lo, hi = min(flat), max(flat)
     cw, ch = cell
-    top = 60
-    width = row_label_width + cw * len(cols) + 20
+    top = 30 + int(4.4 * max(len(c) for c in cols))  # slanted column labels
+    width = row_label_width + cw * len(cols) + 90  # room for the slanted last labels
     height = top + ch * len(rows) + 30
     out = [_open(width, height, title)]
     for j, c in enumerate(cols):

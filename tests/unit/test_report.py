@@ -14,7 +14,10 @@ from flowpo.rundir import BEST_JSON, CANDIDATES, CONFIG_FILE, HISTORY, REPORT
 
 INITIAL = Prompt((Section("task", "Classify the review."), Section("format", "Answer yes or no.")))
 BEST = Prompt(
-    (Section("task", "Classify the movie review's sentiment."), Section("format", "Answer yes or no."))
+    (
+        Section("task", "Classify the movie review's sentiment."),
+        Section("format", "Answer yes or no."),
+    )
 )
 
 
@@ -23,8 +26,10 @@ def _q(epoch):
     return {
         "sections": ["task", "format"],
         "operators": ops,
-        "values": {"task": {"refine": 0.25 + 0.1 * epoch, "few_shot": 0.25}, "format": {
-            "refine": 0.25, "few_shot": 0.25 - 0.05 * epoch}},
+        "values": {
+            "task": {"refine": 0.25 + 0.1 * epoch, "few_shot": 0.25},
+            "format": {"refine": 0.25, "few_shot": 0.25 - 0.05 * epoch},
+        },
     }
 
 
@@ -88,9 +93,14 @@ def test_complete_run_report_has_every_section_and_valid_svg(tmp_path):
         assert f'<section id="{sid}">' in html, sid
     svgs = _svgs(html)
     titles = [s.get("aria-label") for s in svgs]
-    for wanted in ("Best prompt's score per epoch", "Loss per epoch", "Q at epoch 2 (section × operator)",
-                   "Q over epochs: the cells that moved most", "Success rate (improved / chosen)",
-                   "Cumulative spend per epoch"):
+    for wanted in (
+        "Best prompt's score per epoch",
+        "Loss per epoch",
+        "Q at epoch 2 (section × operator)",
+        "Q over epochs: the cells that moved most",
+        "Success rate (improved / chosen)",
+        "Cumulative spend per epoch",
+    ):
         assert wanted in titles
     # the GFlowNet series found generically: a loss chart and a reward chart
     assert "loss" in titles and "reward" in titles

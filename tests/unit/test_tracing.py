@@ -1,8 +1,10 @@
 """trace.json: one run per graph node execution, model calls nested under their node."""
 
 import asyncio
+import doctest
 import hashlib
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -13,11 +15,13 @@ from flowpo.cli import main
 from flowpo.config import OptimizeConfig
 from flowpo.evaluation import EvalCache, Evaluator
 from flowpo.models.base import TargetLM
+from flowpo.models.chat import LocalChatModel
+from flowpo.models.local import LocalLM
 from flowpo.operators.base import get_operator
 from flowpo.rundir import EVAL_CACHE, HISTORY, REPORT, TRACE
 from flowpo.runner import aoptimize, aresume
 from flowpo.tasks import resolve_task
-from flowpo.tracing import read_trace, summarize
+from flowpo.tracing import RunCollector, read_trace, summarize
 from tests.unit.fakes import Recorder
 
 
@@ -116,8 +120,14 @@ def test_trace_has_one_run_per_node_execution_and_model_calls_under_them(fake_re
     assert all(r["trace_id"] == graphs[0]["id"] for r in runs)
     # inputs/outputs are condensed: scores and actions, no full beam prompts or datasets
     evaluate = next(n for n in nodes if n["name"] == "evaluate" and n["outputs"].get("beam"))
-    assert set(evaluate["outputs"]["beam"][0]) <= {"id", "parent_id", "action", "train_score",
-                                                   "val_score", "epoch"}
+    assert set(evaluate["outputs"]["beam"][0]) <= {
+        "id",
+        "parent_id",
+        "action",
+        "train_score",
+        "val_score",
+        "epoch",
+    }
     assert "q" not in evaluate["outputs"]["history"][0]
     target = next(r for r in models if r["name"] == "target_lm")
     assert target["outputs"]["scored"] == target["inputs"]["examples"] > 0
@@ -166,7 +176,8 @@ class _Sink(BaseHTTPRequestHandler):
 
     def do_POST(self):  # noqa: N802
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
-        _Sink.posted.append((self.path, json.loads(body or b"{}")))
+        is_json = "json" in self.headers.get("content-type", "")
+        _Sink.posted.append((self.path, json.loads(body or b"{}") if is_json else body))
         self.send_response(200)
         self.send_header("content-type", "application/json")
         self.end_headers()
@@ -183,8 +194,12 @@ class _Sink(BaseHTTPRequestHandler):
 def test_trace_upload_posts_every_run_and_needs_an_endpoint(fake_resources, monkeypatch, capsys):
     run_dir = fake_resources / "run"
     asyncio.run(aoptimize(_config(run_dir, 1)))
-    for var in ("LANGSMITH_ENDPOINT", "LANGCHAIN_ENDPOINT", "LANGSMITH_API_KEY",
-                "LANGCHAIN_API_KEY"):
+    for var in (
+        "LANGSMITH_ENDPOINT",
+        "LANGCHAIN_ENDPOINT",
+        "LANGSMITH_API_KEY",
+        "LANGCHAIN_API_KEY",
+    ):
         monkeypatch.delenv(var, raising=False)
     with pytest.raises(SystemExit) as e:
         main(["trace", "upload", str(run_dir)])
@@ -205,3 +220,69 @@ def test_trace_upload_posts_every_run_and_needs_an_endpoint(fake_resources, monk
     assert {b["session_name"] for b in posted} == {"p1"}
     assert f"uploaded {len(runs)} runs" in capsys.readouterr().out
     assert (run_dir / TRACE).is_file()
+
+
+class _Tok:
+    def apply_chat_template(self, chat, tokenize=False, add_generation_prompt=True):
+        return " | ".join(m["content"] for m in chat)
+
+
+class _FakeLocal(LocalLM):
+    def __init__(self):  # no weights: only what LocalChatModel touches
+        self.tokenizer = _Tok()
+
+    def generate_sync(self, texts, **kwargs):
+        return [f" answer to {t} " for t in texts]
+
+
+def test_local_chat_model_batch_reports_one_model_run_per_input():
+    collector = RunCollector()
+    chat = LocalChatModel(lm=_FakeLocal())
+    outs = asyncio.run(chat.abatch(["one", "two"], {"callbacks": [collector]}))
+    assert [o.content for o in outs] == ["answer to one", "answer to two"]
+    runs = collector.records()
+    assert [r["run_type"] for r in runs] == ["chat_model", "chat_model"]
+    assert [r["inputs"]["messages"][0][0] for r in runs] == [
+        {"type": "human", "content": "one"},
+        {"type": "human", "content": "two"},
+    ]
+    texts = [r["outputs"]["generations"][0][0]["text"] for r in runs]
+    assert texts == ["answer to one", "answer to two"]
+
+
+def test_docstring_examples_run():
+    import flowpo.promptdiff
+    import flowpo.reporting.svg
+
+    for mod in (flowpo.promptdiff, flowpo.reporting.svg):
+        failed, tried = doctest.testmod(mod)
+        assert failed == 0 and tried > 0
+
+
+def test_langsmith_env_sends_condensed_runs_live(fake_resources, monkeypatch):
+    from langchain_core.tracers.langchain import wait_for_all_tracers
+    from langsmith import utils
+
+    def forget_env():  # langsmith caches what it read from the environment
+        utils.get_env_var.cache_clear()
+        utils.get_tracer_project.cache_clear()
+
+    server = HTTPServer(("127.0.0.1", 0), _Sink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Sink.posted.clear()
+    try:
+        monkeypatch.setenv("LANGSMITH_TRACING", "true")
+        monkeypatch.setenv("LANGSMITH_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+        monkeypatch.setenv("LANGSMITH_API_KEY", "local-test")
+        forget_env()
+        asyncio.run(aoptimize(_config(fake_resources / "run", 1)))
+        wait_for_all_tracers()
+    finally:
+        server.shutdown()
+        monkeypatch.undo()
+        forget_env()
+    sent = b"".join(b if isinstance(b, bytes) else json.dumps(b).encode() for _, b in _Sink.posted)
+    names = set(re.findall(rb'"name":\s*"([^"]+)"', sent))
+    assert {b"evaluate", b"target_lm", b"finalize"} <= names, names
+    assert any(b"@" in n for n in names), names  # operator spans
+    assert b"seen_count" in sent and b'"seen": [' not in sent  # states condensed
