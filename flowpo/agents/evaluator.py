@@ -42,7 +42,11 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
             rng_for(config, epoch, "beam"),
         )
         append_jsonl(res.run_dir / CANDIDATES, scored)
-        best_dev = await _best_dev(res, best, state.get("history", []), update["budget"])
+        best_dev = (
+            await _best_dev(res, best, state.get("history", []), update["budget"])
+            if config.track_dev
+            else None
+        )
     budget_now = add_counts(state.get("budget"), update["budget"])
     row = {
         "epoch": epoch,

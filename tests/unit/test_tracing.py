@@ -73,8 +73,9 @@ def fake_resources(monkeypatch, tmp_path):
     return tmp_path
 
 
-def _config(run_dir, epochs):
+def _config(run_dir, epochs, **kw):
     return OptimizeConfig(
+        **kw,
         task="sst2",
         run_dir=run_dir,
         max_epochs=epochs,
@@ -134,6 +135,8 @@ def test_trace_has_one_run_per_node_execution_and_model_calls_under_them(fake_re
     edits = [r for r in runs if "@" in r["name"] and r["outputs"].get("made")]
     assert any(r["outputs"]["diff"].startswith(("-", "+")) for r in edits)
     assert len(json.dumps(runs)) < 400_000
+    rows = [json.loads(line) for line in (run_dir / HISTORY).read_text().splitlines()]
+    assert all(isinstance(r["best_dev"], float) and r["q"]["values"] for r in rows[:-1])
     # the runner rewrites report.html once the trace exists; history now carries Q snapshots
     html = (run_dir / REPORT).read_text()
     assert f"{len(runs)} runs in trace.json" in html and "Q at epoch 2" in html
@@ -193,7 +196,9 @@ class _Sink(BaseHTTPRequestHandler):
 
 def test_trace_upload_posts_every_run_and_needs_an_endpoint(fake_resources, monkeypatch, capsys):
     run_dir = fake_resources / "run"
-    asyncio.run(aoptimize(_config(run_dir, 1)))
+    asyncio.run(aoptimize(_config(run_dir, 1, track_dev=False)))
+    rows = [json.loads(line) for line in (run_dir / HISTORY).read_text().splitlines()]
+    assert [r["best_dev"] for r in rows[:-1]] == [None, None]
     for var in (
         "LANGSMITH_ENDPOINT",
         "LANGCHAIN_ENDPOINT",
