@@ -135,6 +135,9 @@ def _scores(data: RunData) -> str:
     series = {"best train score": train}
     if dev:
         series["its dev score"] = dev
+    final_dev = data.summary.get("final", {}).get("dev")
+    if isinstance(final_dev, int | float) and train:
+        series["final choice, dev"] = [(train[-1][0], float(final_dev))]
     chart = svg.line_chart(series, title="Best prompt's score per epoch", y_range=(0.0, 1.0))
     note = "" if dev else "<p class='sub'>No per-epoch dev score in this history.</p>"
     return chart + note

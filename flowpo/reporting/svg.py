@@ -46,7 +46,7 @@ def line_chart(
     *,
     title: str,
     x_label: str = "epoch",
-    width: int = 560,
+    width: int = 600,
     height: int = 250,
     y_range: tuple[float, float] | None = None,
 ) -> str:
