@@ -11,7 +11,7 @@ from flowpo.config import OptimizeConfig
 from flowpo.graphs.resources import Resources, resources, rng_for
 from flowpo.graphs.state import OptimizerState
 from flowpo.memory import retriever_for
-from flowpo.operators.base import BadCase, OperatorContext, Reflection
+from flowpo.operators.base import BadCase, OperatorContext, OperatorResult, Reflection
 from flowpo.prompt import Prompt
 from flowpo.promptdiff import prompt_diff
 from flowpo.tracing import span
@@ -32,16 +32,7 @@ async def edit(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
         for i, step in enumerate(state.get("plan", [])):
             parent = known[step["parent_id"]]
             prompt = Prompt.from_dict(parent["prompt"])
-            name = f"{step['operator']}@{step['section']}"
-            async with span(name, {**step, "parent_prompt": prompt.text}) as run:
-                result = await res.operators[step["operator"]].apply(prompt, step["section"], ctx)
-                fresh = [
-                    p
-                    for p in result.prompts
-                    if p.fingerprint(res.task.template, res.task.verbalizers) not in seen
-                ]
-                diff = prompt_diff(prompt, fresh[0]) if fresh else ""
-                run.outputs = {"made": len(fresh), "rejected": result.rejected, "diff": diff}
+            result, fresh, diff = await _apply(res, step, prompt, ctx, seen)
             update["budget"]["llm_calls"] += result.llm_calls
             action = {
                 **step,
@@ -65,6 +56,23 @@ async def edit(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
             actions.append(action)
     update.update({"pending": pending, "last_actions": actions, "epoch": epoch, "plan": []})
     return update
+
+
+async def _apply(
+    res: Resources, step: dict[str, Any], prompt: Prompt, ctx: OperatorContext, seen: set[str]
+) -> tuple[OperatorResult, list[Prompt], str]:
+    """Run one operator as a traced run named ``operator@section``; keep unseen prompts."""
+    name = f"{step['operator']}@{step['section']}"
+    async with span(name, {**step, "parent_prompt": prompt.text}) as run:
+        result = await res.operators[step["operator"]].apply(prompt, step["section"], ctx)
+        fresh = [
+            p
+            for p in result.prompts
+            if p.fingerprint(res.task.template, res.task.verbalizers) not in seen
+        ]
+        diff = prompt_diff(prompt, fresh[0]) if fresh else ""
+        run.outputs = {"made": len(fresh), "rejected": result.rejected, "diff": diff}
+    return result, fresh, diff
 
 
 def _context(
