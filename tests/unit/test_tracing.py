@@ -29,11 +29,16 @@ class HashTarget(TargetLM):
     """A deterministic target model: log-probs from a hash of the prompt and the text."""
 
     model_id = "hash-target"
+    crash_after = None  # scoring calls left before one raises (simulates a dying run)
 
     def check_words(self, words):
         return None
 
     async def score_labels(self, prefix, texts, words):
+        if HashTarget.crash_after is not None:
+            HashTarget.crash_after -= 1
+            if HashTarget.crash_after < 0:
+                raise RuntimeError("target died")
         self.stats.calls += 1
         self.stats.examples += len(texts)
         rows = []
@@ -157,6 +162,25 @@ def test_resume_appends_to_the_trace(fake_resources):
     runs = read_trace(run_dir)
     assert len([r for r in runs if r["parent_run_id"] is None]) == 2
     assert runs[: len(first)] == first
+
+
+def test_a_crashed_run_keeps_its_trace_and_resume_appends(fake_resources, monkeypatch):
+    run_dir = fake_resources / "run"
+    monkeypatch.setattr(HashTarget, "crash_after", 2)  # epoch 0 train + dev, then epoch 1 dies
+    with pytest.raises(RuntimeError, match="target died"):
+        asyncio.run(aoptimize(_config(run_dir, 2)))
+    crashed = read_trace(run_dir)
+    assert [r["name"] for r in crashed if r["parent_run_id"] is None] == ["flowpo"]
+    assert "target died" in crashed[0]["error"]
+    monkeypatch.setattr(HashTarget, "crash_after", None)
+    asyncio.run(aresume(run_dir))
+    runs = read_trace(run_dir)
+    assert runs[: len(crashed)] == crashed
+    roots = [r for r in runs if r["parent_run_id"] is None]
+    assert len(roots) == 2 and roots[1]["error"] is None
+    nodes = sorted(_node_runs(runs, roots[1]["id"]), key=lambda r: r["dotted_order"])
+    # the resumed graph run starts again at the node that died, not at init
+    assert nodes[0]["name"] == "evaluate" and nodes[-1]["name"] == "finalize"
 
 
 def test_summarize_condenses_a_state():
