@@ -262,6 +262,10 @@ def live_tracers() -> list[BaseCallbackHandler]:
     return [LangChainTracer(client=client, project_name=project_name())]
 
 
+def _first_line(e: Exception) -> str:
+    return f"{e.__class__.__name__}: {(str(e).splitlines() or [''])[0][:200]}"
+
+
 def project_name() -> str:
     """Return the LangSmith project (``LANGSMITH_PROJECT``, default ``flowpo``)."""
     return os.environ.get("LANGSMITH_PROJECT") or os.environ.get("LANGCHAIN_PROJECT") or "flowpo"
@@ -284,6 +288,7 @@ def endpoint_settings() -> tuple[str | None, str | None]:
 def upload(run_dir: Path, *, project: str | None = None) -> int:
     """Post the runs of ``trace.json`` to the configured endpoint; return how many."""
     from langsmith import Client
+    from langsmith.utils import LangSmithError
 
     runs = read_trace(run_dir)
     if not runs:
@@ -300,5 +305,15 @@ def upload(run_dir: Path, *, project: str | None = None) -> int:
         body["start_time"] = dt.datetime.fromisoformat(run["start_time"])
         if run.get("end_time"):
             body["end_time"] = dt.datetime.fromisoformat(run["end_time"])
-        client.create_run(run["name"], run["inputs"], run["run_type"], project_name=name, **body)
+        try:
+            client.create_run(
+                run["name"], run["inputs"], run["run_type"], project_name=name, **body
+            )
+        except LangSmithError as e:
+            raise ConfigError(
+                f"the trace endpoint refused or did not answer ({_first_line(e)})",
+                where=url or "LangSmith",
+                field="LANGSMITH_ENDPOINT",
+                fix="check the endpoint URL and API key; runs already posted stay posted",
+            ) from None
     return len(runs)
