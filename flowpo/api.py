@@ -32,6 +32,7 @@ def task_for(config: EvalConfig) -> Task:
         metric=config.metric,
         template=config.template,
         verbalizers=_split_list(config.verbalizers),
+        max_input_chars=config.max_input_chars,
     )
     return task
 
@@ -61,7 +62,14 @@ def evaluate(
     prompt = prompt_for(config, task)
     examples = task.split(config.split)[: config.limit]
     model = load_target(
-        config.model, device=config.device, dtype=config.dtype, batch_size=config.batch_size
+        config.model,
+        device=config.device,
+        dtype=config.dtype,
+        batch_size=config.batch_size,
+        concurrency=config.concurrency,
+        timeout=config.request_timeout,
+        max_retries=config.max_retries,
+        backoff=config.retry_backoff,
     )
     evaluator = Evaluator(
         task,

@@ -14,7 +14,7 @@ import click
 from pydantic_settings import BaseSettings
 
 from flowpo.config import EvalConfig, OptimizeConfig, make_config
-from flowpo.errors import FlowpoError
+from flowpo.errors import FlowpoError, RunStopped
 
 
 def options_from(config_cls: type[BaseSettings]) -> Callable[[Callable[..., Any]], Any]:
@@ -127,12 +127,17 @@ def _report(result: dict[str, Any]) -> None:
 @options_from(OptimizeConfig)
 def optimize_cmd(quiet: bool, **kwargs: Any) -> None:
     """Optimize a prompt on a task; writes everything to the run directory."""
-    from flowpo.runner import optimize
+    from langgraph.runtime import RunControl
+
+    from flowpo.runner import drain_on_sigint, optimize
 
     config = typing.cast(OptimizeConfig, make_config(OptimizeConfig, **kwargs))
     progress = _Progress(config.max_epochs, quiet)
-    result = optimize(config, on_event=progress)
-    progress.bar.close()
+    try:
+        with drain_on_sigint(RunControl()) as control:
+            result = optimize(config, on_event=progress, control=control)
+    finally:
+        progress.bar.close()
     _report(result)
 
 
@@ -141,12 +146,17 @@ def optimize_cmd(quiet: bool, **kwargs: Any) -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def resume_cmd(run_dir: Path, quiet: bool) -> None:
     """Continue a stopped or killed run; examples already scored are not scored again."""
+    from langgraph.runtime import RunControl
+
     from flowpo.rundir import load_config
-    from flowpo.runner import resume
+    from flowpo.runner import drain_on_sigint, resume
 
     progress = _Progress(load_config(run_dir).max_epochs, quiet)
-    result = resume(run_dir, on_event=progress)
-    progress.bar.close()
+    try:
+        with drain_on_sigint(RunControl()) as control:
+            result = resume(run_dir, on_event=progress, control=control)
+    finally:
+        progress.bar.close()
     _report(result)
 
 
@@ -193,9 +203,22 @@ _register_groups()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; user errors print one clear line and exit with status 2."""
+    """Run the CLI; user errors print one clear line and exit with status 2.
+
+    A run stopped by Ctrl-C exits with status 130 after saying how to resume it.
+    """
     try:
         cli.main(args=argv, standalone_mode=False)
+    except RunStopped as e:
+        click.echo(f"stopped: {e}", err=True)
+        raise SystemExit(130) from None
+    except KeyboardInterrupt:
+        click.echo(
+            "stopped at once: the step in flight is lost, its scored examples are cached; "
+            "continue with 'flowpo resume <run-dir>'",
+            err=True,
+        )
+        raise SystemExit(130) from None
     except FlowpoError as e:
         click.echo(f"error: {e}", err=True)
         raise SystemExit(2) from None

@@ -76,6 +76,25 @@ class EvalConfig(BaseSettings):
         None, description="Template with {prompt} and {text} (default: the task's)."
     )
 
+    concurrency: int = Field(8, ge=1, description="Most remote-model requests in flight at once.")
+    request_timeout: float = Field(
+        60.0, gt=0, description="Seconds to wait for one remote-model request."
+    )
+    max_retries: int = Field(
+        4,
+        ge=0,
+        description="Retries of a remote request after a timeout, a lost connection, "
+        "HTTP 429 or 5xx (exponential backoff with jitter); then the run stops, resumable.",
+    )
+    retry_backoff: float = Field(
+        0.5, ge=0, description="Seconds before the first retry (doubled each retry, jittered)."
+    )
+    max_input_chars: int = Field(
+        10_000,
+        ge=100,
+        description="Data files: longest example input kept; longer ones are cut, with a warning.",
+    )
+
     @field_validator("model")
     @classmethod
     def _model_spec(cls, value: str) -> str:
@@ -89,6 +108,9 @@ def make_config(cls: type[BaseSettings], **kwargs: Any) -> BaseSettings:
         return cls(**{k: v for k, v in kwargs.items() if v is not None})
     except ValidationError as e:
         err = e.errors()[0]
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, ConfigError):  # a validator's own error already says it all
+            raise cause from None
         field = ".".join(str(p) for p in err["loc"]) or "config"
         raise ConfigError(
             f"invalid value {err.get('input')!r}: {err['msg']}",
@@ -149,6 +171,12 @@ class OptimizeConfig(BaseSettings):
         2, ge=0, description="Simulated-annealing picks kept besides the top-k (paper: 2)."
     )
     actions_per_epoch: int = Field(6, ge=1, description="(section, operator) edits per epoch.")
+    children_per_action: int = Field(
+        2,
+        ge=1,
+        description="Most new prompts kept from one edit (Few-Shot offers one per strategy); "
+        "each is scored and credited as its own action.",
+    )
     alpha: float = Field(1.0, gt=0, description="MSGD step: Q <- Q(1 + alpha Norm) (paper: 1).")
     sarsa_alpha: float = Field(0.5, gt=0, le=1, description="SARSA learning rate (paper: 0.5).")
     sarsa_gamma: float = Field(0.5, ge=0, le=1, description="SARSA discount (paper: 0.5).")
@@ -165,7 +193,9 @@ class OptimizeConfig(BaseSettings):
         0.1, ge=0, description="Relative score loss charged to an action whose output was rejected."
     )
     reflect_cases: int = Field(8, ge=0, description="Wrong predictions the reflector explains.")
-    n_shots: int = Field(4, ge=1, description="Demonstrations the Few-Shot operator inserts.")
+    n_shots: int = Field(
+        16, ge=1, description="Demonstrations the Few-Shot operator inserts (LM-BFF: 16)."
+    )
     budget_examples: int | None = Field(
         None, description="Most target-LM example evaluations (cache hits are free)."
     )
@@ -190,6 +220,9 @@ class OptimizeConfig(BaseSettings):
     max_section_chars: int = Field(
         1500, ge=50, description="Longest section an operator may write."
     )
+    max_examples_chars: int = Field(
+        4000, ge=50, description="Longest demonstrations section (Few-Shot trims to fit)."
+    )
     run_dir: Path | None = Field(None, description="Run directory (default: runs/<task>-<time>).")
     use_memory: bool = Field(
         True,
@@ -205,6 +238,25 @@ class OptimizeConfig(BaseSettings):
         "local:all-minilm-l6-v2",
         description="Embedding model of the "
         "memory: local:all-minilm-l6-v2 or an OpenAI-compatible spec.",
+    )
+
+    concurrency: int = Field(8, ge=1, description="Most remote-model requests in flight at once.")
+    request_timeout: float = Field(
+        60.0, gt=0, description="Seconds to wait for one remote-model request."
+    )
+    max_retries: int = Field(
+        4,
+        ge=0,
+        description="Retries of a remote request after a timeout, a lost connection, "
+        "HTTP 429 or 5xx (exponential backoff with jitter); then the run stops, resumable.",
+    )
+    retry_backoff: float = Field(
+        0.5, ge=0, description="Seconds before the first retry (doubled each retry, jittered)."
+    )
+    max_input_chars: int = Field(
+        10_000,
+        ge=100,
+        description="Data files: longest example input kept; longer ones are cut, with a warning.",
     )
 
     @field_validator("model", "operator_model")

@@ -47,3 +47,7 @@ class ConfigError(FlowpoError, ValueError):
 
 class ModelError(FlowpoError, RuntimeError):
     """A model that cannot do what was asked: a missing file, an unreachable endpoint."""
+
+
+class RunStopped(FlowpoError, RuntimeError):
+    """A run stopped before its end on request (Ctrl-C); its last checkpoint is saved."""

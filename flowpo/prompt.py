@@ -20,6 +20,18 @@ DEFAULT_TEMPLATE = "{prompt} Input : {text} Output:"
 
 _HEADER = re.compile(r"^(#{1,6})\s+(.+?)\s*$")
 _FROZEN = re.compile(r"\s*\((frozen)\)\s*$", re.IGNORECASE)
+_ESCAPED = re.compile(r"^\\*#")
+"""A text line that would read as a header: written with one more leading backslash."""
+MAX_PROMPT_CHARS = 200_000
+"""Longest prompt file read; a longer one is refused (it cannot fit any model's context)."""
+
+
+def _escape(text: str) -> str:
+    return "\n".join("\\" + ln if _ESCAPED.match(ln) else ln for ln in text.split("\n"))
+
+
+def _unescape(line: str) -> str:
+    return line[1:] if line.startswith("\\") and _ESCAPED.match(line[1:]) else line
 
 
 def check_template(template: str, *, where: str = "template") -> str:
@@ -135,6 +147,25 @@ class Prompt:
         raw = json.dumps(payload, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
+    def near_key(
+        self, task_template: str | None = None, task_verbalizers: dict[str, str] | None = None
+    ) -> str:
+        """Return a hash of the model input up to whitespace: equal keys are near-duplicates.
+
+        Unlike :meth:`fingerprint`, section names and runs of whitespace do not count, so
+        a renamed section or a reflowed paragraph that gives the target the same words in
+        the same order is recognised and not scored again.
+        """
+        words = {**(task_verbalizers or {}), **(self.verbalizers or {})}
+        template = self.template or task_template or DEFAULT_TEMPLATE
+        payload = {
+            "input": " ".join(template.replace(PROMPT_SLOT, self.text).split()),
+            "verbalizers": words or None,
+            "calibrate": self.calibrate,
+        }
+        raw = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (graph state and ``best_prompt.json`` use it)."""
         return {
@@ -175,7 +206,7 @@ class Prompt:
             )
         for s in self.sections:
             mark = " (frozen)" if s.frozen else ""
-            out.append(f"# {s.name}{mark}\n\n{s.text.strip()}\n")
+            out.append(f"# {s.name}{mark}\n\n{_escape(s.text.strip())}\n")
         return "\n".join(out)
 
     @classmethod
@@ -183,24 +214,43 @@ class Prompt:
         """Parse Markdown: YAML front matter (template, verbalizers), headers as sections.
 
         Text before the first header becomes a section named ``instruction``. A header
-        ending in ``(frozen)`` marks its section frozen.
+        ending in ``(frozen)`` marks its section frozen. :meth:`to_markdown` writes a text
+        line starting with ``#`` with one more backslash in front; it is removed here.
+
+        Raises:
+            DataError: Bad front matter, or two sections with the same name (naming the line).
         """
+        markdown = markdown.replace("\r\n", "\n").replace("\r", "\n")
         meta, body = _split_front_matter(markdown, where)
+        offset = markdown[: len(markdown) - len(body)].count("\n")
         sections: list[Section] = []
         name, frozen = "instruction", False
         lines: list[str] = []
-        for line in body.splitlines():
+        first_line: dict[str, int] = {}
+
+        def close() -> None:
+            text = "\n".join(lines).strip()
+            if text:  # a header with no text adds no section
+                sections.append(Section(name, text, frozen))
+
+        for n, line in enumerate(body.split("\n"), start=offset + 1):
             m = _HEADER.match(line)
-            if m:
-                if "\n".join(lines).strip():
-                    sections.append(Section(name, "\n".join(lines).strip(), frozen))
-                title = m.group(2)
-                frozen = bool(_FROZEN.search(title))
-                name, lines = _FROZEN.sub("", title).strip(), []
-            else:
-                lines.append(line)
-        if "\n".join(lines).strip():
-            sections.append(Section(name, "\n".join(lines).strip(), frozen))
+            if not m:
+                lines.append(_unescape(line))
+                continue
+            close()
+            title = m.group(2)
+            frozen = bool(_FROZEN.search(title))
+            name, lines = _FROZEN.sub("", title).strip(), []
+            if name in first_line:
+                raise DataError(
+                    f"section {name!r} on line {n} was already defined on line {first_line[name]}",
+                    where=f"{where}:{n}",
+                    field=name,
+                    fix="give every section header a distinct name, or merge the two",
+                )
+            first_line[name] = n
+        close()
         template = meta.get("template")
         if template is not None:
             check_template(str(template), where=where)
@@ -223,6 +273,12 @@ class Prompt:
     def from_file(cls, path: str | Path) -> Prompt:
         """Read a Markdown prompt file."""
         p = Path(path)
+        if p.is_file() and p.stat().st_size > 4 * MAX_PROMPT_CHARS:
+            raise DataError(
+                f"the prompt file is {p.stat().st_size} bytes, more than any prompt can use",
+                where=str(p),
+                fix=f"keep the prompt under {MAX_PROMPT_CHARS} characters",
+            )
         try:
             raw = p.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -237,6 +293,18 @@ class Prompt:
                 where=str(p),
                 fix="save the file as UTF-8",
             ) from None
+        except IsADirectoryError:
+            raise DataError(
+                "the prompt path is a directory",
+                where=str(p),
+                fix="give a Markdown file to --prompt-file",
+            ) from None
+        if len(raw) > MAX_PROMPT_CHARS:
+            raise DataError(
+                f"the prompt file holds {len(raw)} characters",
+                where=str(p),
+                fix=f"keep the prompt under {MAX_PROMPT_CHARS} characters",
+            )
         return cls.from_markdown(raw, where=str(p))
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from langgraph.runtime import Runtime
 
 from flowpo.agents.common import new_candidate, timed
 from flowpo.config import OptimizeConfig
+from flowpo.errors import FlowpoError
 from flowpo.graphs.resources import Resources, resources, rng_for
 from flowpo.graphs.state import OptimizerState
 from flowpo.memory import retriever_for
@@ -32,47 +34,67 @@ async def edit(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
         for i, step in enumerate(state.get("plan", [])):
             parent = known[step["parent_id"]]
             prompt = Prompt.from_dict(parent["prompt"])
-            result, fresh, diff = await _apply(res, step, prompt, ctx, seen)
+            result = await _apply(res, step, prompt, ctx)
             update["budget"]["llm_calls"] += result.llm_calls
-            action = {
+            failed = {
                 **step,
                 "candidate_id": None,
                 "failed": True,
-                "reason": "; ".join(result.rejected) or "only prompts already scored",
+                "reason": "; ".join(result.rejected) or "only prompts already scored "
+                "(or near-duplicates of them)",
             }
-            if fresh:
-                cid = f"e{epoch}-{i}"
-                seen.add(fresh[0].fingerprint(res.task.template, res.task.verbalizers))
+            kept: list[dict[str, Any]] = []
+            for child in result.prompts:
+                key = child.near_key(res.task.template, res.task.verbalizers)
+                if key in seen or len(kept) == config.children_per_action:
+                    continue
+                seen.add(key)
+                cid = f"e{epoch}-{i}" + (f"-{len(kept)}" if kept else "")
                 pending.append(
                     new_candidate(
-                        fresh[0],
+                        child,
                         cid=cid,
                         epoch=epoch,
                         parent_id=parent["id"],
                         action=(step["section"], step["operator"]),
                     )
                 )
-                action.update(candidate_id=cid, failed=False, reason="", diff=diff)
-            actions.append(action)
+                diff = prompt_diff(prompt, child)
+                kept.append(
+                    {**step, "candidate_id": cid, "failed": False, "reason": "", "diff": diff}
+                )
+            actions.extend(kept or [failed])
     update.update({"pending": pending, "last_actions": actions, "epoch": epoch, "plan": []})
     return update
 
 
+log = logging.getLogger(__name__)
+
+
 async def _apply(
-    res: Resources, step: dict[str, Any], prompt: Prompt, ctx: OperatorContext, seen: set[str]
-) -> tuple[OperatorResult, list[Prompt], str]:
-    """Run one operator as a traced run named ``operator@section``; keep unseen prompts."""
+    res: Resources, step: dict[str, Any], prompt: Prompt, ctx: OperatorContext
+) -> OperatorResult:
+    """Run one operator as a traced run named ``operator@section``.
+
+    An unexpected error is a failed action, logged, never a crash. ``FlowpoError``s (a
+    target model that failed for good, a bad setting) still stop the run: its checkpoint
+    is saved and ``flowpo resume`` continues it.
+    """
     name = f"{step['operator']}@{step['section']}"
     async with span(name, {**step, "parent_prompt": prompt.text}) as run:
-        result = await res.operators[step["operator"]].apply(prompt, step["section"], ctx)
-        fresh = [
-            p
-            for p in result.prompts
-            if p.fingerprint(res.task.template, res.task.verbalizers) not in seen
-        ]
-        diff = prompt_diff(prompt, fresh[0]) if fresh else ""
-        run.outputs = {"made": len(fresh), "rejected": result.rejected, "diff": diff}
-    return result, fresh, diff
+        try:
+            result = await res.operators[step["operator"]].apply(prompt, step["section"], ctx)
+        except FlowpoError:
+            raise
+        except Exception as e:  # noqa: BLE001 - an operator bug must not end an hours-long run
+            log.exception("operator %s failed on section %s", step["operator"], step["section"])
+            result = OperatorResult(rejected=[f"operator error: {type(e).__name__}: {e}"])
+        run.outputs = {
+            "made": len(result.prompts),
+            "rejected": result.rejected,
+            "diffs": [prompt_diff(prompt, p) for p in result.prompts[:3]],
+        }
+    return result
 
 
 def _context(
@@ -98,6 +120,7 @@ def _context(
         bad_cases=bad,
         reflection=Reflection(reflection.get("reasons", []), reflection.get("summary", "")),
         max_section_chars=config.max_section_chars,
+        max_examples_chars=config.max_examples_chars,
         target=res.target,
         retrieve=retriever_for(res.memory, kind="section", exclude_run=res.run_dir.name)
         if res.memory is not None

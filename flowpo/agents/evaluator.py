@@ -8,6 +8,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from flowpo.agents.common import emit, timed
+from flowpo.agents.experience import remembered_score, split_key
 from flowpo.config import OptimizeConfig
 from flowpo.graphs.resources import resources, rng_for
 from flowpo.graphs.state import OptimizerState, add_counts
@@ -25,7 +26,7 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
     epoch = state.get("epoch", 0)
     update: dict[str, Any] = {"budget": {}}
     with timed(update):
-        scored, budget = await _score(res, state.get("pending", []))
+        scored, budget = await _score(res, state.get("pending", []), config.model)
         update["budget"].update(budget)
         by_id = {c["id"]: c for c in scored}
         w = config.soft_weight
@@ -79,7 +80,7 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
             "best": best,
             "stale": stale,
             "last_actions": actions,
-            "seen": [*state.get("seen", []), *[c["fingerprint"] for c in scored]],
+            "seen": [*state.get("seen", []), *[c["near_key"] for c in scored]],
             "archive": rank([*state.get("archive", []), *scored], w)[:ARCHIVE_SIZE],
             "usage": usage_delta(actions),
             "history": [row],
@@ -92,13 +93,23 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
 
 
 async def _score(
-    res: Any, pending: list[dict[str, Any]]
+    res: Any, pending: list[dict[str, Any]], model: str
 ) -> tuple[list[dict[str, Any]], dict[str, float]]:
     train = res.task.split("train")
     budget = {"examples_scored": 0.0, "examples_cached": 0.0, "tokens": 0.0}
     scored = []
     for cand in pending:
         prompt = Prompt.from_dict(cand["prompt"])
+        keys = {
+            "fingerprint": prompt.fingerprint(res.task.template, res.task.verbalizers),
+            "near_key": prompt.near_key(res.task.template, res.task.verbalizers),
+            "train_key": split_key(train),
+        }
+        known = remembered_score(res.memory, prompt.text, res.task.name, model, keys)
+        if known is not None:
+            budget["examples_from_memory"] = budget.get("examples_from_memory", 0.0) + len(train)
+            scored.append({**cand, **known, **keys, "from_memory": True})
+            continue
         result = await res.evaluator.aevaluate(prompt, train)
         budget["examples_scored"] += result.model_calls
         budget["examples_cached"] += result.cached
@@ -106,6 +117,7 @@ async def _score(
         scored.append(
             {
                 **cand,
+                **keys,
                 "train_score": result.score,
                 "train_soft": result.details.get("soft_score", 0.0),
                 "per_label": result.details.get("per_label", {}),

@@ -9,14 +9,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from flowpo.memory import MemoryRecord, MemoryStore, similar_q_tables
 from flowpo.policy import QTable
 from flowpo.prompt import Prompt
+from flowpo.types import Example
 
 log = logging.getLogger(__name__)
+KEPT = ("near_key", "train_key", "train_soft", "per_label")
+"""Candidate fields stored with a prompt record so a near-duplicate can reuse its score."""
+NEAR = 0.9
+"""Least embedding similarity at which a remembered prompt is checked as a near-duplicate."""
 
 
 def warm_start(
@@ -36,6 +44,43 @@ def warm_start(
     return blended, used
 
 
+def split_key(examples: Sequence[Example]) -> str:
+    """Return a hash of a split's inputs and targets (a stored score is reusable on equal keys)."""
+    raw = json.dumps([[str(e.input), str(e.target)] for e in examples], ensure_ascii=False)
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def remembered_score(
+    store: MemoryStore | None, text: str, task: str, model: str, keys: dict[str, str]
+) -> dict[str, Any] | None:
+    """Return the stored train score of a near-duplicate prompt scored before, else ``None``.
+
+    The vector search finds past prompts of ``task`` whose text is nearly the same; one is
+    reused only when the target model, the train split and the model input up to
+    whitespace (``near_key``: frame, label words, calibration, words) are all equal, so a
+    reused score is the score this prompt would get.
+    """
+    if store is None or not len(store):
+        return None
+    for record, similarity in store.search(text, 5, kind="prompt", task=task):
+        data = record.data or {}
+        if (
+            similarity >= NEAR
+            and record.model == model
+            and record.score is not None
+            and data.get("near_key") == keys["near_key"]
+            and data.get("train_key") == keys["train_key"]
+        ):
+            log.info("near-duplicate of a remembered prompt (run %s): not scored", record.run)
+            return {
+                "train_score": float(record.score),
+                "train_soft": float(data.get("train_soft", 0.0)),
+                "per_label": dict(data.get("per_label", {})),
+                "memory_run": record.run,
+            }
+    return None
+
+
 def remember(
     store: MemoryStore, state: dict[str, Any], *, task: str, description: str, run: str, model: str
 ) -> int:
@@ -52,7 +97,11 @@ def remember(
                 run,
                 model,
                 score,
-                {"prompt": cand["prompt"], "id": cand["id"]},
+                {
+                    "prompt": cand["prompt"],
+                    "id": cand["id"],
+                    **{k: cand[k] for k in KEPT if k in cand},
+                },
             )
         )
         for section in prompt.sections:

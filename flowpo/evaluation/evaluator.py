@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from flowpo.errors import ConfigError
+from flowpo.errors import ConfigError, ModelError
 from flowpo.evaluation.cache import CachedResult, EvalCache
 from flowpo.metrics import corpus_score, parse_entities, score_example
 from flowpo.models.base import TargetLM
@@ -143,7 +143,11 @@ class Evaluator:
         for start in range(0, len(todo), self.chunk_size):
             idx = todo[start : start + self.chunk_size]
             suffixes = [pattern.replace(TEXT_SLOT, texts[i]) for i in idx]
-            fresh = await self._run(prompt, prefix, suffixes, [examples[i] for i in idx])
+            try:
+                fresh = await self._run(prompt, prefix, suffixes, [examples[i] for i in idx])
+            except ModelError as e:
+                self._save_partial(prompt, fp, mode, e, [keys[i] for i in idx], examples, idx)
+                raise
             rows = list(zip([keys[i] for i in idx], fresh, strict=True))
             self.cache.put_many(fp, self._model_key, mode, rows)  # saved as soon as computed
             results.update(rows)
@@ -183,17 +187,53 @@ class Evaluator:
             rows = await self.model.score_labels(prefix, suffixes, self._words(prompt))
             if prompt.calibrate:
                 rows = calibrate(rows, await self._content_free(prompt, prefix))
-            out = []
-            for ex, lp in zip(examples, rows, strict=True):
-                pred = self.task.labels[max(range(len(lp)), key=lp.__getitem__)]
-                out.append(CachedResult(pred, float(pred == ex.target), tuple(lp)))
-            return out
+            return self._from_rows(rows, examples)
         texts = await self.model.generate(prefix, suffixes, max_new_tokens=self.max_new_tokens)
+        return self._from_texts(texts, examples)
+
+    def _from_rows(self, rows: list[list[float]], examples: list[Example]) -> list[CachedResult]:
+        out = []
+        for ex, lp in zip(examples, rows, strict=True):
+            pred = self.task.labels[max(range(len(lp)), key=lp.__getitem__)]
+            out.append(CachedResult(pred, float(pred == ex.target), tuple(lp)))
+        return out
+
+    def _from_texts(self, texts: list[str], examples: list[Example]) -> list[CachedResult]:
         preds = [self._parse(t) for t in texts]
         return [
             CachedResult(p, score_example(self.task.metric, p, ex), ())
             for p, ex in zip(preds, examples, strict=True)
         ]
+
+    def _save_partial(
+        self,
+        prompt: Prompt,
+        fp: str,
+        mode: str,
+        error: ModelError,
+        keys: list[str],
+        examples: Sequence[Example],
+        idx: list[int],
+    ) -> None:
+        """Cache the examples a failed batch did score (a model that fails mid-batch).
+
+        Calibrated scores need the content-free pass too, so they are not saved alone.
+        """
+        partial: dict[int, Any] = getattr(error, "partial", None) or {}
+        if not partial or prompt.calibrate:
+            return
+        done = sorted(partial)
+        chosen = [examples[idx[j]] for j in done]
+        values = [partial[j] for j in done]
+        fresh = (
+            self._from_rows(values, chosen)
+            if self.mode == "verbalizer"
+            else self._from_texts(values, chosen)
+        )
+        self.cache.put_many(
+            fp, self._model_key, mode, [(keys[j], r) for j, r in zip(done, fresh, strict=True)]
+        )
+        self.budget.examples_scored += len(done)
 
     async def _content_free(self, prompt: Prompt, prefix: str) -> list[float]:
         """Return log of the mean label-word distribution over content-free inputs."""

@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
@@ -54,10 +55,10 @@ def _build(config_json: str) -> Resources:
     config = OptimizeConfig(**json.loads(config_json))
     if config.run_dir is None:  # rundir.prepare sets it before the graph runs
         raise ValueError("the run configuration has no run_dir")
-    task = resolve_task(config.task, seed=config.data_seed)
-    target = load_target(
-        config.model, device=config.device, dtype=config.dtype, batch_size=config.batch_size
+    task = resolve_task(
+        config.task, seed=config.data_seed, max_input_chars=config.max_input_chars
     )
+    target = load_target(config.model, **_model_options(config))
     cache = EvalCache(Path(config.run_dir) / EVAL_CACHE)
     evaluator = Evaluator(task, target, cache=cache, max_new_tokens=config.max_new_tokens)
     names = (
@@ -79,13 +80,21 @@ def _build(config_json: str) -> Resources:
 def _operator_llm(config: OptimizeConfig) -> BaseChatModel:
     from flowpo.models.chat import LocalChatModel, load_chat_model
 
-    llm = load_chat_model(
-        config.operator_model or config.model,
-        device=config.device,
-        dtype=config.dtype,
-        batch_size=config.batch_size,
-    )
+    llm = load_chat_model(config.operator_model or config.model, **_model_options(config))
     if isinstance(llm, LocalChatModel):
         llm.max_new_tokens = config.operator_max_tokens
         llm.temperature, llm.top_p = 0.7, 0.9
     return llm
+
+
+def _model_options(config: OptimizeConfig) -> dict[str, Any]:
+    """Return the backend options of every model of a run (each backend takes its own)."""
+    return {
+        "device": config.device,
+        "dtype": config.dtype,
+        "batch_size": config.batch_size,
+        "concurrency": config.concurrency,
+        "timeout": config.request_timeout,
+        "max_retries": config.max_retries,
+        "backoff": config.retry_backoff,
+    }

@@ -61,11 +61,14 @@ class MemoryRecord:
         }
 
 
+_FIX = "import a file written by `flowpo memory export` (one record per line)"
+
+
 def check_record(record: MemoryRecord, where: str = "record") -> None:
     """Raise DataError if ``record`` has a bad kind, field type, score or data."""
     for name, typ in REQUIRED.items():
         if not isinstance(getattr(record, name), typ):
-            raise DataError(f"{name} must be a string", where=where, field=name)
+            raise DataError(f"{name} must be a string", where=where, field=name, fix=_FIX)
     if record.kind not in KINDS:
         raise DataError(
             f"unknown record kind {record.kind!r}",
@@ -74,15 +77,19 @@ def check_record(record: MemoryRecord, where: str = "record") -> None:
             fix=f"use one of: {', '.join(KINDS)}",
         )
     if record.score is not None and not _is_number(record.score):
-        raise DataError("score must be a finite number or null", where=where, field="score")
+        raise DataError(
+            "score must be a finite number or null", where=where, field="score", fix=_FIX
+        )
     if record.created is not None and not _is_number(record.created):
-        raise DataError("created must be a finite number or null", where=where, field="created")
+        raise DataError(
+            "created must be a finite number or null", where=where, field="created", fix=_FIX
+        )
     if not isinstance(record.data, dict):
-        raise DataError("data must be a JSON object", where=where, field="data")
+        raise DataError("data must be a JSON object", where=where, field="data", fix=_FIX)
     try:
         json.dumps(record.data, allow_nan=False)
     except (TypeError, ValueError) as e:
-        raise DataError(f"data is not JSON-ready: {e}", where=where, field="data") from e
+        raise DataError(f"data is not JSON-ready: {e}", where=where, field="data", fix=_FIX) from e
 
 
 def _is_number(value: Any) -> bool:
@@ -96,10 +103,15 @@ def record_from_dict(obj: Any, where: str) -> MemoryRecord:
         DataError: Not an object, a missing or unknown field, or a field of the wrong type.
     """
     if not isinstance(obj, dict):
-        raise DataError("a record must be a JSON object", where=where)
+        raise DataError("a record must be a JSON object", where=where, fix=_FIX)
     for name in REQUIRED:
         if name not in obj:
-            raise DataError("missing field", where=where, field=name)
+            raise DataError(
+                "missing field",
+                where=where,
+                field=name,
+                fix=f"every record needs: {', '.join(REQUIRED)}; {_FIX}",
+            )
     unknown = sorted(set(obj) - set(REQUIRED) - set(OPTIONAL))
     if unknown:
         raise DataError(
@@ -109,7 +121,7 @@ def record_from_dict(obj: Any, where: str) -> MemoryRecord:
             fix=f"records have only: {', '.join([*REQUIRED, *OPTIONAL])}",
         )
     if obj.get("id") is not None and not (isinstance(obj["id"], int) and obj["id"] > 0):
-        raise DataError("id must be a positive integer or null", where=where, field="id")
+        raise DataError("id must be a positive integer or null", where=where, field="id", fix=_FIX)
     record = MemoryRecord(
         kind=obj["kind"],
         text=obj["text"],

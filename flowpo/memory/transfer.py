@@ -50,4 +50,5 @@ def read_records(file: Path) -> list[MemoryRecord]:
             where=str(file),
             fix="check the path",
         ) from e
-    return parse_jsonl(text.splitlines(), str(file))
+    # Split at "\n" only: exported JSON holds U+2028 and friends unescaped (ensure_ascii=False).
+    return parse_jsonl(text.split("\n"), str(file))

@@ -116,9 +116,13 @@ def load_chat_model(spec: str, **options: Any) -> BaseChatModel:
     from langchain_openai import ChatOpenAI
 
     key = options.get("api_key") or ("EMPTY" if parsed.base_url else None)
+    # The openai client retries timeouts, 429 and 5xx with jittered exponential backoff;
+    # what still fails is a failed action for the operator (operators.llm.ask_each).
     return ChatOpenAI(
         model=parsed.model,
         base_url=parsed.base_url,
         temperature=0,
         api_key=SecretStr(key) if key else None,
+        timeout=options.get("timeout", 60.0),
+        max_retries=options.get("max_retries", 4),
     )

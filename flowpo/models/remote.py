@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import math
 import os
+import random
 from collections.abc import Awaitable, Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 import openai
@@ -19,6 +22,70 @@ from flowpo.models.base import TargetLM
 
 _OPENAI_URL = "https://api.openai.com/v1"
 _T = TypeVar("_T")
+log = logging.getLogger(__name__)
+
+RETRYABLE = (
+    openai.APIConnectionError,
+    openai.RateLimitError,
+    openai.InternalServerError,
+    openai.APIResponseValidationError,
+    json.JSONDecodeError,
+)
+"""Faults worth a retry: timeouts and lost connections, HTTP 429, HTTP 5xx, and an answer
+that is not a chat completion (a proxy's HTML error page)."""
+
+
+def backoff_delay(
+    attempt: int, base: float, cap: float, rng: random.Random, retry_after: float | None = None
+) -> float:
+    """Return seconds to wait before retry ``attempt`` (0-based): exponential, jittered.
+
+    The delay is ``min(cap, base * 2**attempt)`` scaled by a random factor in [0.5, 1]
+    ("equal jitter"), so clients that failed together do not retry together; a server's
+    ``Retry-After`` is honoured when it asks for longer (still capped).
+    """
+    delay = min(cap, base * 2**attempt) * (0.5 + 0.5 * rng.random())
+    if retry_after is not None:
+        delay = max(delay, min(cap, retry_after))
+    return delay
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    """Return the ``Retry-After`` seconds of an HTTP error response, if it names any."""
+    response = getattr(exc, "response", None)
+    if response is None:
+        return None
+    try:
+        if response.headers.get("retry-after-ms") is not None:
+            return float(response.headers["retry-after-ms"]) / 1000
+        value = response.headers.get("retry-after")
+        return float(value) if value is not None else None
+    except ValueError:  # an HTTP date: fall back to our own backoff
+        return None
+
+
+class RetryStats:
+    """Counters of the faults a model met and retried (read by reports and tests)."""
+
+    def __init__(self) -> None:
+        """Start every counter at zero."""
+        self.faults: dict[str, int] = {}
+        self.retries = 0
+        self.gave_up = 0
+
+    def count(self, exc: BaseException) -> None:
+        """Count one fault by kind (``timeout``, ``connection``, ``http_429``, ``http_5xx``)."""
+        if isinstance(exc, openai.APITimeoutError):
+            kind = "timeout"
+        elif isinstance(exc, openai.APIConnectionError):
+            kind = "connection"
+        elif isinstance(exc, openai.APIStatusError):
+            kind = f"http_{exc.status_code}"
+        elif isinstance(exc, json.JSONDecodeError | openai.APIResponseValidationError):
+            kind = "garbage"
+        else:
+            kind = type(exc).__name__
+        self.faults[kind] = self.faults.get(kind, 0) + 1
 
 
 class RemoteLM(TargetLM):
@@ -37,8 +104,11 @@ class RemoteLM(TargetLM):
             ``base_url`` (local servers accept anything).
         concurrency: Most requests in flight at once.
         timeout: Seconds to wait for one request.
-        max_retries: Retries per request (with exponential backoff by the openai client).
+        max_retries: Retries per request after a timeout, a lost connection, HTTP 429 or
+            HTTP 5xx (exponential backoff with jitter); then a ``ModelError``.
         top_logprobs: Alternatives requested per token when scoring labels.
+        backoff: Seconds before the first retry (doubled each time, jittered).
+        max_backoff: Longest wait between two retries, in seconds.
 
     Raises:
         ConfigError: On a bad setting, or no API key for the OpenAI API.
@@ -52,8 +122,10 @@ class RemoteLM(TargetLM):
         api_key: str | None = None,
         concurrency: int = 8,
         timeout: float = 60.0,
-        max_retries: int = 2,
+        max_retries: int = 4,
         top_logprobs: int = 20,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
     ) -> None:
         """Check the settings and build the langchain-openai chat client."""
         super().__init__()
@@ -65,6 +137,8 @@ class RemoteLM(TargetLM):
             ("max_retries", max_retries, max_retries >= 0, ">= 0"),
             ("top_logprobs", top_logprobs, top_logprobs >= 1, ">= 1"),
             ("timeout", timeout, timeout > 0, "> 0 seconds"),
+            ("backoff", backoff, backoff >= 0, ">= 0 seconds"),
+            ("max_backoff", max_backoff, max_backoff >= backoff, ">= backoff"),
         ):
             if not ok:
                 raise ConfigError(
@@ -92,6 +166,10 @@ class RemoteLM(TargetLM):
         self.timeout = timeout
         self.max_retries = max_retries
         self.top_logprobs = top_logprobs
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.retry_stats = RetryStats()
+        self._rng = random.Random()
         self._api_key = key
         self._http = httpx.AsyncClient()
         self._chat = self._build_chat()
@@ -112,7 +190,7 @@ class RemoteLM(TargetLM):
             api_key=SecretStr(self._api_key),
             temperature=0,
             timeout=self.timeout,
-            max_retries=self.max_retries,
+            max_retries=0,  # retried here, with jitter and counters (see _request)
             use_responses_api=False,
             http_async_client=self._http,
         )
@@ -165,12 +243,20 @@ class RemoteLM(TargetLM):
             ModelError: If the server returns no log-probs or a request fails.
         """
         self.check_words(words)
-        messages = await self._gather(
-            self._request(
-                prefix + text, max_tokens=1, logprobs=True, top_logprobs=self.top_logprobs
+        try:
+            messages = await self._gather(
+                self._request(
+                    prefix + text, max_tokens=1, logprobs=True, top_logprobs=self.top_logprobs
+                )
+                for text in texts
             )
-            for text in texts
-        )
+        except ModelError as e:
+            done: dict[int, AIMessage] = getattr(e, "partial", {})
+            e.partial = {  # type: ignore[attr-defined]
+                i: _label_scores(self._top_tokens(m), words) for i, m in done.items()
+            }
+            self.stats.examples += len(done)
+            raise
         self.stats.examples += len(texts)
         return [_label_scores(self._top_tokens(m), words) for m in messages]
 
@@ -182,9 +268,15 @@ class RemoteLM(TargetLM):
         Raises:
             ModelError: If a request fails.
         """
-        messages = await self._gather(
-            self._request(prefix + text, max_tokens=max_new_tokens) for text in texts
-        )
+        try:
+            messages = await self._gather(
+                self._request(prefix + text, max_tokens=max_new_tokens) for text in texts
+            )
+        except ModelError as e:
+            done: dict[int, AIMessage] = getattr(e, "partial", {})
+            e.partial = {i: str(m.text) for i, m in done.items()}  # type: ignore[attr-defined]
+            self.stats.examples += len(done)
+            raise
         self.stats.examples += len(texts)
         return [str(m.text) for m in messages]
 
@@ -209,24 +301,67 @@ class RemoteLM(TargetLM):
         self._loop, self._reopen = None, True
 
     async def _gather(self, requests: Iterable[Awaitable[_T]]) -> list[_T]:
-        """Run requests concurrently; on the first failure cancel the rest and raise it."""
+        """Run requests concurrently; if some fail, let the others finish, then raise.
+
+        The first failure is raised with ``partial``: ``{index: result}`` of the requests
+        that succeeded, so a caller can save what was paid for. A cancellation (Ctrl-C)
+        cancels every request at once.
+        """
         tasks = [asyncio.ensure_future(r) for r in requests]
         try:
-            return list(await asyncio.gather(*tasks))
+            results = await asyncio.gather(*tasks, return_exceptions=True)
         except BaseException:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
+        for r in results:
+            if isinstance(r, BaseException):
+                if isinstance(r, ModelError):
+                    r.partial = {  # type: ignore[attr-defined]
+                        i: x for i, x in enumerate(results) if not isinstance(x, BaseException)
+                    }
+                raise r
+        return cast(list[_T], results)
 
     async def _request(self, content: str, *, count: bool = True, **kwargs: Any) -> AIMessage:
-        """Send one user message (bounded by the semaphore) and count its usage."""
+        """Send one user message (bounded by the semaphore), retrying transient faults.
+
+        A timeout, a lost connection, HTTP 429 or 5xx is retried up to ``max_retries``
+        times with jittered exponential backoff; the semaphore is released while waiting,
+        so a backing-off request does not hold a slot. Other errors fail at once.
+        """
         chat, semaphore = self._client()
-        async with semaphore:
+        for attempt in range(self.max_retries + 1):
             try:
-                message = await chat.ainvoke([HumanMessage(content=content)], **kwargs)
+                async with semaphore:
+                    message = await chat.ainvoke([HumanMessage(content=content)], **kwargs)
+                break
+            except RETRYABLE as exc:
+                self.retry_stats.count(exc)
+                if attempt == self.max_retries:
+                    self.retry_stats.gave_up += 1
+                    if isinstance(exc, json.JSONDecodeError):
+                        raise ModelError(
+                            f"{self.url} answered with a body that is not JSON "
+                            f"({self.max_retries} retries)",
+                            where=self.model_id,
+                            field="base_url",
+                            fix="check that base_url points at the OpenAI-compatible API "
+                            "(usually ending in /v1), not at a proxy or web page",
+                        ) from exc
+                    raise self._model_error(exc) from exc
+                self.retry_stats.retries += 1
+                delay = backoff_delay(
+                    attempt, self.backoff, self.max_backoff, self._rng, _retry_after(exc)
+                )
+                log.info("%s: %s; retry %d in %.2fs", self.model_id, exc, attempt + 1, delay)
+                await asyncio.sleep(delay)
             except openai.APIError as exc:
+                self.retry_stats.count(exc)
                 raise self._model_error(exc) from exc
+        else:  # pragma: no cover - the loop always breaks or raises
+            raise AssertionError("unreachable")
         if count:
             self.stats.calls += 1
             usage = message.usage_metadata
@@ -273,7 +408,7 @@ class RemoteLM(TargetLM):
             )
         if isinstance(exc, openai.APIConnectionError):
             return ModelError(
-                f"cannot connect to {url} ({_root_cause(exc)})",
+                f"cannot connect to {url} ({_root_cause(exc)}; {self.max_retries} retries)",
                 where=where,
                 field="base_url",
                 fix=f"is the server running? try curl {url}/models, and check base_url",
@@ -301,8 +436,9 @@ class RemoteLM(TargetLM):
             )
         status = exc.status_code if isinstance(exc, openai.APIStatusError) else None
         head = f"HTTP {status}" if status else type(exc).__name__
+        tried = f" after {self.max_retries} retries" if isinstance(exc, RETRYABLE) else ""
         return ModelError(
-            f"request to {url} failed ({head}): {exc.message}",
+            f"request to {url} failed ({head}){tried}: {exc.message}",
             where=where,
             fix="check the server log; the server may not support a request option",
         )

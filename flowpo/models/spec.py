@@ -70,7 +70,9 @@ def load_target(spec: str = DEFAULT_MODEL, **options: Any) -> TargetLM:
         return LocalLM(parsed.model, **{k: v for k, v in options.items() if k in keys})
     from flowpo.models.remote import RemoteLM
 
-    keys = ("concurrency", "timeout", "max_retries", "api_key")
+    remote_keys = ("concurrency", "timeout", "max_retries", "api_key", "backoff")
     return RemoteLM(
-        parsed.model, base_url=parsed.base_url, **{k: v for k, v in options.items() if k in keys}
+        parsed.model,
+        base_url=parsed.base_url,
+        **{k: v for k, v in options.items() if k in remote_keys},
     )

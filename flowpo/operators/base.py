@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import re
+import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -87,6 +88,7 @@ class OperatorContext:
     retrieve: Retriever | None = None
     """Experience-memory search, when a memory is attached."""
     max_section_chars: int = 1500
+    max_examples_chars: int = 4000
     n_drafts: int = 3
     """Drafts for Self-Consistency."""
     n_shots: int = 4
@@ -176,14 +178,37 @@ def extract_text(raw: str) -> str:
     return text.strip().strip('"').strip()
 
 
+def garbage_reason(text: str, *, prose: bool = False) -> str | None:
+    """Return why ``text`` is not text a prompt can hold, or ``None`` if it may be.
+
+    Control characters and U+FFFD (bytes that were not valid text) mean broken output.
+    With ``prose`` (an LLM's instruction text, not data), text of 20 or more characters
+    that is mostly neither letters nor spaces is rejected too.
+    """
+    if "\ufffd" in text or any(
+        unicodedata.category(c) == "Cc" and c not in "\n\t\r" for c in text
+    ):
+        return "output is not text (control characters or undecodable bytes)"
+    stripped = "".join(text.split())
+    if prose and len(stripped) >= 20:
+        letters = sum(c.isalpha() for c in stripped)
+        if letters / len(stripped) < 0.4:
+            return "output is mostly symbols, not words"
+    return None
+
+
 def check_section(old: Prompt, section: str, new_text: str, ctx: OperatorContext) -> str | None:
     """Return why ``new_text`` cannot replace ``section`` of ``old``, or ``None`` if it can."""
     if not new_text.strip():
         return "empty output"
+    garbage = garbage_reason(new_text)
+    if garbage:
+        return garbage
     if TEXT_SLOT in new_text or PROMPT_SLOT in new_text:
         return "output contains a template slot ({text} or {prompt})"
-    if len(new_text) > ctx.max_section_chars:
-        return f"output too long ({len(new_text)} > {ctx.max_section_chars} characters)"
+    limit = ctx.max_examples_chars if section == EXAMPLES else ctx.max_section_chars
+    if len(new_text) > limit:
+        return f"output too long ({len(new_text)} > {limit} characters)"
     current = next((s.text for s in old.sections if s.name == section), None)
     if current is not None and normalize_text(current) == normalize_text(new_text):
         return "output unchanged"

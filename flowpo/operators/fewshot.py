@@ -15,7 +15,6 @@ from dataclasses import replace
 
 from flowpo.operators.base import (
     EXAMPLES,
-    FORMAT,
     Operator,
     OperatorContext,
     OperatorResult,
@@ -146,14 +145,15 @@ def _short_pool(pool: Sequence[Example], demo: Callable[[Example], str], k: int)
 
 
 def _place(prompt: Prompt, text: str) -> Prompt:
-    """Return ``prompt`` with the examples section set, created before ``format`` if absent."""
-    names = [s.name for s in prompt.sections]
-    if EXAMPLES in names:
+    """Return ``prompt`` with the examples section set, appended last if absent.
+
+    Demonstrations go right before the input, the usual few-shot layout, so the last
+    thing the target reads before the input is the pattern it should continue; Define
+    Sort can still move the section.
+    """
+    if EXAMPLES in [s.name for s in prompt.sections]:
         return prompt.with_section(EXAMPLES, text)
-    at = names.index(FORMAT) if FORMAT in names else len(names)
-    sections = list(prompt.sections)
-    sections.insert(at, Section(EXAMPLES, text))
-    return replace(prompt, sections=tuple(sections))
+    return replace(prompt, sections=(*prompt.sections, Section(EXAMPLES, text)))
 
 
 @register
@@ -189,7 +189,7 @@ class FewShot(Operator):
         seen = {frozenset(line.strip() for line in current.splitlines() if line.strip())}
         for name, strategy in STRATEGIES.items():
             demos = [demo(ex) for ex in strategy(pool, ctx.n_shots, ctx.rng, ctx)]
-            while len(demos) > 1 and len("\n".join(demos)) > ctx.max_section_chars:
+            while len(demos) > 1 and len("\n".join(demos)) > ctx.max_examples_chars:
                 demos.pop()
             if not demos or frozenset(demos) in seen:
                 result.rejected.append(f"{name}: no new demonstration set")

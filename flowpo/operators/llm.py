@@ -27,6 +27,7 @@ from flowpo.operators.base import (
     OperatorContext,
     OperatorResult,
     extract_text,
+    garbage_reason,
     replace_section,
 )
 from flowpo.prompt import Prompt
@@ -207,7 +208,10 @@ def add_drafts(
     """Clean each raw answer, validate it and add the edited prompts (duplicates once)."""
     for raw in raws:
         text = clean(raw) if extract else raw.strip()
-        if "<data" in text.lower() or "</data" in text.lower():
+        garbage = garbage_reason(text, prose=extract)
+        if garbage:
+            result.rejected.append(garbage)
+        elif "<data" in text.lower() or "</data" in text.lower():
             result.rejected.append("output contains <data> tags")
         elif any(section_text(p, section) == text for p in result.prompts):
             result.rejected.append("duplicate draft")

@@ -64,7 +64,8 @@ def resolve_task(name_or_path: str | Path, **file_kwargs: Any) -> Task:
     unknown = [
         k
         for k in given
-        if k not in _FILE_ONLY_DEFAULTS and k not in ("seed", "template", "verbalizers", "metric")
+        if k not in _FILE_ONLY_DEFAULTS
+        and k not in ("seed", "template", "verbalizers", "metric", "max_input_chars")
     ]
     if wrong or unknown:
         raise DataError(

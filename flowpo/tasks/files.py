@@ -31,6 +31,8 @@ PER_CLASS = 16
 PER_SPLIT = 32
 """Default train and dev examples of a generation file."""
 CLASSIFICATION_METRICS = frozenset({"accuracy", "macro_f1", "micro_f1", "f1"})
+MAX_INPUT_CHARS = 10_000
+"""Default longest example input kept; longer inputs are cut with a warning."""
 
 Row = tuple[int, dict[str, Any]]
 """A line number (1-based) and the record found there."""
@@ -38,6 +40,10 @@ Row = tuple[int, dict[str, Any]]
 
 class SplitWarning(UserWarning):
     """A data file was too small for the default split sizes."""
+
+
+class TruncationWarning(UserWarning):
+    """Some example inputs were longer than the limit and were cut."""
 
 
 def seeded_split(
@@ -117,7 +123,8 @@ def _decode(path: Path, raw: bytes) -> str:
 
 
 def _jsonl_rows(path: Path, text: str) -> Iterator[Row]:
-    for n, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only: JSON strings may hold U+2028 and friends unescaped.
+    for n, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -196,7 +203,7 @@ def read_rows(path: str | Path) -> list[Row]:
 
 def _need(path: Path, n: int, record: dict[str, Any], name: str, flag: str) -> Any:
     value = record.get(name)
-    if value is None or value == "":
+    if value is None or (isinstance(value, str) and not value.strip()):
         have = ", ".join(repr(k) for k in record) or "none"
         raise DataError(
             f"line {n} has no value for {name!r}; its fields are {have}",
@@ -207,12 +214,27 @@ def _need(path: Path, n: int, record: dict[str, Any], name: str, flag: str) -> A
     return value
 
 
+def _cut(value: Any, limit: int) -> tuple[Any, bool]:
+    """Return ``value`` with every string cut to ``limit`` characters, and whether any was."""
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit], True
+    return value, False
+
+
 def _example(
-    path: Path, row: Row, inputs: list[str], target_field: str
+    path: Path, row: Row, inputs: list[str], target_field: str, limit: int, cut: list[int]
 ) -> tuple[Example, str | None]:
-    """Build the example of one row; also return its ``id`` field (``None`` if absent)."""
+    """Build the example of one row; also return its ``id`` field (``None`` if absent).
+
+    Inputs longer than ``limit`` characters are cut; the line number goes to ``cut``.
+    """
     n, rec = row
-    values = [_need(path, n, rec, f, "--input-field") for f in inputs]
+    values = []
+    for f in inputs:
+        kept, was_cut = _cut(_need(path, n, rec, f, "--input-field"), limit)
+        values.append(kept)
+        if was_cut and (not cut or cut[-1] != n):
+            cut.append(n)
     value: Any = values[0] if len(values) == 1 else dict(zip(inputs, values, strict=True))
     if not isinstance(value, str | dict):
         value = str(value)
@@ -231,6 +253,18 @@ def _example(
     ex_id = str(given) if given not in (None, "") else f"line-{n}"
     return Example(ex_id, value, target, targets, choice_tuple), (
         None if given in (None, "") else str(given)
+    )
+
+
+def _warn_cut(path: Path, cut: list[int], limit: int) -> None:
+    if not cut:
+        return
+    lines = ", ".join(map(str, cut[:10])) + (", ..." if len(cut) > 10 else "")
+    warnings.warn(
+        f"{path}: {len(cut)} input(s) longer than {limit} characters were cut to {limit} "
+        f"(line(s) {lines}); raise --max-input-chars to keep more",
+        TruncationWarning,
+        stacklevel=3,
     )
 
 
@@ -387,6 +421,7 @@ def task_from_file(
     name: str | None = None,
     split_field: str | None = None,
     seed: int = 0,
+    max_input_chars: int = MAX_INPUT_CHARS,
 ) -> Task:
     """Build a task from a JSONL or CSV file.
 
@@ -403,6 +438,8 @@ def task_from_file(
         split_field: Field naming each line's split (train/dev/test/pool); a ``split``
             field is used when present. Without one: a seeded stratified split.
         seed: Seed of that split.
+        max_input_chars: Longest input kept; longer ones are cut (a
+            :class:`TruncationWarning` names their lines).
 
     Returns:
         The task.
@@ -413,9 +450,18 @@ def task_from_file(
     path = Path(path)
     if template is not None:
         check_template(template, where=str(path))
+    if max_input_chars < 1:
+        raise DataError(
+            f"max_input_chars must be at least 1, got {max_input_chars}",
+            where=str(path),
+            field="max_input_chars",
+            fix="pass a positive limit (default 10000)",
+        )
     rows = read_rows(path)
     inputs = as_list(input_field) or ["input"]
-    built = [_example(path, row, inputs, target_field) for row in rows]
+    cut: list[int] = []
+    built = [_example(path, row, inputs, target_field, max_input_chars, cut) for row in rows]
+    _warn_cut(path, cut, max_input_chars)
     examples = [ex for ex, _ in built]
     _check_ids(path, rows, [given for _, given in built])
     label_list, verbal = _classes(path, rows, examples, labels, verbalizers, metric, target_field)

@@ -499,3 +499,48 @@ def test_write_waits_for_the_lock_then_says_so(tmp_path, monkeypatch):
         store.add([rec(text="blocked")])
     other.release()
     assert store.add([rec(text="now it goes through")]) == [len(SAMPLE) + 1]
+
+
+def test_near_duplicate_prompt_reuses_a_remembered_score_only_when_input_is_the_same(tmp_path):
+    from flowpo.agents.experience import KEPT, remember, remembered_score, split_key
+    from flowpo.prompt import Prompt, Section
+    from flowpo.types import Example
+
+    train = [Example("0", "a fine film", "positive"), Example("1", "dull", "negative")]
+    template, words = "{prompt} Input : {text} Output:", {"negative": "no", "positive": "yes"}
+    scored = Prompt([Section("task", "Is the review positive?"), Section("format", "Say yes.")])
+    cand = {
+        "id": "e1-0",
+        "prompt": scored.to_dict(),
+        "train_score": 0.75,
+        "train_soft": 0.61,
+        "per_label": {"positive": 1.0, "negative": 0.5},
+        "near_key": scored.near_key(template, words),
+        "train_key": split_key(train),
+    }
+    store = MemoryStore(tmp_path / "mem", HashEmbedder())
+    remember(store, {"archive": [cand]}, task="sst2", description="d", run="r1", model="m")
+    assert set(KEPT) <= set(store.search("positive", 1, kind="prompt")[0][0].data)
+
+    # Same words in the same order, sections renamed and reflowed: a near-duplicate.
+    same = Prompt([Section("intro", "Is the  review\npositive?\n\nSay yes.")])
+    keys = {"near_key": same.near_key(template, words), "train_key": split_key(train)}
+    assert same.fingerprint(template, words) != scored.fingerprint(template, words)
+    hit = remembered_score(store, same.text, "sst2", "m", keys)
+    assert hit == {
+        "train_score": 0.75,
+        "train_soft": 0.61,
+        "per_label": {"positive": 1.0, "negative": 0.5},
+        "memory_run": "r1",
+    }
+    # One word, the label words, the model or the train split differ: scored again.
+    other = Prompt([Section("intro", "Is the review negative? Say yes.")])
+    okeys = {**keys, "near_key": other.near_key(template, words)}
+    assert remembered_score(store, other.text, "sst2", "m", okeys) is None
+    flipped = {**keys, "near_key": same.near_key(template, {**words, "negative": "bad"})}
+    assert remembered_score(store, same.text, "sst2", "m", flipped) is None
+    assert remembered_score(store, same.text, "sst2", "other-model", keys) is None
+    moved = {**keys, "train_key": split_key(train[:1])}
+    assert remembered_score(store, same.text, "sst2", "m", moved) is None
+    assert remembered_score(store, same.text, "mr", "m", keys) is None
+    assert remembered_score(None, same.text, "sst2", "m", keys) is None

@@ -96,7 +96,7 @@ def test_balanced_gives_equal_counts_per_label(task):
     assert Counter(ex.target for ex in picked) == {"negative": 3, "positive": 3}
 
 
-async def test_few_shot_uses_pool_verbalizers_and_places_before_format(task):
+async def test_few_shot_uses_pool_verbalizers_and_places_demos_last(task):
     ctx = make_ctx(task)
     prompt = make_prompt()
     res = await FewShot().apply(prompt, TASK, ctx)
@@ -105,7 +105,7 @@ async def test_few_shot_uses_pool_verbalizers_and_places_before_format(task):
     train_demos = {render_demo(task, ex) for ex in ctx.train}
     for p in res.prompts:
         names = [s.name for s in p.sections]
-        assert names == [TASK, POS, NEG, EXAMPLES, FORMAT]
+        assert names == [TASK, POS, NEG, FORMAT, EXAMPLES]
         lines = demo_lines(p)
         assert len(lines) == ctx.n_shots
         assert all(line.startswith("Input : ") for line in lines)

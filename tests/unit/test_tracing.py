@@ -138,7 +138,7 @@ def test_trace_has_one_run_per_node_execution_and_model_calls_under_them(fake_re
     target = next(r for r in models if r["name"] == "target_lm")
     assert target["outputs"]["scored"] == target["inputs"]["examples"] > 0
     edits = [r for r in runs if "@" in r["name"] and r["outputs"].get("made")]
-    assert any(r["outputs"]["diff"].startswith(("-", "+")) for r in edits)
+    assert any(d.startswith(("-", "+")) for r in edits for d in r["outputs"]["diffs"])
     assert len(json.dumps(runs)) < 400_000
     rows = [json.loads(line) for line in (run_dir / HISTORY).read_text().splitlines()]
     assert all(isinstance(r["best_dev"], float) and r["q"]["values"] for r in rows[:-1])
