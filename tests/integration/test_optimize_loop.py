@@ -56,9 +56,9 @@ def test_short_run_writes_every_artefact(tmp_path, capsys):
     assert result["final"]["dev"] >= 0 and result["budget"]["examples_scored"] >= 32
     rows = [json.loads(line) for line in (run / HISTORY).read_text().splitlines()]
     assert [r["epoch"] for r in rows[:-1]] == [0, 1, 2] and rows[-1]["summary"]
+    _check_trace_and_report(run)
     usage = rows[-1]["operator_usage"]
     assert sum(u["chosen"] for u in usage.values()) == 6  # 2 epochs x 3 actions
-    _check_trace_and_report(run)
     best = Prompt.from_file(run / "best_prompt.md")
     # Default mode may have changed frame and label words; the file states both.
     assert best.template and "{text}" in best.template
