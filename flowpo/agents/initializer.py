@@ -15,6 +15,8 @@ from flowpo.graphs.resources import resources
 from flowpo.graphs.state import OptimizerState
 from flowpo.operators.base import EXAMPLES, FRAME, LABEL_WORDS, STEPS, editable_sections
 from flowpo.policy import QTable
+from flowpo.prompt import Prompt
+from flowpo.tasks.manual import manual_prompt
 
 
 async def init(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[str, Any]:
@@ -31,6 +33,8 @@ async def init(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
                     fix="pass --prompt-file template.md",
                 )
             prompt = from_template(config.prompt_file)
+        elif config.method == "gflowpo":  # the paper's setting: the prompt is the instruction
+            prompt = Prompt.from_text(config.prompt or manual_prompt(res.task))
         elif config.start == "scratch":
             prompt, calls = await draft_from_scratch(res.llm, res.task, res.task.split("train"))
             update["budget"]["llm_calls"] = calls
@@ -48,7 +52,8 @@ async def init(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
             rows.append(FRAME)
             if res.task.kind == "classification":
                 rows.append(LABEL_WORDS)
-        q = QTable.uniform(rows, sorted(res.operators))
+        ops = sorted([*res.operators, *(["gfn"] if config.method == "hybrid" else [])])
+        q = QTable.uniform(rows, ops)
         if res.memory is not None:
             q, used = warm_start(
                 res.memory, q, res.task.description or res.task.name, res.run_dir.name
@@ -57,6 +62,7 @@ async def init(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
         update.update(
             {
                 "epoch": 0,
+                "method": config.method,
                 "pending": [new_candidate(prompt, cid="c0", epoch=0)],
                 "beam": [],
                 "archive": [],

@@ -10,7 +10,7 @@ from flowpo.agents.common import timed
 from flowpo.config import OptimizeConfig
 from flowpo.graphs.resources import rng_for
 from flowpo.graphs.state import OptimizerState
-from flowpo.operators.base import EXAMPLES, FRAME, LABEL_PREFIX, LABEL_WORDS, STEPS
+from flowpo.operators.base import EXAMPLES, FRAME, LABEL_PREFIX, LABEL_WORDS, STEPS, TASK
 from flowpo.operators.framing import FORMAT_OPERATORS
 from flowpo.policy import (
     QTable,
@@ -22,7 +22,7 @@ from flowpo.policy import (
 )
 from flowpo.search import objective
 
-BOUND = {"few_shot": EXAMPLES, "cot": STEPS, **FORMAT_OPERATORS}
+BOUND = {"few_shot": EXAMPLES, "cot": STEPS, "gfn": TASK, **FORMAT_OPERATORS}
 """Operators that always write one particular section (or prompt part)."""
 ROW_OPERATOR = {FRAME: "frame", LABEL_WORDS: "label_words"}
 """Rows only their own operators can edit: other operators drawn there are redirected."""

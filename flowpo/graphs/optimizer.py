@@ -1,6 +1,8 @@
 """The optimization loop as a LangGraph ``StateGraph`` (design.md, "The graph").
 
-    START -> init -> evaluate -> reflect -> select -> edit -> evaluate ... -> finalize -> END
+    promptflow: START -> init -> evaluate -> reflect -> select -> edit -> evaluate ... -> finalize
+    hybrid:     ... select -> sample (the planned 'gfn' actions) -> edit -> evaluate ...
+    gflowpo:    START -> init -> evaluate -> sample -> evaluate ... -> finalize -> END
 
 ``evaluate`` decides when to stop (patience, epochs, budgets); the routers only read it.
 """
@@ -16,14 +18,22 @@ from flowpo.agents.evaluator import evaluate
 from flowpo.agents.finalizer import finalize
 from flowpo.agents.initializer import init
 from flowpo.agents.reflector import reflect
+from flowpo.agents.sampler import sample
 from flowpo.agents.selector import select
 from flowpo.config import OptimizeConfig
 from flowpo.graphs.state import OptimizerState
 
 
-def after_evaluate(state: OptimizerState) -> Literal["reflect", "finalize"]:
+def after_evaluate(state: OptimizerState) -> Literal["reflect", "sample", "finalize"]:
     """Go on with another epoch unless ``evaluate`` recorded a reason to stop."""
-    return "finalize" if state.get("stop_reason") else "reflect"
+    if state.get("stop_reason"):
+        return "finalize"
+    return "sample" if state.get("method") == "gflowpo" else "reflect"
+
+
+def after_sample(state: OptimizerState) -> Literal["edit", "evaluate"]:
+    """GFlowPO alone scores its samples next; the other methods still run their edits."""
+    return "evaluate" if state.get("method") == "gflowpo" else "edit"
 
 
 builder = StateGraph(OptimizerState, context_schema=OptimizeConfig)
@@ -31,13 +41,15 @@ builder.add_node("init", init)
 builder.add_node("evaluate", evaluate)
 builder.add_node("reflect", reflect)
 builder.add_node("select", select)
+builder.add_node("sample", sample)
 builder.add_node("edit", edit)
 builder.add_node("finalize", finalize)
 builder.add_edge(START, "init")
 builder.add_edge("init", "evaluate")
 builder.add_conditional_edges("evaluate", after_evaluate)
 builder.add_edge("reflect", "select")
-builder.add_edge("select", "edit")
+builder.add_edge("select", "sample")
+builder.add_conditional_edges("sample", after_sample)
 builder.add_edge("edit", "evaluate")
 builder.add_edge("finalize", END)
 

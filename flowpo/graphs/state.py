@@ -65,5 +65,11 @@ class OptimizerState(TypedDict, total=False):
     """examples_scored, examples_cached, tokens, llm_calls, seconds."""
     warm_start: list[dict[str, Any]]
     """Past tasks whose Q tables seeded this run's (experience memory)."""
+    method: str
+    """The run's search method (the routers read it)."""
+    gfn: dict[str, Any]
+    """GFlowPO learner state: step, EMA log Z, replay buffer, DMU queue (text and numbers)."""
+    gfn_actions: list[dict[str, Any]]
+    """Hybrid: this epoch's ``gfn`` actions, taken by ``sample`` before ``edit``."""
     result: dict[str, Any]
     """What ``finalize`` found: the chosen prompt and its dev/test scores."""

@@ -1,0 +1,125 @@
+"""Node ``sample``: train GFlowPO's prompt-LM for an epoch and propose what it found.
+
+* ``gflowpo``: the prompt is one instruction; the queue's and the epoch's best fresh
+  prompts become candidates (scored on train already: the evaluator cache makes the
+  ``evaluate`` node free for them).
+* ``hybrid``: only for the planned ``gfn`` actions; the sampled text replaces the
+  planned section of the action's parent, and the action is credited like any operator.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from flowpo.agents.common import emit, new_candidate, timed
+from flowpo.config import OptimizeConfig
+from flowpo.graphs.resources import resources
+from flowpo.graphs.state import OptimizerState
+from flowpo.prompt import Prompt
+
+GFN = "gfn"
+"""The sampler's column in the selector's Q table (hybrid)."""
+
+
+async def sample(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[str, Any]:
+    """Run ``gfn_steps_per_epoch`` GFlowPO steps; return candidates and the learner state."""
+    from flowpo.gfn.session import ADAPTER, make_scorer, sync, trainer_for  # torch: lazily
+
+    config = runtime.context
+    plan = state.get("plan", [])
+    steps = [p for p in plan if p["operator"] == GFN]
+    if config.method == "hybrid" and not steps:
+        return {}
+    res = resources(config)
+    epoch = state.get("epoch", 0) + 1
+    update: dict[str, Any] = {"budget": {}}
+    with timed(update):
+        trainer = trainer_for(config, res.task, res.memory)
+        sync(trainer, state.get("gfn"), res.run_dir)
+        make: Callable[[str], Prompt] = Prompt.from_text
+        if steps:  # hybrid: the sampled text becomes the planned section of the parent
+            parent = _known(state)[steps[0]["parent_id"]]
+            base, section = Prompt.from_dict(parent["prompt"]), steps[0]["section"]
+            make = lambda z: base.with_section(section, z)  # noqa: E731
+            current = next((s.text for s in base.sections if s.name == section), "")
+            trainer.queue.offer(current, parent["train_score"] or 0.0)
+        before = res.evaluator.budget.as_dict()
+        score = make_scorer(res.evaluator, res.task.split("train"), make)
+        reports = [await trainer.astep(score) for _ in range(config.gfn_steps_per_epoch)]
+        trainer.save_adapter(res.run_dir / ADAPTER)
+        after = res.evaluator.budget.as_dict()
+        update["budget"] = {k: float(after[k] - before[k]) for k in after}
+        fresh = sorted({t: a for r in reports for t, a in r.fresh}.items(), key=lambda x: -x[1])
+        texts = [t for t, _ in trainer.queue.items] if not steps else []
+        texts = list(dict.fromkeys([*texts, *(t for t, _ in fresh)]))
+        pending, actions = _propose(state, res, texts, steps, make, epoch)
+    last = [r for r in reports if r.loss is not None]
+    row = {
+        "epoch": epoch,
+        "step": trainer.step,
+        "loss": last[-1].loss if last else None,
+        "log_z": trainer.log_z,
+        "fresh_mean_acc": sum(a for _, a in fresh) / max(1, len(fresh)),
+        "fresh_best_acc": fresh[0][1] if fresh else None,
+        "queue": trainer.queue.items,
+    }
+    with (res.run_dir / "gfn_history.jsonl").open("a", encoding="utf-8") as f:
+        f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    emit(runtime, "gfn", **{k: v for k, v in row.items() if k != "queue"})
+    update.update(gfn=trainer.state_dict(), pending=pending)
+    if steps:
+        update.update(gfn_actions=actions, plan=[p for p in plan if p["operator"] != GFN])
+    else:
+        update["epoch"] = epoch
+    return update
+
+
+def _known(state: OptimizerState) -> dict[str, dict[str, Any]]:
+    return {c["id"]: c for c in [*state.get("beam", []), state["best"]]}
+
+
+def _propose(
+    state: OptimizerState,
+    res: Any,
+    texts: list[str],
+    steps: list[dict[str, Any]],
+    make: Callable[[str], Prompt],
+    epoch: int,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Turn new texts into candidates: all of them (gflowpo) or one per planned action."""
+    seen = set(state.get("seen", []))
+    fresh = []
+    for text in texts:
+        fp = make(text).near_key(res.task.template, res.task.verbalizers)
+        if fp not in seen:
+            seen.add(fp)
+            fresh.append(text)
+    if not steps:
+        cands = [
+            new_candidate(make(t), cid=f"g{epoch}-{i}", epoch=epoch) for i, t in enumerate(fresh)
+        ]
+        return cands, []
+    pending, actions = [], []
+    known = _known(state)
+    for i, step in enumerate(steps):
+        action = {**step, "candidate_id": None, "failed": True, "reason": "no new sample"}
+        if i < len(fresh):
+            parent = known[step["parent_id"]]
+            prompt = Prompt.from_dict(parent["prompt"]).with_section(step["section"], fresh[i])
+            cid = f"g{epoch}-{i}"
+            pending.append(
+                new_candidate(
+                    prompt,
+                    cid=cid,
+                    epoch=epoch,
+                    parent_id=parent["id"],
+                    action=(step["section"], GFN),
+                )
+            )
+            action.update(candidate_id=cid, failed=False, reason="")
+        actions.append(action)
+    return pending, actions
