@@ -12,6 +12,7 @@ import yaml
 from flowpo.prompt import Prompt
 from flowpo.rundir import BEST_JSON, CANDIDATES, CONFIG_FILE, HISTORY, TRACE
 
+GFN_HISTORY = "gfn_history.jsonl"
 KNOWN_ROW_KEYS = {"epoch", "best_train", "best_loss", "best_id", "best_dev", "evaluated"}
 
 
@@ -26,6 +27,8 @@ class RunData:
     candidates: list[dict[str, Any]] = field(default_factory=list)
     best: dict[str, Any] = field(default_factory=dict)
     trace_runs: list[dict[str, Any]] = field(default_factory=list)
+    gfn: list[dict[str, Any]] = field(default_factory=list)
+    """Rows of ``gfn_history.jsonl`` (the GFlowNet sampler's per-epoch log), if any."""
     missing: list[str] = field(default_factory=list)
 
     def initial_prompt(self) -> Prompt | None:
@@ -60,6 +63,8 @@ def load(run_dir: Path) -> RunData:
             data.epochs.append(row)
     data.candidates = _jsonl(data, CANDIDATES, "no candidate has been scored yet")
     data.best = _json(data, BEST_JSON, "the run has not finished (no final prompt yet)")
+    if (data.run_dir / GFN_HISTORY).is_file():
+        data.gfn = _jsonl(data, GFN_HISTORY, "")
     if (data.run_dir / TRACE).is_file():  # optional: written after finalize, by the runner
         trace = _json(data, TRACE, "")
         data.trace_runs = list(trace.get("runs", [])) if isinstance(trace.get("runs"), list) else []
@@ -125,6 +130,16 @@ def extra_series(epochs: list[dict[str, Any]]) -> dict[str, list[tuple[float, fl
         epoch = float(row.get("epoch", 0))
         for key, value in _flat(row):
             out.setdefault(key, []).append((epoch, value))
+    return out
+
+
+def gfn_series(rows: list[dict[str, Any]]) -> dict[str, list[tuple[float, float]]]:
+    """Return the sampler's numeric values per epoch as ``sampler_<key>`` series."""
+    out: dict[str, list[tuple[float, float]]] = {}
+    for row in rows:
+        epoch = float(row.get("epoch", 0))
+        for key, value in _flat({k: v for k, v in row.items() if k not in ("epoch", "step")}):
+            out.setdefault(f"sampler_{key}", []).append((epoch, value))
     return out
 
 

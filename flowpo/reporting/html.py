@@ -9,7 +9,7 @@ from typing import Any
 
 from flowpo.promptdiff import word_ops
 from flowpo.reporting import svg
-from flowpo.reporting.data import RunData, extra_series, load, operator_stats
+from flowpo.reporting.data import RunData, extra_series, gfn_series, load, operator_stats
 from flowpo.rundir import REPORT, write_atomic
 
 CSS = """
@@ -216,7 +216,7 @@ def _operators(data: RunData) -> str:
 
 
 def _extras(data: RunData) -> str:
-    series = extra_series(data.epochs)
+    series = {**extra_series(data.epochs), **gfn_series(data.gfn)}
     if not series:
         return "<p>No GFlowNet or other per-epoch series in this run (method without sampler).</p>"
     groups: dict[str, dict[str, list[tuple[float, float]]]] = {}

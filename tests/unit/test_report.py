@@ -78,6 +78,10 @@ def _write_run(path, *, finished=True, epochs=3):
         best = {"prompt": BEST.to_dict(), "initial_prompt": INITIAL.to_dict(), **summary}
         (path / BEST_JSON).write_text(json.dumps(best))
     (path / HISTORY).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    gfn = [
+        {"epoch": e, "step": 2 * e, "loss": 3.0 - e, "fresh_mean_acc": 0.5} for e in range(epochs)
+    ]
+    (path / "gfn_history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in gfn))
     return path
 
 
@@ -104,7 +108,10 @@ def test_complete_run_report_has_every_section_and_valid_svg(tmp_path):
         assert wanted in titles
     # the GFlowNet series found generically: a loss chart and a reward chart
     assert "loss" in titles and "reward" in titles
-    assert "gfn_log_z" in titles
+    assert "gfn_log_z" in titles and "sampler_fresh_mean_acc" in titles
+    loss = next(s for s in svgs if s.get("aria-label") == "loss")
+    legend = [t.text for t in loss.iter("text") if t.get("class") == "legend"]
+    assert legend == ["gfn_loss", "sampler_loss"]  # history.jsonl and gfn_history.jsonl
     # every Q cell of the last snapshot is a rect with its value in the tooltip
     final_q = next(s for s in svgs if s.get("aria-label").startswith("Q at epoch"))
     tips = [t.text for t in final_q.iter("title")]
