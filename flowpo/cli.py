@@ -200,6 +200,8 @@ COMMANDS = [
     "flowpo.memory.cli:memory",
     "flowpo.serving.cli:serve_model",
     "flowpo.server.cli:serve",
+    "flowpo.reporting.cli:report",
+    "flowpo.reporting.cli:trace",
 ]
 
 

@@ -208,6 +208,11 @@ class OptimizeConfig(BaseSettings):
         True,
         description="Score the initial and the final prompt on the test split once at the end.",
     )
+    track_dev: bool = Field(
+        True,
+        description="Score each new best prompt on dev for the report's per-epoch dev curve "
+        "(cached, reported only: selection still uses dev once at the end).",
+    )
     seed: int = Field(0, description="Random seed of the search.")
     data_seed: int | None = Field(None, description="LM-BFF data seed of few-shot splits.")
     device: str = Field("auto", description="auto, cpu or cuda.")

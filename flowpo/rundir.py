@@ -19,6 +19,9 @@ CHECKPOINTS = "checkpoints.sqlite"
 EVAL_CACHE = "eval_cache.sqlite"
 HISTORY = "history.jsonl"
 CANDIDATES = "candidates.jsonl"
+TRACE = "trace.json"
+REPORT = "report.html"
+BEST_JSON = "best_prompt.json"
 
 
 def default_run_dir(config: OptimizeConfig) -> Path:

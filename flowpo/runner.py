@@ -25,7 +25,9 @@ from langgraph.types import Command
 from flowpo.config import OptimizeConfig, make_config
 from flowpo.errors import ConfigError, DataError, ModelError, RunStopped
 from flowpo.graphs.optimizer import build
+from flowpo.reporting.html import write_report
 from flowpo.rundir import CHECKPOINTS, load_config, prepare
+from flowpo.tracing import GRAPH_RUN_NAME, RunCollector, live_tracers, write_trace
 
 Listener = Callable[[dict[str, Any]], None]
 Reviewer = Callable[[dict[str, Any]], Any]
@@ -139,14 +141,26 @@ async def _stream(
                 field="run_dir",
                 fix=resume_hint,
             )
-        while True:
-            await _pass(graph, payload, thread, config, on_event, control, resume_hint)
-            snapshot = await graph.aget_state(thread)
-            if not snapshot.interrupts:
-                break
-            if on_review is None:
-                return _paused(config, snapshot.interrupts[0].value)
-            payload = Command(resume=on_review(snapshot.interrupts[0].value))
+        collector = RunCollector()
+        traced = {
+            **thread,
+            "callbacks": [collector, *live_tracers()],
+            "run_name": GRAPH_RUN_NAME,
+            "metadata": {"run_dir": str(config.run_dir), "task": config.task},
+        }
+        try:
+            while True:
+                await _pass(graph, payload, traced, config, on_event, control, resume_hint)
+                snapshot = await graph.aget_state(thread)
+                if not snapshot.interrupts:
+                    break
+                if on_review is None:
+                    return _paused(config, snapshot.interrupts[0].value)
+                payload = Command(resume=on_review(snapshot.interrupts[0].value))
+        finally:
+            if collector.roots:  # also when the run fails or stops: the trace shows where
+                write_trace(Path(str(config.run_dir)), collector)
+                write_report(Path(str(config.run_dir)))  # now with the trace's summary
     result = snapshot.values.get("result")
     if not result:
         raise RuntimeError("the run ended without a result")
@@ -156,7 +170,7 @@ async def _stream(
 async def _pass(
     graph: Any,
     payload: Any,
-    thread: Any,
+    thread: Any,  # the run's config: thread id plus tracing callbacks
     config: OptimizeConfig,
     on_event: Listener | None,
     control: RunControl | None,
@@ -170,7 +184,7 @@ async def _pass(
             if on_event is not None:
                 on_event(event)
     except GraphDrained:
-        snapshot = await graph.aget_state(thread)
+        snapshot = await graph.aget_state({"configurable": thread["configurable"]})
         raise RunStopped(
             f"stopped on request after epoch {snapshot.values.get('epoch', 0)}, "
             f"before node {', '.join(snapshot.next) or '(none)'}; every finished step "

@@ -15,6 +15,8 @@ from flowpo.graphs.state import OptimizerState
 from flowpo.memory import retriever_for
 from flowpo.operators.base import BadCase, OperatorContext, OperatorResult, Reflection
 from flowpo.prompt import Prompt
+from flowpo.promptdiff import prompt_diff
+from flowpo.tracing import span
 from flowpo.types import Candidate
 
 
@@ -58,7 +60,10 @@ async def edit(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
                         action=(step["section"], step["operator"]),
                     )
                 )
-                kept.append({**step, "candidate_id": cid, "failed": False, "reason": ""})
+                diff = prompt_diff(prompt, child)
+                kept.append(
+                    {**step, "candidate_id": cid, "failed": False, "reason": "", "diff": diff}
+                )
             actions.extend(kept or [failed])
     update.update(
         {"pending": pending, "last_actions": actions, "epoch": epoch, "plan": [], "gfn_actions": []}
@@ -72,18 +77,27 @@ log = logging.getLogger(__name__)
 async def _apply(
     res: Resources, step: dict[str, Any], prompt: Prompt, ctx: OperatorContext
 ) -> OperatorResult:
-    """Run one operator; an unexpected error is a failed action, logged, never a crash.
+    """Run one operator as a traced run named ``operator@section``.
 
-    ``FlowpoError``s (a target model that failed for good, a bad setting) still stop the
-    run: its checkpoint is saved and ``flowpo resume`` continues it.
+    An unexpected error is a failed action, logged, never a crash. ``FlowpoError``s (a
+    target model that failed for good, a bad setting) still stop the run: its checkpoint
+    is saved and ``flowpo resume`` continues it.
     """
-    try:
-        return await res.operators[step["operator"]].apply(prompt, step["section"], ctx)
-    except FlowpoError:
-        raise
-    except Exception as e:  # noqa: BLE001 - an operator bug must not end an hours-long run
-        log.exception("operator %s failed on section %s", step["operator"], step["section"])
-        return OperatorResult(rejected=[f"operator error: {type(e).__name__}: {e}"])
+    name = f"{step['operator']}@{step['section']}"
+    async with span(name, {**step, "parent_prompt": prompt.text}) as run:
+        try:
+            result = await res.operators[step["operator"]].apply(prompt, step["section"], ctx)
+        except FlowpoError:
+            raise
+        except Exception as e:  # noqa: BLE001 - an operator bug must not end an hours-long run
+            log.exception("operator %s failed on section %s", step["operator"], step["section"])
+            result = OperatorResult(rejected=[f"operator error: {type(e).__name__}: {e}"])
+        run.outputs = {
+            "made": len(result.prompts),
+            "rejected": result.rejected,
+            "diffs": [prompt_diff(prompt, p) for p in result.prompts[:3]],
+        }
+    return result
 
 
 def _context(

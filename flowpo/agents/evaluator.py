@@ -43,15 +43,22 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
             rng_for(config, epoch, "beam"),
         )
         append_jsonl(res.run_dir / CANDIDATES, scored)
+        best_dev = (
+            await _best_dev(res, best, state.get("history", []), update["budget"])
+            if config.track_dev
+            else None
+        )
     budget_now = add_counts(state.get("budget"), update["budget"])
     row = {
         "epoch": epoch,
         "best_train": best["train_score"] if best else None,
         "best_loss": 1 - best["train_score"] if best else None,
         "best_id": best and best["id"],
+        "best_dev": best_dev,
         "evaluated": len(scored),
         "actions": actions,
         "budget": budget_now,
+        "q": state.get("q"),  # the table that chose this epoch's actions (report heat map)
     }
     rows = [*state.get("history", []), row]
     write_atomic(res.run_dir / HISTORY, "".join(json.dumps(r) + "\n" for r in rows))
@@ -128,3 +135,18 @@ def _credit(
     failed = bool(action.get("failed")) or child is None
     gain = action_gain({**action, "failed": failed}, score, penalty)
     return {**action, "failed": failed, "child_score": score, "gain": gain}
+
+
+async def _best_dev(
+    res: Any, best: dict[str, Any] | None, rows: list[dict[str, Any]], budget: dict[str, float]
+) -> float | None:
+    """Return the best prompt's dev score, scored once per new best (finalize reuses it)."""
+    if not best or not res.task.splits.get("dev"):
+        return None
+    last = rows[-1] if rows else {}
+    if last.get("best_id") == best["id"] and last.get("best_dev") is not None:
+        return float(last["best_dev"])
+    outcome = await res.evaluator.aevaluate(Prompt.from_dict(best["prompt"]), res.task.split("dev"))
+    budget["dev_examples_scored"] = budget.get("dev_examples_scored", 0) + outcome.model_calls
+    budget["examples_cached"] = budget.get("examples_cached", 0) + outcome.cached
+    return outcome.score

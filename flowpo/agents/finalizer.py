@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -13,7 +14,10 @@ from flowpo.config import OptimizeConfig
 from flowpo.graphs.resources import Resources, resources
 from flowpo.graphs.state import OptimizerState, add_counts
 from flowpo.prompt import Prompt
+from flowpo.reporting.html import write_report
 from flowpo.rundir import HISTORY, write_atomic, write_best
+
+log = logging.getLogger(__name__)
 
 
 async def finalize(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[str, Any]:
@@ -81,10 +85,20 @@ def _write(
     res: Resources, state: OptimizerState, chosen: dict[str, Any], result: dict[str, Any]
 ) -> None:
     prompt = Prompt.from_dict(chosen["prompt"])
-    write_best(
-        res.run_dir, prompt, {"id": chosen["id"], **result}, res.task.template, res.task.verbalizers
+    start = Prompt.from_dict(state["initial"]["prompt"])
+    initial = Prompt(
+        start.sections,
+        start.template or res.task.template,
+        {**res.task.verbalizers, **(start.verbalizers or {})},
+        start.calibrate,
     )
+    info = {"id": chosen["id"], **result, "initial_prompt": initial.to_dict()}
+    write_best(res.run_dir, prompt, info, res.task.template, res.task.verbalizers)
     rows = [*state.get("history", []), {"summary": True, **result}]
     write_atomic(
         res.run_dir / HISTORY, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     )
+    try:
+        write_report(res.run_dir)
+    except Exception:  # noqa: BLE001 - a report bug must not lose the run's result
+        log.exception("report.html could not be written; run 'flowpo report %s'", res.run_dir)

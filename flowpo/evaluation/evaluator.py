@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -16,6 +17,7 @@ from flowpo.metrics import corpus_score, parse_entities, score_example
 from flowpo.models.base import TargetLM
 from flowpo.prompt import TEXT_SLOT, Prompt
 from flowpo.tasks.task import Task
+from flowpo.tracing import span
 from flowpo.types import EvalResult, Example, ExampleResult
 
 Mode = Literal["auto", "verbalizer", "generate"]
@@ -160,6 +162,25 @@ class Evaluator:
         return self._result(fp, examples, keys, results, hits, scored, tokens)
 
     async def _run(
+        self, prompt: Prompt, prefix: str, suffixes: list[str], examples: list[Example]
+    ) -> list[CachedResult]:
+        inputs = {
+            "model": self.model.model_id,
+            "mode": self.mode,
+            "prompt": prefix,
+            "examples": len(examples),
+            "first_example": suffixes[0] if suffixes else "",
+        }
+        async with span("target_lm", inputs, run_type="llm") as run:
+            out = await self._call_model(prompt, prefix, suffixes, examples)
+            run.outputs = {
+                "scored": len(out),
+                "mean_score": sum(r.score for r in out) / len(out) if out else None,
+                "predictions": dict(Counter(str(r.prediction) for r in out).most_common(8)),
+            }
+        return out
+
+    async def _call_model(
         self, prompt: Prompt, prefix: str, suffixes: list[str], examples: list[Example]
     ) -> list[CachedResult]:
         if self.mode == "verbalizer":

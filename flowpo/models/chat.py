@@ -8,7 +8,8 @@ from typing import Any
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.outputs import ChatGeneration, ChatResult, LLMResult
+from langchain_core.runnables.config import ensure_config, get_async_callback_manager_for_config
 from pydantic import ConfigDict, Field, SecretStr
 
 from flowpo.models.local import LocalLM
@@ -60,15 +61,34 @@ class LocalChatModel(BaseChatModel):
         return_exceptions: bool = False,
         **kwargs: Any,
     ) -> list[Any]:
-        """Answer many inputs with one batched generation instead of one call each."""
+        """Answer many inputs with one batched generation instead of one call each.
+
+        Every input is still its own traced chat-model run (callbacks from ``config`` or
+        from the calling node), so traces show each model call.
+        """
         conversations = [self._convert_input(i).to_messages() for i in inputs]
+        cfg = ensure_config(config[0] if isinstance(config, list) else config)
+        manager = get_async_callback_manager_for_config(cfg)
+        runs = await manager.on_chat_model_start(
+            self._serialized,
+            conversations,
+            invocation_params=self._get_invocation_params(),
+            name=cfg.get("run_name"),
+            batch_size=len(conversations),
+        )
         try:
             outs = await asyncio.to_thread(self.generate_texts, conversations)
         except Exception as e:  # noqa: BLE001 - reported per input, as abatch does
+            for run in runs:
+                await run.on_llm_error(e)
             if return_exceptions:
                 return [e for _ in inputs]
             raise
-        return [AIMessage(content=o) for o in outs]
+        messages = [AIMessage(content=o) for o in outs]
+        for run, message in zip(runs, messages, strict=True):
+            result = LLMResult(generations=[[ChatGeneration(message=message)]])
+            await run.on_llm_end(result)
+        return list(messages)
 
     def _generate(
         self,

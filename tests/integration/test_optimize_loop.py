@@ -56,6 +56,7 @@ def test_short_run_writes_every_artefact(tmp_path, capsys):
     assert result["final"]["dev"] >= 0 and result["budget"]["examples_scored"] >= 32
     rows = [json.loads(line) for line in (run / HISTORY).read_text().splitlines()]
     assert [r["epoch"] for r in rows[:-1]] == [0, 1, 2] and rows[-1]["summary"]
+    _check_trace_and_report(run)
     usage = rows[-1]["operator_usage"]
     assert sum(u["chosen"] for u in usage.values()) == 6  # 2 epochs x 3 actions
     best = Prompt.from_file(run / "best_prompt.md")
@@ -125,3 +126,25 @@ def test_kill_minus_9_then_resume_rescoring_nothing(tmp_path):
     assert result["epochs"] == 2 and "dev" in result["final"]
     if mid_epoch:  # the re-run evaluate node found its first candidate in the cache
         assert result["budget"]["examples_cached"] >= 32
+
+
+def _check_trace_and_report(run):
+    """The real run's trace: one run per node execution, real model calls under them."""
+    from flowpo.tracing import read_trace
+
+    runs = read_trace(run)
+    root = next(r for r in runs if r["parent_run_id"] is None)
+    nodes = [r for r in runs if r["parent_run_id"] == root["id"]]
+    names = [n["name"] for n in sorted(nodes, key=lambda r: r["dotted_order"])]
+    epoch = ["reflect", "select", "edit", "evaluate"]
+    assert names == ["init", "evaluate", *epoch, *epoch, "finalize"]
+    parents = {r["id"]: r for r in runs}
+    chats = [r for r in runs if r["run_type"] == "chat_model" and r["name"] == "LocalChatModel"]
+    assert chats and all(r["outputs"]["generations"] for r in chats)
+    scoring = [r for r in runs if r["run_type"] == "llm" and r["name"] == "target_lm"]
+    assert scoring and all(r["outputs"]["scored"] == r["inputs"]["examples"] for r in scoring)
+    for chat in chats:  # each operator-LM call sits under a node (reflect or an edit operator)
+        up = parents[chat["parent_run_id"]]
+        assert up["name"] == "reflect" or "@" in up["name"]
+    html = (run / "report.html").read_text()
+    assert "Q over epochs" in html and f"{len(runs)} runs in trace.json" in html
