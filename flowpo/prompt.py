@@ -201,9 +201,10 @@ class Prompt:
             meta["calibrate"] = True
         out = []
         if meta:
-            out.append(
-                "---\n" + yaml.safe_dump(meta, allow_unicode=True, sort_keys=False) + "---\n"
-            )
+            front = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False)
+            if yaml.safe_load(front) != meta:  # e.g. U+0085 read back as a line break
+                front = yaml.safe_dump(meta, allow_unicode=False, sort_keys=False)
+            out.append("---\n" + front + "---\n")
         for s in self.sections:
             mark = " (frozen)" if s.frozen else ""
             out.append(f"# {s.name}{mark}\n\n{_escape(s.text.strip())}\n")

@@ -40,6 +40,11 @@ def after_sample(state: OptimizerState) -> Literal["edit", "evaluate"]:
     return "evaluate" if state.get("method") == "gflowpo" else "edit"
 
 
+def after_select(state: OptimizerState) -> Literal["sample", "edit"]:
+    """Hybrid lets the sampler take its planned ``gfn`` actions before the edits."""
+    return "sample" if state.get("method") == "hybrid" else "edit"
+
+
 def after_review(
     state: OptimizerState,
 ) -> Literal["evaluate", "reflect", "sample", "finalize"]:
@@ -61,7 +66,7 @@ builder.add_edge("init", "evaluate")
 builder.add_edge("evaluate", "review")
 builder.add_conditional_edges("review", after_review)
 builder.add_edge("reflect", "select")
-builder.add_edge("select", "sample")
+builder.add_conditional_edges("select", after_select)
 builder.add_conditional_edges("sample", after_sample)
 builder.add_edge("edit", "evaluate")
 builder.add_edge("finalize", END)

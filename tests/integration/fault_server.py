@@ -187,7 +187,8 @@ class FaultServer:
                     )
                     if kind not in ("timeout", "nologprobs"):  # those answers are useless
                         with server._lock:
-                            server.answered[content] += 1
+                            if content != "ping":  # the preflight check, not a scored example
+                                server.answered[content] += 1
                 else:
                     text = {
                         "op_garbage": "\x00\x01 ���� }{][ ###",

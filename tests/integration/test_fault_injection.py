@@ -241,11 +241,12 @@ def test_target_without_logprobs_is_reported_once_with_the_fix(serve, task_file,
         asyncio.run(aoptimize(**settings(server, task_file, run)))
     message = str(err.value)
     assert message.count("does not return log-probs") == 1
-    assert "generation mode" in message and f"flowpo resume {run}" in message
-    assert server.target_requests <= 8  # one batch, then the run stopped: no retry storm
+    assert "generation mode" in message
+    assert server.target_requests <= 8  # refused up front: no retry storm
+    assert not (run / CHECKPOINTS).exists()  # the preflight check refused it before any work
     injected = server.injected_total
     server.heal()  # the user points the run at a server with log-probs
-    finish(asyncio.run(aresume(run)), server)
+    finish(asyncio.run(aoptimize(**settings(server, task_file, tmp_path / "again"))), server)
     TALLY["injected"] += injected
     TALLY["survived"] += injected
     TALLY["stops"] += 1
