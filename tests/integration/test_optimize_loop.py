@@ -140,8 +140,8 @@ def _check_trace_and_report(run):
     root = next(r for r in runs if r["parent_run_id"] is None)
     nodes = [r for r in runs if r["parent_run_id"] == root["id"]]
     names = [n["name"] for n in sorted(nodes, key=lambda r: r["dotted_order"])]
-    epoch = ["reflect", "select", "edit", "evaluate"]
-    assert names == ["init", "evaluate", *epoch, *epoch, "finalize"]
+    epoch = ["reflect", "select", "edit", "evaluate", "review"]  # review: no approval asked
+    assert names == ["init", "evaluate", "review", *epoch, *epoch, "finalize"]
     parents = {r["id"]: r for r in runs}
     chats = [r for r in runs if r["run_type"] == "chat_model" and r["name"] == "LocalChatModel"]
     assert chats and all(r["outputs"]["generations"] for r in chats)
