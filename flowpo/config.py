@@ -8,14 +8,37 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flowpo.errors import ConfigError
 from flowpo.models.spec import DEFAULT_MODEL, parse_spec
 
 
-class EvalConfig(BaseSettings):
+class FaultOptions(BaseModel):
+    """Remote-request limits and input truncation, shared by evaluation and optimization."""
+
+    concurrency: int = Field(8, ge=1, description="Most remote-model requests in flight at once.")
+    request_timeout: float = Field(
+        60.0, gt=0, description="Seconds to wait for one remote-model request."
+    )
+    max_retries: int = Field(
+        4,
+        ge=0,
+        description="Retries of a remote request after a timeout, a lost connection, "
+        "HTTP 429 or 5xx (exponential backoff with jitter); then the run stops, resumable.",
+    )
+    retry_backoff: float = Field(
+        0.5, ge=0, description="Seconds before the first retry (doubled each retry, jittered)."
+    )
+    max_input_chars: int = Field(
+        10_000,
+        ge=100,
+        description="Data files: longest example input kept; longer ones are cut, with a warning.",
+    )
+
+
+class EvalConfig(FaultOptions, BaseSettings):
     """Settings of one evaluation of a prompt on a task."""
 
     model_config = SettingsConfigDict(env_prefix="FLOWPO_", extra="forbid")
@@ -76,24 +99,6 @@ class EvalConfig(BaseSettings):
         None, description="Template with {prompt} and {text} (default: the task's)."
     )
 
-    concurrency: int = Field(8, ge=1, description="Most remote-model requests in flight at once.")
-    request_timeout: float = Field(
-        60.0, gt=0, description="Seconds to wait for one remote-model request."
-    )
-    max_retries: int = Field(
-        4,
-        ge=0,
-        description="Retries of a remote request after a timeout, a lost connection, "
-        "HTTP 429 or 5xx (exponential backoff with jitter); then the run stops, resumable.",
-    )
-    retry_backoff: float = Field(
-        0.5, ge=0, description="Seconds before the first retry (doubled each retry, jittered)."
-    )
-    max_input_chars: int = Field(
-        10_000,
-        ge=100,
-        description="Data files: longest example input kept; longer ones are cut, with a warning.",
-    )
 
     @field_validator("model")
     @classmethod
@@ -119,7 +124,7 @@ def make_config(cls: type[BaseSettings], **kwargs: Any) -> BaseSettings:
         ) from None
 
 
-class OptimizeConfig(BaseSettings):
+class OptimizeConfig(FaultOptions, BaseSettings):
     """Settings of one optimization run (PromptFlow's defaults where the paper gives them)."""
 
     model_config = SettingsConfigDict(env_prefix="FLOWPO_", extra="forbid")
@@ -291,24 +296,6 @@ class OptimizeConfig(BaseSettings):
         False,
         description="Pause for human approval (approve / edit / reject) whenever a new best "
         "prompt is found.",
-    )
-    concurrency: int = Field(8, ge=1, description="Most remote-model requests in flight at once.")
-    request_timeout: float = Field(
-        60.0, gt=0, description="Seconds to wait for one remote-model request."
-    )
-    max_retries: int = Field(
-        4,
-        ge=0,
-        description="Retries of a remote request after a timeout, a lost connection, "
-        "HTTP 429 or 5xx (exponential backoff with jitter); then the run stops, resumable.",
-    )
-    retry_backoff: float = Field(
-        0.5, ge=0, description="Seconds before the first retry (doubled each retry, jittered)."
-    )
-    max_input_chars: int = Field(
-        10_000,
-        ge=100,
-        description="Data files: longest example input kept; longer ones are cut, with a warning.",
     )
     executor: Literal["local", "ray"] = Field(
         "local",
