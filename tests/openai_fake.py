@@ -7,7 +7,8 @@ integration tests both ``from openai_fake import ...``.
 from __future__ import annotations
 
 import json
-from http.server import BaseHTTPRequestHandler
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
@@ -62,3 +63,15 @@ def send_json(
         handler.send_header(k, v)
     handler.end_headers()
     handler.wfile.write(data)
+
+
+def serve_in_thread(httpd: ThreadingHTTPServer) -> str:
+    """Serve ``httpd`` (bound to 127.0.0.1) from a daemon thread; return its ``/v1`` URL."""
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True).start()
+    return f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+
+
+def read_json(handler: BaseHTTPRequestHandler) -> Any:
+    """Return the JSON body of ``handler``'s request."""
+    return json.loads(handler.rfile.read(int(handler.headers["Content-Length"])))

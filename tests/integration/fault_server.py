@@ -14,14 +14,13 @@ operator answers only: ``op_garbage``, ``op_empty``, ``op_long``, ``op_slot``.
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from openai_fake import completion, send_json
+from openai_fake import completion, read_json, send_json, serve_in_thread
 
 LABEL_WORDS = ("negative", "positive")
 
@@ -94,10 +93,8 @@ class FaultServer:
         self.operator_inputs: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self.httpd = _QuietServer(("127.0.0.1", 0), self._handler())
-        self.httpd.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.base_url = serve_in_thread(self.httpd)
         self.spec = f"openai-compatible:{self.base_url}#fake"
-        threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True).start()
 
     @property
     def injected_total(self) -> int:
@@ -133,7 +130,7 @@ class FaultServer:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:  # noqa: N802 (http.server API)
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                body = read_json(self)
                 role, kind = server._plan(body)
                 content = str(body["messages"][-1]["content"])
                 if role == "target" and server.delay:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import socket
 import threading
@@ -13,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
 import pytest
-from openai_fake import completion, send_json
+from openai_fake import completion, read_json, send_json, serve_in_thread
 
 from flowpo.errors import ConfigError, ModelError
 from flowpo.models.remote import RemoteLM
@@ -42,9 +41,7 @@ class FakeServer:
         self.max_in_flight = 0
         self._lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.httpd.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True).start()
+        self.base_url = serve_in_thread(self.httpd)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -53,7 +50,7 @@ class FakeServer:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:  # noqa: N802 (http.server API)
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                body = read_json(self)
                 with server._lock:
                     server.requests.append(body)
                     server.in_flight += 1
