@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
@@ -129,25 +130,37 @@ def _reviewer(config: OptimizeConfig) -> Callable[[dict[str, Any]], Any] | None:
     return terminal_review if config.approve else None
 
 
+def _run_and_report(config: OptimizeConfig, quiet: bool, run: Callable[..., Any]) -> None:
+    """Call ``run`` with a progress bar, SIGINT draining and the reviewer; print the report.
+
+    Args:
+        config: The run's configuration (epochs for the bar, ``approve`` for the reviewer).
+        quiet: Hide the progress bar.
+        run: ``optimize`` or ``resume`` with its first argument bound; it takes
+            ``on_event``, ``control`` and ``on_review`` and returns the run's result.
+    """
+    from langgraph.runtime import RunControl
+
+    from flowpo.runner import drain_on_sigint
+
+    progress = _Progress(config.max_epochs, quiet)
+    try:
+        with drain_on_sigint(RunControl()) as control:
+            result = run(on_event=progress, control=control, on_review=_reviewer(config))
+    finally:
+        progress.bar.close()
+    _report(result)
+
+
 @cli.command("optimize")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @options_from(OptimizeConfig)
 def optimize_cmd(quiet: bool, **kwargs: Any) -> None:
     """Optimize a prompt on a task; writes everything to the run directory."""
-    from langgraph.runtime import RunControl
-
-    from flowpo.runner import drain_on_sigint, optimize
+    from flowpo.runner import optimize
 
     config = typing.cast(OptimizeConfig, make_config(OptimizeConfig, **kwargs))
-    progress = _Progress(config.max_epochs, quiet)
-    try:
-        with drain_on_sigint(RunControl()) as control:
-            result = optimize(
-                config, on_event=progress, control=control, on_review=_reviewer(config)
-            )
-    finally:
-        progress.bar.close()
-    _report(result)
+    _run_and_report(config, quiet, functools.partial(optimize, config))
 
 
 @cli.command("resume")
@@ -155,21 +168,10 @@ def optimize_cmd(quiet: bool, **kwargs: Any) -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def resume_cmd(run_dir: Path, quiet: bool) -> None:
     """Continue a stopped or killed run; examples already scored are not scored again."""
-    from langgraph.runtime import RunControl
-
     from flowpo.rundir import load_config
-    from flowpo.runner import drain_on_sigint, resume
+    from flowpo.runner import resume
 
-    config = load_config(run_dir)
-    progress = _Progress(config.max_epochs, quiet)
-    try:
-        with drain_on_sigint(RunControl()) as control:
-            result = resume(
-                run_dir, on_event=progress, control=control, on_review=_reviewer(config)
-            )
-    finally:
-        progress.bar.close()
-    _report(result)
+    _run_and_report(load_config(run_dir), quiet, functools.partial(resume, run_dir))
 
 
 @cli.command("tasks")

@@ -5,47 +5,58 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from flowpo.config import OptimizeConfig
 from flowpo.errors import ConfigError
+
+
+def _default(name: str) -> Any:
+    """Return the default of ``OptimizeConfig.gfn_<name>``: the authors' values live there."""
+    return OptimizeConfig.model_fields[f"gfn_{name}"].default
 
 
 @dataclass(frozen=True, kw_only=True)
 class GfnSettings:
-    """Settings of the prompt-LM and its training; ``OptimizeConfig.gfn_*`` fill them."""
+    """Settings of the prompt-LM and its training; ``OptimizeConfig.gfn_*`` fill them.
 
-    model: str = "smollm2-135m"
+    The defaults are those fields' defaults (their descriptions cite the paper), so the
+    two cannot drift apart; ``device``, ``seed`` and the DMU reference counts are the
+    settings' own.
+    """
+
+    model: str = _default("model")
     """Prompt-LM: the embedded model's name, a local model directory or a .gguf file."""
     device: str = "auto"
-    dtype: str = "float32"
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    lora_targets: str = "q_proj,v_proj"
-    lr: float = 1e-4
-    grad_clip: float = 1.0
-    batch_size: int = 4
+    dtype: str = _default("dtype")
+    lora_r: int = _default("lora_r")
+    lora_alpha: int = _default("lora_alpha")
+    lora_dropout: float = _default("lora_dropout")
+    lora_targets: str = _default("lora_targets")
+    lr: float = _default("lr")
+    grad_clip: float = _default("grad_clip")
+    batch_size: int = _default("batch_size")
     """Prompts per micro-batch."""
-    grad_accum: int = 4
+    grad_accum: int = _default("grad_accum")
     """Micro-batches per optimizer update."""
-    warmup_steps: int = 99
+    warmup_steps: int = _default("warmup_steps")
     """Steps that only fill the replay buffer (no gradient)."""
-    online_ratio: float = 0.5
+    online_ratio: float = _default("online_ratio")
     """Chance a micro-batch is freshly sampled (1.0 = on-policy only)."""
-    replay_size: int = 1000
-    queue_size: int = 5
-    dmu: bool = True
-    dmu_start: int = 110
+    replay_size: int = _default("replay_size")
+    queue_size: int = _default("queue_size")
+    dmu: bool = _default("dmu")
+    dmu_start: int = _default("dmu_start")
     """First step whose meta-prompt carries reference instructions."""
     dmu_queue_refs: int = 1
     dmu_replay_refs: int = 2
-    beta: float | None = None
+    beta: float | None = _default("beta")
     """Reward temperature of accuracy; None = 1/|D|."""
-    gamma: float = 1.0
-    log_z_decay: float = 0.99
-    temp_min: float = 0.5
-    temp_max: float = 2.0
-    top_p: float = 0.9
-    max_tokens: int = 150
-    n_demos: int = 5
+    gamma: float = _default("gamma")
+    log_z_decay: float = _default("log_z_decay")
+    temp_min: float = _default("temp_min")
+    temp_max: float = _default("temp_max")
+    top_p: float = _default("top_p")
+    max_tokens: int = _default("max_tokens")
+    n_demos: int = _default("n_demos")
     seed: int = 0
 
     def __post_init__(self) -> None:

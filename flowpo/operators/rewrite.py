@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from typing import ClassVar
 
 from flowpo.operators.base import (
     TASK,
@@ -43,45 +44,46 @@ MAX_BAD_CASES = 3
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
+class SectionEdit(Operator):
+    """Edit a section through the operator LM with one fixed plain-words request.
+
+    Subclasses set ``instruction`` (the request) and ``summary`` (whether the reflected
+    problems of wrong answers are shown too).
+    """
+
+    needs_llm = True
+    instruction: ClassVar[str]
+    summary: ClassVar[bool] = True
+
+    async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
+        """Return the section as the operator LM edited it after ``instruction``."""
+        user = section_request(prompt, section, ctx, self.instruction, summary=self.summary)
+        return await edit_with_llm(prompt, section, ctx, user)
+
+
 @register
-class Refine(Operator):
+class Refine(SectionEdit):
     """Improve a section for clarity and precision with small changes."""
 
     name = "refine"
     description = "Improve the section for clarity and precision, keeping its meaning."
-    needs_llm = True
-
-    async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
-        """Return the section refined by the operator LM."""
-        user = section_request(
-            prompt,
-            section,
-            ctx,
-            "Use the Refine method: make small adjustments that make this section clearer "
-            "and more precise, so the model answers correctly. Keep its meaning.",
-        )
-        return await edit_with_llm(prompt, section, ctx, user)
+    instruction = (
+        "Use the Refine method: make small adjustments that make this section clearer "
+        "and more precise, so the model answers correctly. Keep its meaning."
+    )
 
 
 @register
-class Rewrite(Operator):
+class Rewrite(SectionEdit):
     """Rewrite a section from scratch in different words for the same purpose."""
 
     name = "rewrite"
     description = "Rewrite the section from scratch in different words, same purpose."
-    needs_llm = True
-
-    async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
-        """Return the section rewritten by the operator LM."""
-        user = section_request(
-            prompt,
-            section,
-            ctx,
-            "Rewrite this section from scratch in different words. It must serve the same "
-            "purpose and keep the same answer words.",
-            summary=False,
-        )
-        return await edit_with_llm(prompt, section, ctx, user)
+    instruction = (
+        "Rewrite this section from scratch in different words. It must serve the same "
+        "purpose and keep the same answer words."
+    )
+    summary = False
 
 
 def _bad_case_blocks(cases: list[BadCase], ctx: OperatorContext, prompt: Prompt) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,30 +74,44 @@ def load(run_dir: Path) -> RunData:
     return data
 
 
-def _yaml(data: RunData, name: str) -> dict[str, Any]:
+def _mapping(
+    data: RunData,
+    name: str,
+    missing: str,
+    parse: Callable[[str], Any],
+    errors: type[Exception],
+    damaged: str | None = None,
+) -> dict[str, Any]:
+    """Return the mapping file ``name`` holds, or ``{}`` after noting why it is unreadable.
+
+    Args:
+        data: The run being read; every gap is appended to its ``missing``.
+        name: The file's name in the run directory.
+        missing: The note when the file does not exist.
+        parse: Turns the file's text into data (``json.loads``, ``yaml.safe_load``).
+        errors: What ``parse`` raises on damaged text.
+        damaged: Why damaged text does not parse (default: the error's class name).
+    """
     path = data.run_dir / name
     if not path.is_file():
-        data.missing.append(f"{name} is missing (not a complete run directory)")
+        data.missing.append(missing)
         return {}
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return loaded if isinstance(loaded, dict) else {}
-    except yaml.YAMLError as e:
-        data.missing.append(f"{name} does not parse ({e.__class__.__name__})")
+        loaded = parse(path.read_text(encoding="utf-8"))
+    except errors as e:
+        data.missing.append(f"{name} does not parse ({damaged or e.__class__.__name__})")
         return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _yaml(data: RunData, name: str) -> dict[str, Any]:
+    missing = f"{name} is missing (not a complete run directory)"
+    return _mapping(data, name, missing, yaml.safe_load, yaml.YAMLError)
 
 
 def _json(data: RunData, name: str, why: str) -> dict[str, Any]:
-    path = data.run_dir / name
-    if not path.is_file():
-        data.missing.append(f"{name} is missing: {why}")
-        return {}
-    try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
-        return loaded if isinstance(loaded, dict) else {}
-    except ValueError:
-        data.missing.append(f"{name} does not parse (truncated or damaged)")
-        return {}
+    missing = f"{name} is missing: {why}"
+    return _mapping(data, name, missing, json.loads, ValueError, "truncated or damaged")
 
 
 def _jsonl(data: RunData, name: str, why: str) -> list[dict[str, Any]]:

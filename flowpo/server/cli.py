@@ -13,14 +13,17 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from flowpo.errors import ConfigError
 from flowpo.requests import DATA_DIR_ENV, RUNS_DIR_ENV
 from flowpo.server.checkpointer import CHECKPOINTS_ENV, SERVER_CHECKPOINTS
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 GRAPH_ID = "flowpo"
 SERVER_DIR = ".server"
@@ -82,6 +85,17 @@ def server_env(data_dir: Path, runs_dir: Path) -> dict[str, str]:
     return env
 
 
+def _dir_option(flag: str, default: Path, help_: str) -> Callable[[_F], _F]:
+    """Return a ``click`` option taking a directory path, its default shown in the help."""
+    return click.option(
+        flag,
+        type=click.Path(file_okay=False, path_type=Path),
+        default=default,
+        show_default=True,
+        help=help_,
+    )
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=2024, show_default=True, type=int, help="Port to bind.")
@@ -90,19 +104,15 @@ def server_env(data_dir: Path, runs_dir: Path) -> dict[str, str]:
     is_flag=True,
     help="Allow a non-loopback --host (put authentication in front of it first).",
 )
-@click.option(
+@_dir_option(
     "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Requests may only name data files and prompt templates under this directory.",
+    Path("."),
+    "Requests may only name data files and prompt templates under this directory.",
 )
-@click.option(
+@_dir_option(
     "--runs-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("runs"),
-    show_default=True,
-    help="Run directories (and the server's SQLite checkpoints) go under this directory.",
+    Path("runs"),
+    "Run directories (and the server's SQLite checkpoints) go under this directory.",
 )
 @click.option("--reload", is_flag=True, help="Restart the server when the code changes.")
 def serve(

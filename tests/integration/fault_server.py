@@ -14,39 +14,19 @@ operator answers only: ``op_garbage``, ``op_empty``, ``op_long``, ``op_slot``.
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from openai_fake import completion, read_json, send_json, serve_in_thread
+
 LABEL_WORDS = ("negative", "positive")
 
 
 def _h(text: str) -> int:
     return int(hashlib.sha1(text.encode()).hexdigest()[:8], 16)
-
-
-def completion(content: str, top: list[tuple[str, float]] | None = None) -> dict[str, Any]:
-    """Return a chat.completion body; ``top=None`` leaves log-probs out."""
-    choice: dict[str, Any] = {
-        "index": 0,
-        "message": {"role": "assistant", "content": content},
-        "finish_reason": "stop",
-        "logprobs": None,
-    }
-    if top is not None:
-        entries = [{"token": t, "logprob": lp, "bytes": None} for t, lp in top]
-        choice["logprobs"] = {"content": [{**entries[0], "top_logprobs": entries}]}
-    return {
-        "id": "chatcmpl-fault",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "fake",
-        "choices": [choice],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11},
-    }
 
 
 def target_reply(content: str) -> dict[str, Any]:
@@ -113,10 +93,8 @@ class FaultServer:
         self.operator_inputs: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self.httpd = _QuietServer(("127.0.0.1", 0), self._handler())
-        self.httpd.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.base_url = serve_in_thread(self.httpd)
         self.spec = f"openai-compatible:{self.base_url}#fake"
-        threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True).start()
 
     @property
     def injected_total(self) -> int:
@@ -151,26 +129,15 @@ class FaultServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def _send(
-                self, status: int, data: bytes, headers: dict[str, str] | None = None
-            ) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
-
             def do_POST(self) -> None:  # noqa: N802 (http.server API)
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                body = read_json(self)
                 role, kind = server._plan(body)
                 content = str(body["messages"][-1]["content"])
                 if role == "target" and server.delay:
                     time.sleep(server.delay)
                 if kind in ("429", "500", "503"):
                     err = {"error": {"message": f"injected {kind}", "type": "fault", "code": kind}}
-                    self._send(int(kind), json.dumps(err).encode(), {"retry-after-ms": "5"})
+                    send_json(self, int(kind), err, {"retry-after-ms": "5"})
                     return
                 if kind == "timeout":
                     time.sleep(server.timeout_sleep)
@@ -179,7 +146,7 @@ class FaultServer:
                     self.connection.close()
                     return
                 elif kind == "garbage":
-                    self._send(200, b"<html>502 Bad Gateway</html>")
+                    send_json(self, 200, b"<html>502 Bad Gateway</html>")
                     return
                 if role == "target":
                     payload = (
@@ -198,7 +165,7 @@ class FaultServer:
                     }.get(kind or "", None)
                     payload = completion(operator_reply(body) if text is None else text)
                 try:
-                    self._send(200, json.dumps(payload).encode())
+                    send_json(self, 200, payload)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout fault)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import socket
 import threading
@@ -13,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
 import pytest
+from openai_fake import completion, read_json, send_json, serve_in_thread
 
 from flowpo.errors import ConfigError, ModelError
 from flowpo.models.remote import RemoteLM
@@ -22,34 +22,11 @@ T = TypeVar("T")
 
 
 def _completion(
-    content: str = "yes",
-    top: list[tuple[str, float]] | None = None,
-    *,
-    prompt_tokens: int = 7,
-    completion_tokens: int = 1,
+    content: str = "yes", top: list[tuple[str, float]] | None = None, **kwargs: Any
 ) -> dict[str, Any]:
-    """Build a chat.completion body; ``top=None`` leaves out logprobs."""
-    choice: dict[str, Any] = {
-        "index": 0,
-        "message": {"role": "assistant", "content": content},
-        "finish_reason": "length",
-        "logprobs": None,
-    }
-    if top is not None:
-        entries = [{"token": t, "logprob": lp, "bytes": None} for t, lp in top]
-        choice["logprobs"] = {"content": [{**entries[0], "top_logprobs": entries}]}
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "fake",
-        "choices": [choice],
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        },
-    }
+    """Build a chat.completion body (7 prompt tokens unless told); ``top=None``: no logprobs."""
+    kwargs.setdefault("prompt_tokens", 7)
+    return completion(content, top, finish_reason="length", completion_id="chatcmpl-1", **kwargs)
 
 
 class FakeServer:
@@ -64,9 +41,7 @@ class FakeServer:
         self.max_in_flight = 0
         self._lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.httpd.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True).start()
+        self.base_url = serve_in_thread(self.httpd)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -75,7 +50,7 @@ class FakeServer:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:  # noqa: N802 (http.server API)
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                body = read_json(self)
                 with server._lock:
                     server.requests.append(body)
                     server.in_flight += 1
@@ -84,12 +59,7 @@ class FakeServer:
                 with server._lock:
                     server.in_flight -= 1
                 status, payload = server.reply(body)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, payload)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
