@@ -64,10 +64,14 @@ def main() -> None:
               f"final {r['final_test']:.4f} (dev {r['initial_dev']:.4f} -> {r['final_dev']:.4f}) "
               f"| {r['epochs']} epochs, {int(r['train_examples_scored'])} train examples, "
               f"{int(r['operator_llm_calls'])} LLM calls, {seconds:.0f} s", flush=True)
-    out = {"date": time.strftime("%Y-%m-%d"), "rows": rows}
     mode = "format" if args.edit_format else "frozen"
     path = Path(__file__).parent / "results" / f"optimize_glue_{args.optimizer}_{mode}.json"
     path.parent.mkdir(exist_ok=True)
+    # earlier rows of other tasks or seeds stay: one file holds every task measured
+    kept = json.loads(path.read_text())["rows"] if path.is_file() else []
+    fresh = {(r["task"], r["seed"]) for r in rows}
+    rows = [r for r in kept if (r["task"], r["seed"]) not in fresh] + rows
+    out = {"date": time.strftime("%Y-%m-%d"), "rows": rows}
     path.write_text(json.dumps(out, indent=2))
 
 
