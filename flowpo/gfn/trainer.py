@@ -40,6 +40,11 @@ class StepReport:
     temperature: float = 0.0
 
 
+def optimizer_path(adapter: Path) -> Path:
+    """Return where AdamW's moments are kept next to the adapter file."""
+    return adapter.with_name(adapter.stem + ".optimizer.safetensors")
+
+
 class GfnTrainer:
     """The prompt-LM and everything GFlowPO learns or remembers about it."""
 
@@ -105,10 +110,36 @@ class GfnTrainer:
         self.queue = TopQueue.from_dict(state.get("queue"), self.s.queue_size)
         if adapter is not None and adapter.is_file():
             prompt_lm.load_adapter(self.model, adapter)
+            moments = optimizer_path(adapter)
+            if moments.is_file():
+                self._load_optimizer(moments)
 
     def save_adapter(self, path: Path) -> None:
-        """Write the adapter as safetensors."""
+        """Write the adapter, and AdamW's moments next to it, as safetensors."""
         prompt_lm.save_adapter(self.model, path)
+        from safetensors.torch import save_file
+
+        tensors: dict[str, torch.Tensor] = {}
+        for i, param in enumerate(self.params):
+            for key, value in self.opt.state.get(param, {}).items():
+                if isinstance(value, torch.Tensor):
+                    tensors[f"{i}.{key}"] = value.detach().cpu().contiguous()
+        target = optimizer_path(path)
+        tmp = target.with_suffix(".tmp")
+        save_file(tensors, str(tmp), metadata={"params": str(len(self.params))})
+        tmp.replace(target)
+
+    def _load_optimizer(self, path: Path) -> None:
+        """Restore AdamW's moments saved by :meth:`save_adapter` (same adapter layout)."""
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            if (f.metadata() or {}).get("params") != str(len(self.params)):
+                return  # another adapter layout (other rank or targets): start fresh
+            for name in f.keys():
+                index, key = name.split(".", 1)
+                param = self.params[int(index)]
+                self.opt.state[param][key] = f.get_tensor(name).to(param.device)
 
     # ---- meta-prompt ----------------------------------------------------------------
     def prefix(self, rng: random.Random, *, dmu: bool) -> list[int]:

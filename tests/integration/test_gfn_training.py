@@ -58,6 +58,11 @@ def test_one_step_is_finite_and_moves_only_the_adapter(lms, tmp_path):
     other.load_state(trainer.state_dict(), tmp_path / "a.safetensors")
     assert (other.step, other.log_z) == (trainer.step, trainer.log_z)
     assert other.replay.to_dict() == trainer.replay.to_dict()
+    # AdamW's moments come back too, so the next update is the one the run would have made
+    for mine, theirs in zip(trainer.params, other.params, strict=True):
+        a, b = trainer.opt.state[mine], other.opt.state[theirs]
+        assert set(a) == set(b) == {"step", "exp_avg", "exp_avg_sq"}
+        assert all(torch.equal(a[k], b[k]) for k in a)
     lora2, _ = _split(other.model)
     assert all(torch.equal(lora1[k], lora2[k]) for k in lora1)
 
