@@ -26,12 +26,18 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
     epoch = state.get("epoch", 0)
     update: dict[str, Any] = {"budget": {}}
     with timed(update):
-        scored, budget = await _score(res, state.get("pending", []), config.model)
+        spent = float((state.get("budget") or {}).get("examples_scored", 0.0))
+        left = None if config.budget_examples is None else config.budget_examples - spent
+        scored, budget, unpaid = await _score(
+            res, state.get("pending", []), config.model, left, first=epoch == 0
+        )
         update["budget"].update(budget)
         by_id = {c["id"]: c for c in scored}
         w = config.soft_weight
-        actions = [
-            _credit(a, by_id, config.failure_penalty, w) for a in state.get("last_actions", [])
+        actions = [  # an action whose candidate the budget could not pay for earns nothing
+            _credit(a, by_id, config.failure_penalty, w)
+            for a in state.get("last_actions", [])
+            if a.get("candidate_id") not in unpaid
         ]
         beam, best, stale = advance(
             state.get("beam", []),
@@ -63,6 +69,11 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
     rows = [*state.get("history", []), row]
     write_atomic(res.run_dir / HISTORY, "".join(json.dumps(r) + "\n" for r in rows))
     reason = stop_reason(epoch=epoch, stale=stale, budget=budget_now, config=config)
+    if unpaid and reason is None:
+        reason = (
+            f"target-LM example budget spent ({budget_now.get('examples_scored', 0):g} of "
+            f"{config.budget_examples:g}; {len(unpaid)} candidates left unscored)"
+        )
     emit(
         runtime,
         "epoch",
@@ -93,12 +104,29 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
 
 
 async def _score(
-    res: Any, pending: list[dict[str, Any]], model: str
-) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    res: Any,
+    pending: list[dict[str, Any]],
+    model: str,
+    left: float | None = None,
+    *,
+    first: bool = False,
+) -> tuple[list[dict[str, Any]], dict[str, float], set[str]]:
+    """Score ``pending`` on train; return the scored, the counts and the ids left unpaid.
+
+    With ``left`` (the target-LM examples the budget still allows) a candidate is scored
+    only when its uncached train examples fit in what is left, as the baselines do, so the run
+    never overshoots its budget; the initial prompt (``first``) is always scored.
+    """
     train = res.task.split("train")
     budget = {"examples_scored": 0.0, "examples_cached": 0.0, "tokens": 0.0}
-    scored = []
+    scored: list[dict[str, Any]] = []
+    unpaid: set[str] = set()
     for cand in pending:
+        if left is not None and not first:
+            cost = res.evaluator.uncached(Prompt.from_dict(cand["prompt"]), train)
+            if budget["examples_scored"] + cost > left:
+                unpaid.add(cand["id"])
+                continue
         prompt = Prompt.from_dict(cand["prompt"])
         keys = {
             "fingerprint": prompt.fingerprint(res.task.template, res.task.verbalizers),
@@ -124,7 +152,7 @@ async def _score(
                 "fingerprint": result.prompt_fingerprint,
             }
         )
-    return scored, budget
+    return scored, budget, unpaid
 
 
 def _credit(

@@ -120,6 +120,16 @@ class Evaluator:
     def _model_key(self) -> str:
         return str(getattr(self.model, "cache_key", self.model.model_id))
 
+    def uncached(self, prompt: Prompt, examples: Sequence[Example]) -> int:
+        """Return how many of ``examples`` have no cached result for ``prompt``.
+
+        That is the most target-LM examples scoring the prompt can cost.
+        """
+        keys = [example_key(ex, self.task.format_input(ex)) for ex in examples]
+        fp = prompt.fingerprint(self.task.template, self.task.verbalizers)
+        hits = self.cache.get_many(fp, keys, self._model_key, self._mode_key(prompt))
+        return len(keys) - len(hits)
+
     async def aevaluate(
         self, prompt: Prompt, examples: Sequence[Example], *, progress: Progress | None = None
     ) -> EvalResult:

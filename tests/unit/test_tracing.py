@@ -287,3 +287,15 @@ def test_docstring_examples_run():
     for mod in (flowpo.promptdiff, flowpo.reporting.svg):
         failed, tried = doctest.testmod(mod)
         assert failed == 0 and tried > 0
+
+
+def test_example_budget_is_never_overshot_within_an_epoch(fake_resources):
+    # train has 32 examples: the initial prompt costs 32, then one more candidate fits in
+    # 80 and a second would not; the loop must stop there instead of after the epoch
+    result = asyncio.run(
+        aoptimize(_config(fake_resources / "run", 5, budget_examples=80, children_per_action=2))
+    )
+    spent = result["budget"]["examples_scored"]
+    assert 32 < spent <= 80, result["budget"]
+    assert "budget spent" in result["stop_reason"], result["stop_reason"]
+    assert result["epochs"] <= 2
