@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -12,9 +13,11 @@ from flowpo.agents.experience import remembered_score, split_key
 from flowpo.config import OptimizeConfig
 from flowpo.graphs.resources import resources, rng_for
 from flowpo.graphs.state import OptimizerState, add_counts
+from flowpo.operators.framing import best_label_words
 from flowpo.prompt import Prompt
 from flowpo.rundir import CANDIDATES, HISTORY, append_jsonl, write_atomic
 from flowpo.search import action_gain, advance, objective, rank, stop_reason, usage_delta
+from flowpo.types import EvalResult
 
 ARCHIVE_SIZE = 24
 
@@ -29,7 +32,12 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
         spent = float((state.get("budget") or {}).get("examples_scored", 0.0))
         left = None if config.budget_examples is None else config.budget_examples - spent
         scored, budget, unpaid = await _score(
-            res, state.get("pending", []), config.model, left, first=epoch == 0
+            res,
+            state.get("pending", []),
+            config.model,
+            left,
+            first=epoch == 0,
+            soft_weight=config.soft_weight,
         )
         update["budget"].update(budget)
         by_id = {c["id"]: c for c in scored}
@@ -110,6 +118,7 @@ async def _score(
     left: float | None = None,
     *,
     first: bool = False,
+    soft_weight: float = 0.5,
 ) -> tuple[list[dict[str, Any]], dict[str, float], set[str]]:
     """Score ``pending`` on train; return the scored, the counts and the ids left unpaid.
 
@@ -139,6 +148,10 @@ async def _score(
             scored.append({**cand, **known, **keys, "from_memory": True})
             continue
         result = await res.evaluator.aevaluate(prompt, train)
+        if _new_frame(cand, res):  # a frame is judged with its own best label words
+            prompt, result = await _refit_words(res, prompt, result, train, soft_weight)
+            keys["near_key"] = prompt.near_key(res.task.template, res.task.verbalizers)
+            cand = {**cand, "prompt": prompt.to_dict()}
         budget["examples_scored"] += result.model_calls
         budget["examples_cached"] += result.cached
         budget["tokens"] += result.tokens
@@ -153,6 +166,44 @@ async def _score(
             }
         )
     return scored, budget, unpaid
+
+
+def _new_frame(cand: dict[str, Any], res: Any) -> bool:
+    action = list(cand.get("action") or [])
+    return (
+        len(action) == 2
+        and action[1] == "frame"
+        and res.evaluator.mode == "verbalizer"
+        and hasattr(res.target, "next_token_logprobs")
+    )
+
+
+async def _refit_words(
+    res: Any, prompt: Prompt, result: EvalResult, train: list[Any], soft_weight: float
+) -> tuple[Prompt, EvalResult]:
+    """Return the frame's prompt with the label words that suit it best, when they win.
+
+    The words old frames were tuned for rarely suit a new one, so a frame scored with
+    them is judged unfairly. The search reads the rows the evaluation just computed (the
+    model's memo), and the refitted prompt is scored from the same rows: no extra forward
+    pass (only calibration's three content-free inputs when it is on).
+    """
+    words = await best_label_words(res.target, res.task, prompt, train, soft_weight)
+    if words == {**res.task.verbalizers, **(prompt.verbalizers or {})}:
+        return prompt, result
+    refit = replace(prompt, verbalizers=words)
+    second = await res.evaluator.aevaluate(refit, train)
+    gain = second.score + soft_weight * second.details.get("soft_score", 0.0)
+    base = result.score + soft_weight * result.details.get("soft_score", 0.0)
+    if gain <= base:
+        return prompt, result
+    # both scorings are charged to the candidate
+    return refit, replace(
+        second,
+        model_calls=second.model_calls + result.model_calls,
+        cached=second.cached + result.cached,
+        tokens=second.tokens + result.tokens,
+    )
 
 
 def _credit(

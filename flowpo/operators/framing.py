@@ -97,57 +97,67 @@ class LabelWords(Operator):
     async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
         """Return the prompt with the best label words on the reward set, if they change."""
         result = OperatorResult()
-        lm = ctx.target
         if ctx.task.kind != "classification" or not ctx.train:
             result.rejected.append("label words apply to classification tasks only")
             return result
-        if lm is None or not hasattr(lm, "next_token_logprobs"):
+        if ctx.target is None or not hasattr(ctx.target, "next_token_logprobs"):
             result.rejected.append("label-word search needs a local target (next-token scores)")
             return result
-        prefix, pattern = prompt.split_render(ctx.task.template)
-        texts = [pattern.replace(TEXT_SLOT, ctx.task.format_input(e)) for e in ctx.train]
-        # Same prefix and texts as the evaluator used: rows come from the model's memo.
-        logp = (await asyncio.to_thread(lm.next_token_logprobs, prefix, texts)).numpy()
-        labels = list(ctx.task.labels)
-        gold = np.array([labels.index(e.target) for e in ctx.train])
-        current = {**ctx.task.verbalizers, **(prompt.verbalizers or {})}
-        candidates = self._candidates(lm, logp, gold, labels, current)
-        ids, _ = search(logp, gold, [[t for t, _ in c] for c in candidates], ctx.soft_weight)
-        words = {lab: dict(c)[t] for lab, c, t in zip(labels, candidates, ids, strict=True)}
-        if words == current:
+        words = await best_label_words(ctx.target, ctx.task, prompt, ctx.train, ctx.soft_weight)
+        if words == {**ctx.task.verbalizers, **(prompt.verbalizers or {})}:
             result.rejected.append("the current label words are already the best found")
             return result
         result.prompts.append(replace(prompt, verbalizers=words))
         return result
 
-    def _candidates(
-        self,
-        lm: Any,
-        logp: np.ndarray,
-        gold: np.ndarray,
-        labels: list[str],
-        current: dict[str, str],
-    ) -> list[list[tuple[int, str]]]:
-        """Return (token id, word) candidates per label, current word first."""
-        allowed = _word_mask(lm)
-        found = discriminative_tokens(logp, gold, len(labels), allowed, k=4)
-        out = []
-        for label, extra in zip(labels, found, strict=True):
-            words = [
-                current[label],
-                label,
-                label.lower(),
-                label.capitalize(),
-                label.replace("_", " ").split()[0],
-            ]
-            words += [lm.tokenizer.decode([t]).strip() for t in extra]
-            seen: dict[int, str] = {}
-            for w in words:
-                ids = lm.encode(" " + w) if w else []
-                if len(ids) == 1 and ids[0] not in seen:
-                    seen[ids[0]] = w
-            out.append(list(seen.items()))
-        return out
+
+def _candidates(
+    lm: Any,
+    logp: np.ndarray,
+    gold: np.ndarray,
+    labels: list[str],
+    current: dict[str, str],
+) -> list[list[tuple[int, str]]]:
+    """Return (token id, word) candidates per label, current word first."""
+    allowed = _word_mask(lm)
+    found = discriminative_tokens(logp, gold, len(labels), allowed, k=4)
+    out = []
+    for label, extra in zip(labels, found, strict=True):
+        words = [
+            current[label],
+            label,
+            label.lower(),
+            label.capitalize(),
+            label.replace("_", " ").split()[0],
+        ]
+        words += [lm.tokenizer.decode([t]).strip() for t in extra]
+        seen: dict[int, str] = {}
+        for w in words:
+            ids = lm.encode(" " + w) if w else []
+            if len(ids) == 1 and ids[0] not in seen:
+                seen[ids[0]] = w
+        out.append(list(seen.items()))
+    return out
+
+
+async def best_label_words(
+    lm: Any, task: Any, prompt: Prompt, train: list[Any], soft_weight: float
+) -> dict[str, str]:
+    """Return the label words that score ``prompt``'s frame best on ``train``.
+
+    Reads the target's next-token log-probs of the same prefix and texts the evaluator
+    scores, so after the prompt was evaluated the rows come from the model's memo and the
+    search costs no forward pass, whatever the number of candidate words.
+    """
+    prefix, pattern = prompt.split_render(task.template)
+    texts = [pattern.replace(TEXT_SLOT, task.format_input(e)) for e in train]
+    logp = (await asyncio.to_thread(lm.next_token_logprobs, prefix, texts)).numpy()
+    labels = list(task.labels)
+    gold = np.array([labels.index(e.target) for e in train])
+    current = {**task.verbalizers, **(prompt.verbalizers or {})}
+    candidates = _candidates(lm, logp, gold, labels, current)
+    ids, _ = search(logp, gold, [[t for t, _ in c] for c in candidates], soft_weight)
+    return {lab: dict(c)[t] for lab, c, t in zip(labels, candidates, ids, strict=True)}
 
 
 def _word_mask(lm: Any) -> np.ndarray:
