@@ -131,12 +131,12 @@ async def _score(
     scored: list[dict[str, Any]] = []
     unpaid: set[str] = set()
     for cand in pending:
+        prompt = Prompt.from_dict(cand["prompt"])
         if left is not None and not first:
-            cost = res.evaluator.uncached(Prompt.from_dict(cand["prompt"]), train)
+            cost = res.evaluator.uncached(prompt, train)
             if budget["examples_scored"] + cost > left:
                 unpaid.add(cand["id"])
                 continue
-        prompt = Prompt.from_dict(cand["prompt"])
         keys = {
             "fingerprint": prompt.fingerprint(res.task.template, res.task.verbalizers),
             "near_key": prompt.near_key(res.task.template, res.task.verbalizers),
@@ -193,9 +193,7 @@ async def _refit_words(
         return prompt, result
     refit = replace(prompt, verbalizers=words)
     second = await res.evaluator.aevaluate(refit, train)
-    gain = second.score + soft_weight * second.details.get("soft_score", 0.0)
-    base = result.score + soft_weight * result.details.get("soft_score", 0.0)
-    if gain <= base:
+    if _objective(second, soft_weight) <= _objective(result, soft_weight):
         return prompt, result
     # both scorings are charged to the candidate
     return refit, replace(
@@ -204,6 +202,12 @@ async def _refit_words(
         cached=second.cached + result.cached,
         tokens=second.tokens + result.tokens,
     )
+
+
+def _objective(result: EvalResult, soft_weight: float) -> float:
+    """Return :func:`flowpo.search.objective` of an evaluation result."""
+    soft = result.details.get("soft_score", 0.0)
+    return objective({"train_score": result.score, "train_soft": soft}, soft_weight)
 
 
 def _credit(

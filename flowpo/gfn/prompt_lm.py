@@ -167,13 +167,20 @@ def adapter_state(model: Any) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(model).items()}
 
 
-def save_adapter(model: Any, path: Path) -> None:
-    """Write the adapter's weights to ``path`` (safetensors, atomically)."""
+def save_tensors(
+    tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None
+) -> None:
+    """Write ``tensors`` to ``path`` as safetensors, atomically (a crash leaves the old file)."""
     from safetensors.torch import save_file
 
     tmp = path.with_suffix(".tmp")
-    save_file(adapter_state(model), str(tmp))
+    save_file(tensors, str(tmp), metadata=metadata)
     tmp.replace(path)
+
+
+def save_adapter(model: Any, path: Path) -> None:
+    """Write the adapter's weights to ``path`` (safetensors, atomically)."""
+    save_tensors(adapter_state(model), path)
 
 
 def load_adapter(model: Any, path: Path) -> None:

@@ -117,17 +117,14 @@ class GfnTrainer:
     def save_adapter(self, path: Path) -> None:
         """Write the adapter, and AdamW's moments next to it, as safetensors."""
         prompt_lm.save_adapter(self.model, path)
-        from safetensors.torch import save_file
-
-        tensors: dict[str, torch.Tensor] = {}
-        for i, param in enumerate(self.params):
-            for key, value in self.opt.state.get(param, {}).items():
-                if isinstance(value, torch.Tensor):
-                    tensors[f"{i}.{key}"] = value.detach().cpu().contiguous()
-        target = optimizer_path(path)
-        tmp = target.with_suffix(".tmp")
-        save_file(tensors, str(tmp), metadata={"params": str(len(self.params))})
-        tmp.replace(target)
+        tensors = {
+            f"{i}.{key}": value.detach().cpu().contiguous()
+            for i, param in enumerate(self.params)
+            for key, value in self.opt.state.get(param, {}).items()
+            if isinstance(value, torch.Tensor)
+        }
+        metadata = {"params": str(len(self.params))}
+        prompt_lm.save_tensors(tensors, optimizer_path(path), metadata)
 
     def _load_optimizer(self, path: Path) -> None:
         """Restore AdamW's moments saved by :meth:`save_adapter` (same adapter layout)."""
