@@ -124,7 +124,8 @@ async def _score(
 
     With ``left`` (the target-LM examples the budget still allows) a candidate is scored
     only when its uncached train examples fit in what is left, as the baselines do, so the run
-    never overshoots its budget; the initial prompt (``first``) is always scored.
+    never overshoots its budget; the initial prompt (``first``) is always scored, and a
+    score reused from the memory costs nothing.
     """
     train = res.task.split("train")
     budget = {"examples_scored": 0.0, "examples_cached": 0.0, "tokens": 0.0}
@@ -132,11 +133,6 @@ async def _score(
     unpaid: set[str] = set()
     for cand in pending:
         prompt = Prompt.from_dict(cand["prompt"])
-        if left is not None and not first:
-            cost = res.evaluator.uncached(prompt, train)
-            if budget["examples_scored"] + cost > left:
-                unpaid.add(cand["id"])
-                continue
         keys = {
             "fingerprint": prompt.fingerprint(res.task.template, res.task.verbalizers),
             "near_key": prompt.near_key(res.task.template, res.task.verbalizers),
@@ -147,6 +143,11 @@ async def _score(
             budget["examples_from_memory"] = budget.get("examples_from_memory", 0.0) + len(train)
             scored.append({**cand, **known, **keys, "from_memory": True})
             continue
+        if left is not None and not first:
+            cost = res.evaluator.uncached(prompt, train)
+            if budget["examples_scored"] + cost > left:
+                unpaid.add(cand["id"])
+                continue
         result = await res.evaluator.aevaluate(prompt, train)
         if _new_frame(cand, res):  # a frame is judged with its own best label words
             prompt, result = await _refit_words(res, prompt, result, train, soft_weight)
