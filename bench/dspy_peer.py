@@ -1,6 +1,6 @@
 """DSPy COPRO and MIPROv2 on the embedded model, through flowpo's OpenAI-compatible server.
 
-The server (``flowpo.serving``, what ``flowpo serve-model`` runs) is started in this
+The server (``flowpo.model_server``, what ``flowpo serve-model`` runs) is started in this
 process on 127.0.0.1 with a fresh instance of the embedded model, so its counters are
 exactly what DSPy spent: generations (requests x n), batches and prompt tokens.
 ``example evaluations`` counts DSPy's metric calls during compile (one per example a
@@ -31,7 +31,7 @@ def unavailable(server: str | None = None) -> str | None:
         return "dspy is not installed (pip install -e '.[bench]')"
     if importlib.util.find_spec("optuna") is None:
         return "optuna is not installed (MIPROv2 needs dspy[optuna])"
-    if importlib.util.find_spec("flowpo.serving") is None:
+    if importlib.util.find_spec("flowpo.model_server") is None:
         return "this build has no OpenAI-compatible server of the embedded model"
     return None
 
@@ -83,8 +83,8 @@ def run(env: Any, name: str, method: str, seed: int, budget: int) -> dict[str, A
 
     from bench.run import test_examples
     from flowpo.metrics import score_example
+    from flowpo.model_server.server import start_server
     from flowpo.models.local import LocalLM
-    from flowpo.serving.server import start_server
     from flowpo.tasks import resolve_task
     from flowpo.tasks.manual import manual_prompt
 

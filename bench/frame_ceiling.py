@@ -4,7 +4,7 @@ For every frame of flowpo's library (``flowpo.operators.framing.FRAMES``, instru
 empty) plus ``--extra-frames``, runs the target once per example on train, dev and test
 and keeps the next-token log-probs of every candidate label word: the label names, a
 hand list of sentiment words, and the 12 words per label the target itself ranks highest
-after the frame on train (``flowpo.labelwords.discriminative_tokens``). Then, with no more
+after the frame on train (``flowpo.search.labelwords.discriminative_tokens``). Then, with no more
 forward passes, it scores every word pair raw and with contextual calibration and
 reports per frame:
 
@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 
 from flowpo.evaluation.evaluator import CONTENT_FREE
-from flowpo.labelwords import discriminative_tokens
 from flowpo.models.local import LocalLM
 from flowpo.operators.framing import FRAMES, _word_mask
+from flowpo.search.labelwords import discriminative_tokens
 from flowpo.tasks import resolve_task
 
 SENTIMENT = {

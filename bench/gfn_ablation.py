@@ -51,7 +51,7 @@ def settings(args: argparse.Namespace, row: dict[str, Any]) -> dict[str, Any]:
 
 def run_one(kwargs: dict[str, Any], run_dir: str) -> None:
     """Child process: run one row and print its result as JSON on the last line."""
-    from flowpo.runner import optimize
+    from flowpo.run.runner import optimize
 
     start = time.perf_counter()
     result = optimize(run_dir=run_dir, **kwargs)

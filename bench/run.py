@@ -189,7 +189,7 @@ def run_flowpo(env: Env, name: str, method: str, seed: int, budget: int) -> dict
     import torch
 
     from flowpo.prompt import Prompt
-    from flowpo.runner import optimize
+    from flowpo.run.runner import optimize
     from flowpo.tasks import resolve_task
 
     torch.manual_seed(seed)

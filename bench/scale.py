@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from flowpo.evaluation import EvalCache, Evaluator
+from flowpo.model_server.server import start_server
 from flowpo.models.base import TargetLM
 from flowpo.models.local import LocalLM
 from flowpo.models.remote import RemoteLM
 from flowpo.prompt import Prompt, Section
 from flowpo.scale.ray_target import RayTarget, ensure_ray
-from flowpo.serving.server import start_server
 from flowpo.tasks import load_task
 
 PROMPT = Prompt(

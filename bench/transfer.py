@@ -21,8 +21,8 @@ from typing import Any
 
 from flowpo.graphs.resources import resources
 from flowpo.prompt import Prompt
-from flowpo.rundir import CANDIDATES, HISTORY, load_config
-from flowpo.runner import optimize
+from flowpo.run.rundir import CANDIDATES, HISTORY, load_config
+from flowpo.run.runner import optimize
 
 KEPT = ("initial", "final", "epochs", "budget", "warm_start")
 

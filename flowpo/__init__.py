@@ -16,7 +16,7 @@ from flowpo.graphs.service import create_builder, create_graph
 from flowpo.metrics import METRICS, corpus_score, score_example
 from flowpo.models import DEFAULT_MODEL, TargetLM, load_target, parse_spec
 from flowpo.prompt import DEFAULT_TEMPLATE, Prompt, Section
-from flowpo.runner import aoptimize, aresume, optimize, resume
+from flowpo.run.runner import aoptimize, aresume, optimize, resume
 from flowpo.tasks import Task, list_tasks, load_task, resolve_task, task_from_file
 from flowpo.types import EvalResult, Example, ExampleResult
 

@@ -106,7 +106,7 @@ class _Progress:
 
 
 def _report(result: dict[str, Any]) -> None:
-    from flowpo.search import usage_table
+    from flowpo.search.beam import usage_table
 
     init, final = result["initial"], result["final"]
     click.echo(f"stopped: {result.get('stop_reason')} after {result['epochs']} epochs")
@@ -125,7 +125,7 @@ def _report(result: dict[str, Any]) -> None:
 
 def _reviewer(config: OptimizeConfig) -> Callable[[dict[str, Any]], Any] | None:
     """Return the terminal reviewer when human approval is on (``--approve true``)."""
-    from flowpo.approval import terminal_review
+    from flowpo.run.approval import terminal_review
 
     return terminal_review if config.approve else None
 
@@ -141,7 +141,7 @@ def _run_and_report(config: OptimizeConfig, quiet: bool, run: Callable[..., Any]
     """
     from langgraph.runtime import RunControl
 
-    from flowpo.runner import drain_on_sigint
+    from flowpo.run.runner import drain_on_sigint
 
     progress = _Progress(config.max_epochs, quiet)
     try:
@@ -157,7 +157,7 @@ def _run_and_report(config: OptimizeConfig, quiet: bool, run: Callable[..., Any]
 @options_from(OptimizeConfig)
 def optimize_cmd(quiet: bool, **kwargs: Any) -> None:
     """Optimize a prompt on a task; writes everything to the run directory."""
-    from flowpo.runner import optimize
+    from flowpo.run.runner import optimize
 
     config = typing.cast(OptimizeConfig, make_config(OptimizeConfig, **kwargs))
     _run_and_report(config, quiet, functools.partial(optimize, config))
@@ -168,8 +168,8 @@ def optimize_cmd(quiet: bool, **kwargs: Any) -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def resume_cmd(run_dir: Path, quiet: bool) -> None:
     """Continue a stopped or killed run; examples already scored are not scored again."""
-    from flowpo.rundir import load_config
-    from flowpo.runner import resume
+    from flowpo.run.rundir import load_config
+    from flowpo.run.runner import resume
 
     _run_and_report(load_config(run_dir), quiet, functools.partial(resume, run_dir))
 
@@ -200,8 +200,8 @@ def tasks_cmd(as_json: bool) -> None:
 COMMANDS = [
     # "module:attribute" of each click command or group defined outside this file (one per line).
     "flowpo.memory.cli:memory",
-    "flowpo.serving.cli:serve_model",
-    "flowpo.server.cli:serve",
+    "flowpo.model_server.cli:serve_model",
+    "flowpo.graph_server.cli:serve",
     "flowpo.reporting.cli:report",
     "flowpo.reporting.cli:trace",
 ]

@@ -15,8 +15,8 @@ from flowpo.graphs.state import OptimizerState
 from flowpo.memory import retriever_for
 from flowpo.operators.base import BadCase, OperatorContext, OperatorResult, Reflection
 from flowpo.prompt import Prompt
-from flowpo.promptdiff import prompt_diff
-from flowpo.tracing import span
+from flowpo.run.tracing import span
+from flowpo.search.promptdiff import prompt_diff
 from flowpo.types import Candidate
 
 

@@ -15,8 +15,8 @@ from flowpo.graphs.resources import resources, rng_for
 from flowpo.graphs.state import OptimizerState, add_counts
 from flowpo.operators.framing import best_label_words
 from flowpo.prompt import Prompt
-from flowpo.rundir import CANDIDATES, HISTORY, append_jsonl, write_atomic
-from flowpo.search import action_gain, advance, objective, rank, stop_reason, usage_delta
+from flowpo.run.rundir import CANDIDATES, HISTORY, append_jsonl, write_atomic
+from flowpo.search.beam import action_gain, advance, objective, rank, stop_reason, usage_delta
 from flowpo.types import EvalResult
 
 ARCHIVE_SIZE = 24
@@ -206,7 +206,7 @@ async def _refit_words(
 
 
 def _objective(result: EvalResult, soft_weight: float) -> float:
-    """Return :func:`flowpo.search.objective` of an evaluation result."""
+    """Return :func:`flowpo.search.beam.objective` of an evaluation result."""
     soft = result.details.get("soft_score", 0.0)
     return objective({"train_score": result.score, "train_soft": soft}, soft_weight)
 

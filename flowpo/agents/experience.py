@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from flowpo.memory import MemoryRecord, MemoryStore, similar_q_tables
-from flowpo.policy import QTable
 from flowpo.prompt import Prompt
+from flowpo.search.policy import QTable
 from flowpo.types import Example
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from flowpo.graphs.resources import Resources, resources
 from flowpo.graphs.state import OptimizerState, add_counts
 from flowpo.prompt import Prompt
 from flowpo.reporting.html import write_report
-from flowpo.rundir import HISTORY, write_atomic, write_best
+from flowpo.run.rundir import HISTORY, write_atomic, write_best
 
 log = logging.getLogger(__name__)
 

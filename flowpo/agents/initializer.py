@@ -9,13 +9,13 @@ from langgraph.runtime import Runtime
 from flowpo.agents.common import new_candidate, timed
 from flowpo.agents.experience import warm_start
 from flowpo.config import OptimizeConfig
-from flowpo.drafting import draft_from_scratch, from_template, sections_from_manual
 from flowpo.errors import ConfigError
 from flowpo.graphs.resources import resources
 from flowpo.graphs.state import OptimizerState
 from flowpo.operators.base import EXAMPLES, FRAME, LABEL_WORDS, STEPS, editable_sections
-from flowpo.policy import QTable
 from flowpo.prompt import Prompt
+from flowpo.search.drafting import draft_from_scratch, from_template, sections_from_manual
+from flowpo.search.policy import QTable
 from flowpo.tasks.manual import manual_prompt
 
 

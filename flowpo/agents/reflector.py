@@ -11,8 +11,8 @@ from flowpo.config import OptimizeConfig
 from flowpo.graphs.resources import resources, rng_for
 from flowpo.graphs.state import OptimizerState
 from flowpo.prompt import Prompt
-from flowpo.reflection import reflect as explain
-from flowpo.reflection import select_bad_cases
+from flowpo.search.reflection import reflect as explain
+from flowpo.search.reflection import select_bad_cases
 
 
 async def reflect(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Node ``review``: pause for a human when a new best prompt is found (``approve`` on).
 
 The pause is LangGraph's ``interrupt()``; the decision comes back through
-``Command(resume=...)`` (see :mod:`flowpo.approval`). A malformed decision does not fail
+``Command(resume=...)`` (see :mod:`flowpo.run.approval`). A malformed decision does not fail
 the run: the node asks again, with the error in the request.
 """
 
@@ -13,11 +13,11 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from flowpo.agents.common import emit, new_candidate
-from flowpo.approval import Decision, edited_prompt, parse_decision, review_request
 from flowpo.config import OptimizeConfig
 from flowpo.errors import ConfigError
 from flowpo.graphs.state import OptimizerState
-from flowpo.search import rank
+from flowpo.run.approval import Decision, edited_prompt, parse_decision, review_request
+from flowpo.search.beam import rank
 
 
 async def review(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[str, Any]:

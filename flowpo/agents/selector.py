@@ -12,7 +12,8 @@ from flowpo.graphs.resources import rng_for
 from flowpo.graphs.state import OptimizerState
 from flowpo.operators.base import EXAMPLES, FRAME, LABEL_PREFIX, LABEL_WORDS, STEPS, TASK
 from flowpo.operators.framing import FORMAT_OPERATORS
-from flowpo.policy import (
+from flowpo.search.beam import objective
+from flowpo.search.policy import (
     QTable,
     epoch_reward,
     msgd_update,
@@ -20,7 +21,6 @@ from flowpo.policy import (
     sarsa_update,
     section_credit,
 )
-from flowpo.search import objective
 
 BOUND = {"few_shot": EXAMPLES, "cot": STEPS, "gfn": TASK, **FORMAT_OPERATORS}
 """Operators that always write one particular section (or prompt part)."""

@@ -16,8 +16,8 @@ from flowpo.evaluation.cache import CachedResult, EvalCache
 from flowpo.metrics import corpus_score, parse_entities, score_example
 from flowpo.models.base import TargetLM
 from flowpo.prompt import TEXT_SLOT, Prompt
+from flowpo.run.tracing import span
 from flowpo.tasks.task import Task
-from flowpo.tracing import span
 from flowpo.types import EvalResult, Example, ExampleResult
 
 Mode = Literal["auto", "verbalizer", "generate"]

@@ -22,7 +22,7 @@ from flowpo.models.base import TargetLM
 from flowpo.models.spec import load_target
 from flowpo.operators.base import Operator, get_operator, operator_names
 from flowpo.operators.framing import FORMAT_OPERATORS
-from flowpo.rundir import EVAL_CACHE
+from flowpo.run.rundir import EVAL_CACHE
 from flowpo.tasks import resolve_task
 from flowpo.tasks.task import Task
 

@@ -2,7 +2,7 @@
 
     START -> prepare -> optimize -> END
 
-``prepare`` checks the request (:mod:`flowpo.requests`) and creates the run directory;
+``prepare`` checks the request (:mod:`flowpo.run.requests`) and creates the run directory;
 ``optimize`` runs the optimizer graph (:mod:`flowpo.graphs.optimizer`) as a subgraph with
 the checked configuration as its context, forwarding its progress events, so interrupts
 (human approval), checkpoints and ``stream_mode="custom"`` all pass through.
@@ -25,7 +25,7 @@ from typing_extensions import TypedDict
 
 from flowpo.config import OptimizeConfig
 from flowpo.graphs.optimizer import graph as optimizer_graph
-from flowpo.requests import INPUT_KEYS, Roots, prepare_request
+from flowpo.run.requests import INPUT_KEYS, Roots, prepare_request
 
 MIN_RECURSION_LIMIT = 100_000
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from flowpo.memory.records import MemoryRecord
 from flowpo.memory.store import MemoryStore
-from flowpo.policy import QTable
+from flowpo.search.policy import QTable
 
 OVERFETCH = 4
 """Candidates fetched per requested result, before re-ranking and de-duplication."""

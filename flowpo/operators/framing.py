@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from flowpo.labelwords import discriminative_tokens, search
 from flowpo.operators.base import (
     EXAMPLES,
     FRAME,
@@ -26,6 +25,7 @@ from flowpo.operators.base import (
 )
 from flowpo.operators.llm import ask, clean, data_block, system_prompt
 from flowpo.prompt import PROMPT_SLOT, TEXT_SLOT, Prompt, check_template
+from flowpo.search.labelwords import discriminative_tokens, search
 
 FRAMES = (
     "{prompt}\n\nReview: {text}\nSentiment:",

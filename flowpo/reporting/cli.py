@@ -31,7 +31,7 @@ def trace() -> None:
 @click.option("--project", default=None, help="LangSmith project [default: $LANGSMITH_PROJECT].")
 def upload_cmd(run_dir: Path, project: str | None) -> None:
     """Post RUN_DIR/trace.json to LANGSMITH_ENDPOINT (or LangSmith with LANGSMITH_API_KEY)."""
-    from flowpo.tracing import upload
+    from flowpo.run.tracing import upload
 
     n = upload(run_dir, project=project)
     click.echo(f"uploaded {n} runs from {run_dir}")

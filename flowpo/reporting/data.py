@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from flowpo.prompt import Prompt
-from flowpo.rundir import BEST_JSON, CANDIDATES, CONFIG_FILE, HISTORY, TRACE
+from flowpo.run.rundir import BEST_JSON, CANDIDATES, CONFIG_FILE, HISTORY, TRACE
 
 GFN_HISTORY = "gfn_history.jsonl"
 KNOWN_ROW_KEYS = {"epoch", "best_train", "best_loss", "best_id", "best_dev", "evaluated"}

@@ -7,10 +7,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from flowpo.promptdiff import word_ops
 from flowpo.reporting import svg
 from flowpo.reporting.data import RunData, extra_series, gfn_series, load, operator_stats
-from flowpo.rundir import REPORT, write_atomic
+from flowpo.run.rundir import REPORT, write_atomic
+from flowpo.search.promptdiff import word_ops
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#111;

@@ -19,7 +19,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from flowpo.config import OptimizeConfig
 from flowpo.errors import ConfigError, DataError
-from flowpo.rundir import CHECKPOINTS
+from flowpo.run.rundir import CHECKPOINTS
 
 RECURSION_LIMIT = 100_000
 

@@ -22,8 +22,8 @@ from langgraph.runtime import RunControl
 
 from flowpo.errors import ModelError, RunStopped
 from flowpo.graphs.resources import resources
-from flowpo.rundir import CHECKPOINTS, EVAL_CACHE, HISTORY, load_config
-from flowpo.runner import aoptimize, aresume
+from flowpo.run.rundir import CHECKPOINTS, EVAL_CACHE, HISTORY, load_config
+from flowpo.run.runner import aoptimize, aresume
 
 pytestmark = pytest.mark.slow
 

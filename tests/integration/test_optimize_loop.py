@@ -13,8 +13,8 @@ import pytest
 from flowpo.cli import main
 from flowpo.graphs.resources import resources
 from flowpo.prompt import Prompt
-from flowpo.rundir import CANDIDATES, EVAL_CACHE, HISTORY, load_config
-from flowpo.runner import aresume, optimize
+from flowpo.run.rundir import CANDIDATES, EVAL_CACHE, HISTORY, load_config
+from flowpo.run.runner import aresume, optimize
 
 pytestmark = pytest.mark.slow
 
@@ -134,7 +134,7 @@ def test_kill_minus_9_then_resume_rescoring_nothing(tmp_path):
 
 def _check_trace_and_report(run):
     """The real run's trace: one run per node execution, real model calls under them."""
-    from flowpo.tracing import read_trace
+    from flowpo.run.tracing import read_trace
 
     runs = read_trace(run)
     root = next(r for r in runs if r["parent_run_id"] is None)

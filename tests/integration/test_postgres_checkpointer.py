@@ -13,8 +13,8 @@ import pytest
 from postgres_cluster import find_bindir, postgres_cluster
 
 from flowpo.graphs.resources import resources
-from flowpo.rundir import CANDIDATES, CHECKPOINTS, EVAL_CACHE, HISTORY, load_config
-from flowpo.runner import aresume
+from flowpo.run.rundir import CANDIDATES, CHECKPOINTS, EVAL_CACHE, HISTORY, load_config
+from flowpo.run.runner import aresume
 from flowpo.scale.checkpoint import thread_for
 
 pytestmark = [
@@ -83,7 +83,7 @@ def test_kill_minus_9_then_resume_from_postgres(tmp_path, pg_url, embedded):
 
 def test_a_refusing_postgres_url_fails_before_any_work(tmp_path):
     from flowpo.errors import ConfigError
-    from flowpo.runner import optimize
+    from flowpo.run.runner import optimize
 
     run = tmp_path / "run"
     start = time.time()

@@ -7,9 +7,9 @@ import httpx
 import pytest
 
 from flowpo.errors import ModelError
+from flowpo.model_server.server import start_server
 from flowpo.models.remote import RemoteLM
-from flowpo.runner import optimize
-from flowpo.serving.server import start_server
+from flowpo.run.runner import optimize
 
 pytestmark = pytest.mark.slow
 

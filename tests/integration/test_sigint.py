@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from fault_server import FaultServer
 
-from flowpo.rundir import CANDIDATES, CHECKPOINTS, HISTORY
-from flowpo.runner import aresume
+from flowpo.run.rundir import CANDIDATES, CHECKPOINTS, HISTORY
+from flowpo.run.runner import aresume
 
 pytestmark = pytest.mark.slow
 

@@ -6,11 +6,11 @@ from graph_fakes import TINY, fake_models, write_examples  # noqa: F401
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-from flowpo.approval import parse_decision, prompt_diff
 from flowpo.cli import cli
 from flowpo.errors import ConfigError
 from flowpo.prompt import Prompt
-from flowpo.runner import optimize, resume
+from flowpo.run.approval import parse_decision, prompt_diff
+from flowpo.run.runner import optimize, resume
 
 
 def _run(tmp_path, decisions, **kw):

@@ -6,10 +6,10 @@ import pytest
 from fakes import Recorder
 from langchain_core.messages import HumanMessage
 
-from flowpo.drafting import draft_from_scratch, from_template, sections_from_manual
 from flowpo.errors import ConfigError, DataError
 from flowpo.operators.base import FORMAT, TASK, label_section
 from flowpo.operators.llm import DATA_RULE
+from flowpo.search.drafting import draft_from_scratch, from_template, sections_from_manual
 from flowpo.tasks.builtin import load_task
 from flowpo.tasks.manual import manual_prompt
 from flowpo.types import Example

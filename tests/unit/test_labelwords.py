@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from flowpo.labelwords import assignment_score, discriminative_tokens, search
+from flowpo.search.labelwords import assignment_score, discriminative_tokens, search
 
 
 def table():
@@ -39,7 +39,7 @@ def test_exhaustive_search_finds_the_best_distinct_pair():
 
 
 def test_coordinate_ascent_when_the_product_is_large(monkeypatch):
-    import flowpo.labelwords as lw
+    import flowpo.search.labelwords as lw
 
     monkeypatch.setattr(lw, "MAX_COMBINATIONS", 1)
     logp, gold = table()

@@ -29,7 +29,7 @@ from flowpo.memory import (
     similar_q_tables,
 )
 from flowpo.memory import cli as memory_cli
-from flowpo.policy import QTable
+from flowpo.search.policy import QTable
 
 
 class HashEmbedder:

@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from flowpo.policy import (
+from flowpo.search.policy import (
     Q_FLOOR,
     QTable,
     action_probabilities,

@@ -10,7 +10,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 
 from flowpo.operators.base import BadCase, Reflection
 from flowpo.operators.llm import DATA_RULE
-from flowpo.reflection import MAX_REASON_CHARS, reflect, select_bad_cases
+from flowpo.search.reflection import MAX_REASON_CHARS, reflect, select_bad_cases
 from flowpo.tasks.builtin import load_task
 from flowpo.types import Example
 

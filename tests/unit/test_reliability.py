@@ -17,7 +17,7 @@ from flowpo.errors import ConfigError, DataError, ModelError
 from flowpo.models.remote import backoff_delay
 from flowpo.operators.base import Operator, OperatorContext, garbage_reason
 from flowpo.prompt import Prompt
-from flowpo.runner import drain_on_sigint
+from flowpo.run.runner import drain_on_sigint
 from flowpo.tasks.files import TruncationWarning, task_from_file
 from flowpo.tasks.task import Task
 

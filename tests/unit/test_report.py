@@ -10,7 +10,7 @@ import yaml
 from flowpo.cli import main
 from flowpo.prompt import Prompt, Section
 from flowpo.reporting.html import SECTIONS, write_report
-from flowpo.rundir import BEST_JSON, CANDIDATES, CONFIG_FILE, HISTORY, REPORT
+from flowpo.run.rundir import BEST_JSON, CANDIDATES, CONFIG_FILE, HISTORY, REPORT
 
 INITIAL = Prompt((Section("task", "Classify the review."), Section("format", "Answer yes or no.")))
 BEST = Prompt(

@@ -9,10 +9,10 @@ from test_remote_model import FakeServer, _completion
 
 from flowpo.config import OptimizeConfig, make_config
 from flowpo.errors import ConfigError, ModelError
+from flowpo.model_server.batcher import Batcher
+from flowpo.model_server.server import check_host
 from flowpo.scale.checkpoint import redact, thread_for
 from flowpo.scale.preflight import check_remote_logprobs
-from flowpo.serving.batcher import Batcher
-from flowpo.serving.server import check_host
 
 
 def test_batcher_gathers_concurrent_requests_into_one_batch():

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 import pytest
 
 from flowpo.graphs.state import add_counts, add_nested_counts
-from flowpo.search import (
+from flowpo.search.beam import (
     action_gain,
     objective,
     rank,
@@ -95,7 +95,7 @@ def test_budget_reducer_adds():
 
 
 def test_advance_counts_epochs_without_progress_beyond_tol():
-    from flowpo.search import advance
+    from flowpo.search.beam import advance
 
     cfg = SimpleNamespace(soft_weight=0.0, beam_size=2, annealing=0, tol=0.05)
     best = cand("a", 0.50)

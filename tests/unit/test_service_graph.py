@@ -15,10 +15,10 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from flowpo.errors import ConfigError, DataError
+from flowpo.graph_server.app import RequestCheck
+from flowpo.graph_server.cli import langgraph_config, serve_command, server_env
 from flowpo.graphs.service import create_builder, create_graph
-from flowpo.requests import Roots, check_request, prepare_request
-from flowpo.server.app import RequestCheck
-from flowpo.server.cli import langgraph_config, serve_command, server_env
+from flowpo.run.requests import Roots, check_request, prepare_request
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,10 +17,10 @@ from flowpo.models.base import TargetLM
 from flowpo.models.chat import LocalChatModel
 from flowpo.models.local import LocalLM
 from flowpo.operators.base import get_operator
-from flowpo.rundir import EVAL_CACHE, HISTORY, REPORT, TRACE
-from flowpo.runner import aoptimize, aresume
+from flowpo.run.rundir import EVAL_CACHE, HISTORY, REPORT, TRACE
+from flowpo.run.runner import aoptimize, aresume
+from flowpo.run.tracing import RunCollector, read_trace, summarize
 from flowpo.tasks import resolve_task
-from flowpo.tracing import RunCollector, read_trace, summarize
 from tests.unit.fakes import Recorder
 
 
@@ -281,10 +281,10 @@ def test_local_chat_model_batch_reports_one_model_run_per_input():
 
 
 def test_docstring_examples_run():
-    import flowpo.promptdiff
     import flowpo.reporting.svg
+    import flowpo.search.promptdiff
 
-    for mod in (flowpo.promptdiff, flowpo.reporting.svg):
+    for mod in (flowpo.search.promptdiff, flowpo.reporting.svg):
         failed, tried = doctest.testmod(mod)
         assert failed == 0 and tried > 0
 

@@ -15,7 +15,7 @@ from langchain_core.messages import BaseMessage
 import flowpo
 from flowpo.operators.base import OperatorContext, get_operator
 from flowpo.prompt import Prompt, Section
-from flowpo.reflection import reflect, select_bad_cases
+from flowpo.search.reflection import reflect, select_bad_cases
 from flowpo.tasks.task import Task
 from flowpo.types import Example
 

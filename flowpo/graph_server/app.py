@@ -20,9 +20,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from flowpo.approval import parse_decision
 from flowpo.errors import FlowpoError
-from flowpo.requests import Roots, check_request
+from flowpo.run.approval import parse_decision
+from flowpo.run.requests import Roots, check_request
 
 RUN_PATH = re.compile(r"^(/threads/[^/]+)?/runs(/stream|/wait)?/?$")
 INTERRUPT_ID = re.compile(r"^[0-9a-f]{32}$")

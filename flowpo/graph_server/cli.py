@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 import click
 
 from flowpo.errors import ConfigError
-from flowpo.requests import DATA_DIR_ENV, RUNS_DIR_ENV
-from flowpo.server.checkpointer import CHECKPOINTS_ENV, SERVER_CHECKPOINTS
+from flowpo.graph_server.checkpointer import CHECKPOINTS_ENV, SERVER_CHECKPOINTS
+from flowpo.run.requests import DATA_DIR_ENV, RUNS_DIR_ENV
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -35,8 +35,8 @@ def langgraph_config(dependencies: list[str] | None = None) -> dict[str, Any]:
         "dependencies": dependencies or ["."],
         "graphs": {GRAPH_ID: "flowpo.graphs.service:graph"},
         # langgraph-api splits a module path at its last dot (not at ':') here.
-        "checkpointer": {"path": "flowpo.server.checkpointer.sqlite_checkpointer"},
-        "http": {"app": "flowpo.server.app:app"},
+        "checkpointer": {"path": "flowpo.graph_server.checkpointer.sqlite_checkpointer"},
+        "http": {"app": "flowpo.graph_server.app:app"},
         "env": {"HF_HUB_OFFLINE": "1", "LANGGRAPH_CLI_NO_ANALYTICS": "1"},
     }
 

@@ -219,7 +219,7 @@ def summarize(value: Any) -> Any:
 
 def trace_path(run_dir: Path) -> Path:
     """Return ``<run_dir>/trace.json``."""
-    from flowpo.rundir import TRACE
+    from flowpo.run.rundir import TRACE
 
     return Path(run_dir) / TRACE
 
@@ -240,7 +240,7 @@ def read_trace(run_dir: Path) -> list[dict[str, Any]]:
 
 def write_trace(run_dir: Path, collector: RunCollector) -> Path:
     """Append the collector's runs to ``trace.json`` (a resumed run adds its own)."""
-    from flowpo.rundir import write_atomic
+    from flowpo.run.rundir import write_atomic
 
     runs = [*read_trace(run_dir), *collector.records()]
     path = trace_path(run_dir)

@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from flowpo.serving.batcher import Batcher
-from flowpo.serving.engine import Choice, Engine, GenRequest, TokenLogprob
+from flowpo.model_server.batcher import Batcher
+from flowpo.model_server.engine import Choice, Engine, GenRequest, TokenLogprob
 
 
 class _Sampling(BaseModel):

@@ -58,8 +58,8 @@ def load_local(spec: str = DEFAULT_MODEL, **options: Any) -> tuple[LocalLM, str]
 
 def build_app(lm: LocalLM, name: str, **options: Any) -> Any:
     """Return the ASGI app for ``lm`` (options: max_batch, batch_wait_ms, max_tokens_cap)."""
-    from flowpo.serving.engine import Engine
-    from flowpo.serving.openai_api import create_app
+    from flowpo.model_server.engine import Engine
+    from flowpo.model_server.openai_api import create_app
 
     engine = Engine(lm, max_tokens_cap=options.pop("max_tokens_cap", 1024))
     return create_app(engine, model_name=name, **options)

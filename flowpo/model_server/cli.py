@@ -39,7 +39,7 @@ def serve_model(
 
     import uvicorn
 
-    from flowpo.serving.server import build_app, check_host, load_local
+    from flowpo.model_server.server import build_app, check_host, load_local
 
     check_host(host, allow_public=allow_public)
     lm, name = load_local(model, device=device, dtype=dtype)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-from flowpo.requests import Roots
+from flowpo.run.requests import Roots
 
 CHECKPOINTS_ENV = "FLOWPO_SERVE_CHECKPOINTS"
 SERVER_CHECKPOINTS = "server-checkpoints.sqlite"

@@ -3,7 +3,7 @@
 With ``approve`` on, the run pauses at each new best prompt: ``on_review`` (called with
 the review request, returning the decision) answers inline; without it the call returns
 ``{"paused": True, "review": <request>, "run_dir": ...}`` and ``aresume(run_dir,
-decision=...)`` continues (see :mod:`flowpo.approval` for the decisions).
+decision=...)`` continues (see :mod:`flowpo.run.approval` for the decisions).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from flowpo.config import OptimizeConfig, make_config
 from flowpo.errors import ConfigError, DataError, ModelError, RunStopped
 from flowpo.graphs.optimizer import build
 from flowpo.reporting.html import write_report
-from flowpo.rundir import CHECKPOINTS, load_config, prepare
-from flowpo.tracing import GRAPH_RUN_NAME, RunCollector, live_tracers, write_trace
+from flowpo.run.rundir import CHECKPOINTS, load_config, prepare
+from flowpo.run.tracing import GRAPH_RUN_NAME, RunCollector, live_tracers, write_trace
 
 Listener = Callable[[dict[str, Any]], None]
 Reviewer = Callable[[dict[str, Any]], Any]

@@ -1,0 +1,4 @@
+"""Running an optimization.
+
+The runner, the run directory, server requests, traces and human approval.
+"""

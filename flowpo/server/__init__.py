@@ -1,7 +1,0 @@
-"""flowpo as a LangGraph server: ``flowpo serve`` runs ``langgraph dev`` on 127.0.0.1.
-
-``langgraph.json`` (written by :func:`flowpo.server.cli.langgraph_config`) names the graph
-(:data:`flowpo.graphs.service.graph`), the SQLite checkpointer
-(:func:`flowpo.server.checkpointer.sqlite_checkpointer`) and an HTTP app whose middleware
-rejects bad run requests with a 422 naming the field (:mod:`flowpo.server.app`).
-"""
