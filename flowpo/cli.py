@@ -106,7 +106,7 @@ class _Progress:
 
 
 def _report(result: dict[str, Any]) -> None:
-    from flowpo.search.beam import usage_table
+    from flowpo.search.credit import usage_table
 
     init, final = result["initial"], result["final"]
     click.echo(f"stopped: {result.get('stop_reason')} after {result['epochs']} epochs")

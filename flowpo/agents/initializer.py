@@ -7,16 +7,12 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from flowpo.agents.common import new_candidate, timed
-from flowpo.agents.experience import warm_start
 from flowpo.config import OptimizeConfig
-from flowpo.errors import ConfigError
 from flowpo.graphs.resources import resources
 from flowpo.graphs.state import OptimizerState
-from flowpo.operators.base import EXAMPLES, FRAME, LABEL_WORDS, STEPS, editable_sections
-from flowpo.prompt import Prompt
-from flowpo.search.drafting import draft_from_scratch, from_template, sections_from_manual
+from flowpo.memory.experience import warm_start
+from flowpo.search.drafting import initial_prompt, policy_rows
 from flowpo.search.policy import QTable
-from flowpo.tasks.manual import manual_prompt
 
 
 async def init(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[str, Any]:
@@ -25,33 +21,13 @@ async def init(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
     res = resources(config)
     update: dict[str, Any] = {"budget": {}}
     with timed(update):
-        if config.start == "template":
-            if config.prompt_file is None:
-                raise ConfigError(
-                    "start=template needs a template file",
-                    field="prompt_file",
-                    fix="pass --prompt-file template.md",
-                )
-            prompt = from_template(config.prompt_file)
-        elif config.method == "gflowpo":  # the paper's setting: the prompt is the instruction
-            prompt = Prompt.from_text(config.prompt or manual_prompt(res.task))
-        elif config.start == "scratch":
-            prompt, calls = await draft_from_scratch(res.llm, res.task, res.task.split("train"))
+        prompt, calls = await initial_prompt(
+            res.task, res.llm, start=config.start, method=config.method, prompt=config.prompt,
+            prompt_file=config.prompt_file,
+        )
+        if calls:
             update["budget"]["llm_calls"] = calls
-        else:
-            prompt = sections_from_manual(res.task, config.prompt)
-        sections = editable_sections(prompt)
-        if not sections:
-            raise ConfigError(
-                "the prompt has no editable section",
-                field="prompt_file",
-                fix="unfreeze at least one section of the template",
-            )
-        rows = list(dict.fromkeys([*sections, EXAMPLES, STEPS]))
-        if config.edit_format:
-            rows.append(FRAME)
-            if res.task.kind == "classification":
-                rows.append(LABEL_WORDS)
+        rows = policy_rows(prompt, res.task, edit_format=config.edit_format)
         ops = sorted([*res.operators, *(["gfn"] if config.method == "hybrid" else [])])
         q = QTable.uniform(rows, ops)
         if res.memory is not None:

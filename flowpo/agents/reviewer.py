@@ -17,7 +17,7 @@ from flowpo.config import OptimizeConfig
 from flowpo.errors import ConfigError
 from flowpo.graphs.state import OptimizerState
 from flowpo.run.approval import Decision, edited_prompt, parse_decision, review_request
-from flowpo.search.beam import rank
+from flowpo.search.objective import rank
 
 
 async def review(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[str, Any]:

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -17,9 +16,11 @@ from langgraph.runtime import Runtime
 
 from flowpo.agents.common import emit, new_candidate, timed
 from flowpo.config import OptimizeConfig
+from flowpo.evaluation import ExampleBudget
 from flowpo.graphs.resources import resources
 from flowpo.graphs.state import OptimizerState
 from flowpo.prompt import Prompt
+from flowpo.run.rundir import GFN_ADAPTER, GFN_HISTORY, append_jsonl
 
 GFN = "gfn"
 """The sampler's column in the selector's Q table (hybrid)."""
@@ -27,7 +28,7 @@ GFN = "gfn"
 
 async def sample(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[str, Any]:
     """Run ``gfn_steps_per_epoch`` GFlowPO steps; return candidates and the learner state."""
-    from flowpo.gfn.session import ADAPTER, make_scorer, sync, trainer_for  # torch: lazily
+    from flowpo.gfn.session import make_scorer, run_steps, sync, trainer_for  # torch: lazily
 
     config = runtime.context
     plan = state.get("plan", [])
@@ -40,25 +41,54 @@ async def sample(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dic
     with timed(update):
         trainer = trainer_for(config, res.task, res.memory)
         sync(trainer, state.get("gfn"), res.run_dir)
-        make: Callable[[str], Prompt] = Prompt.from_text
-        if steps:  # hybrid: the sampled text becomes the planned section of the parent
-            parent = _known(state)[steps[0]["parent_id"]]
-            base, section = Prompt.from_dict(parent["prompt"]), steps[0]["section"]
-            make = lambda z: base.with_section(section, z)  # noqa: E731
-            current = next((s.text for s in base.sections if s.name == section), "")
-            trainer.queue.offer(current, parent["train_score"] or 0.0)
+        make = _maker(state, steps, trainer)
         before = res.evaluator.budget.as_dict()
-        score = make_scorer(res.evaluator, res.task.split("train"), make)
-        reports = [await trainer.astep(score) for _ in range(config.gfn_steps_per_epoch)]
-        trainer.save_adapter(res.run_dir / ADAPTER)
+        spent = float((state.get("budget") or {}).get("examples_scored", 0.0))
+        budget = ExampleBudget(config.budget_examples, spent)
+        train = res.task.split("train")
+        score = make_scorer(res.evaluator, train, make, budget)
+        reports = await run_steps(trainer, score, config.gfn_steps_per_epoch, budget, len(train))
+        trainer.save_adapter(res.run_dir / GFN_ADAPTER)
         after = res.evaluator.budget.as_dict()
         update["budget"] = {k: float(after[k] - before[k]) for k in after}
         fresh = sorted({t: a for r in reports for t, a in r.fresh}.items(), key=lambda x: -x[1])
         texts = [t for t, _ in trainer.queue.items] if not steps else []
         texts = list(dict.fromkeys([*texts, *(t for t, _ in fresh)]))
         pending, actions = _propose(state, res, texts, steps, make, epoch)
+    row = epoch_row(epoch, trainer, reports, fresh)
+    append_jsonl(res.run_dir / GFN_HISTORY, [row])
+    emit(runtime, "gfn", **{k: v for k, v in row.items() if k != "queue"})
+    update.update(gfn=trainer.state_dict(), pending=pending)
+    if steps:
+        update.update(gfn_actions=actions, plan=[p for p in plan if p["operator"] != GFN])
+    else:
+        update["epoch"] = epoch
+    return update
+
+
+def _maker(
+    state: OptimizerState, steps: list[dict[str, Any]], trainer: Any
+) -> Callable[[str], Prompt]:
+    """Return how a sampled text becomes a prompt: alone (gflowpo) or in its parent (hybrid).
+
+    In hybrid the parent's current text of the planned section is offered to the trainer's
+    queue first, so DMU sees what the sample is to replace.
+    """
+    if not steps:
+        return Prompt.from_text
+    parent = _known(state)[steps[0]["parent_id"]]
+    base, section = Prompt.from_dict(parent["prompt"]), steps[0]["section"]
+    current = next((s.text for s in base.sections if s.name == section), "")
+    trainer.queue.offer(current, parent["train_score"] or 0.0)
+    return lambda z: base.with_section(section, z)
+
+
+def epoch_row(
+    epoch: int, trainer: Any, reports: list[Any], fresh: list[tuple[str, float]]
+) -> dict[str, Any]:
+    """Return the epoch's ``gfn_history.jsonl`` row (loss, log Z, fresh samples' accuracy)."""
     last = [r for r in reports if r.loss is not None]
-    row = {
+    return {
         "epoch": epoch,
         "step": trainer.step,
         "loss": last[-1].loss if last else None,
@@ -67,15 +97,6 @@ async def sample(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dic
         "fresh_best_acc": fresh[0][1] if fresh else None,
         "queue": trainer.queue.items,
     }
-    with (res.run_dir / "gfn_history.jsonl").open("a", encoding="utf-8") as f:
-        f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    emit(runtime, "gfn", **{k: v for k, v in row.items() if k != "queue"})
-    update.update(gfn=trainer.state_dict(), pending=pending)
-    if steps:
-        update.update(gfn_actions=actions, plan=[p for p in plan if p["operator"] != GFN])
-    else:
-        update["epoch"] = epoch
-    return update
 
 
 def _known(state: OptimizerState) -> dict[str, dict[str, Any]]:

@@ -12,15 +12,8 @@ from flowpo.graphs.resources import rng_for
 from flowpo.graphs.state import OptimizerState
 from flowpo.operators.base import EXAMPLES, FRAME, LABEL_PREFIX, LABEL_WORDS, STEPS, TASK
 from flowpo.operators.framing import FORMAT_OPERATORS
-from flowpo.search.beam import objective
-from flowpo.search.policy import (
-    QTable,
-    epoch_reward,
-    msgd_update,
-    sample_actions,
-    sarsa_update,
-    section_credit,
-)
+from flowpo.search.objective import objective
+from flowpo.search.policy import QTable, learn, sample_actions, section_credit
 
 BOUND = {"few_shot": EXAMPLES, "cot": STEPS, "gfn": TASK, **FORMAT_OPERATORS}
 """Operators that always write one particular section (or prompt part)."""
@@ -62,7 +55,15 @@ async def select(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dic
                 section_weights=weights,
             )
         ]
-        _learn(q, state.get("last_actions", []), nxt, config)
+        learn(
+            q,
+            state.get("last_actions", []),
+            nxt,
+            optimizer=config.optimizer,
+            alpha=config.alpha,
+            sarsa_alpha=config.sarsa_alpha,
+            sarsa_gamma=config.sarsa_gamma,
+        )
         plan = []
         for i, (section, op) in enumerate(nxt):
             parent = beam[i % len(beam)] if beam else best
@@ -77,33 +78,3 @@ async def select(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dic
     update.update({"q": q.to_dict(), "plan": plan})
     return update
 
-
-def _learn(
-    q: QTable, actions: list[dict[str, Any]], nxt: list[tuple[str, str]], config: OptimizeConfig
-) -> None:
-    """Apply PromptFlow eq. 3 (MSGD) or eq. 7 (SARSA, R = the epoch's mean gain)."""
-    if not actions:
-        return
-    for s, _ in [*((a["section"], a["operator"]) for a in actions), *nxt]:
-        if s not in q.sections:
-            q.add_section(s)
-    if config.optimizer == "msgd":
-        for a in actions:
-            parent = float(a.get("parent_score") or 0.0)
-            msgd_update(
-                q, a["section"], a["operator"], parent, parent + a["gain"], alpha=config.alpha
-            )
-        return
-    reward = epoch_reward([a["gain"] for a in actions])
-    for i, a in enumerate(actions):
-        s2, a2 = nxt[i % len(nxt)] if nxt else (a["section"], a["operator"])
-        sarsa_update(
-            q,
-            a["section"],
-            a["operator"],
-            reward,
-            s2,
-            a2,
-            alpha=config.sarsa_alpha,
-            gamma=config.sarsa_gamma,
-        )

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from flowpo.baselines.ape import run_ape
-from flowpo.baselines.common import BaselineResult, BudgetSpent, Search, Trial, objective
+from flowpo.baselines.common import BaselineResult, Search, Trial
 from flowpo.baselines.opro import run_opro
 from flowpo.baselines.protegi import run_protegi
 from flowpo.baselines.simple import run_fewshot, run_manual
+from flowpo.evaluation import BudgetSpent
 
 Baseline = Callable[[Search], Awaitable[BaselineResult]]
 
@@ -37,5 +38,4 @@ __all__ = [
     "BudgetSpent",
     "Search",
     "Trial",
-    "objective",
 ]

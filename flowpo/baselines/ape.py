@@ -12,7 +12,8 @@ The best few on train are re-ranked on dev.
 
 from __future__ import annotations
 
-from flowpo.baselines.common import BaselineResult, BudgetSpent, Search, instruction_text, usable
+from flowpo.baselines.common import BaselineResult, Search, instruction_text, usable
+from flowpo.evaluation import BudgetSpent
 from flowpo.operators.base import render_demo
 from flowpo.operators.llm import data_block
 from flowpo.prompt import Prompt

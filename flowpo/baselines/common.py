@@ -20,22 +20,12 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 
 from flowpo.errors import ConfigError
-from flowpo.evaluation import Evaluator
+from flowpo.evaluation import Evaluator, ExampleBudget
 from flowpo.operators.llm import ask_each, clean
 from flowpo.prompt import Prompt
+from flowpo.search.objective import DEFAULT_SOFT_WEIGHT
+from flowpo.search.objective import result_objective as objective
 from flowpo.types import EvalResult, Example
-
-DEFAULT_SOFT_WEIGHT = 0.5
-"""The objective of every method: metric + 0.5 x soft score (flowpo's default tie-break)."""
-
-
-class BudgetSpent(Exception):
-    """Raised when a scoring request would spend more target-LM examples than remain."""
-
-
-def objective(result: EvalResult, soft_weight: float = DEFAULT_SOFT_WEIGHT) -> float:
-    """Return the search objective of a result: the metric plus weighted soft score."""
-    return result.score + soft_weight * float(result.details.get("soft_score", 0.0))
 
 
 @dataclass
@@ -137,12 +127,11 @@ class Search:
         self.evaluator = evaluator
         self.task = evaluator.task
         self.llm = llm
-        self.budget_examples = budget_examples
+        self.budget = ExampleBudget(budget_examples)
         self.rng = random.Random(seed)
         self.soft_weight = soft_weight
         self.train: list[Example] = list(self.task.split("train"))
         self.dev: list[Example] = list(self.task.split("dev"))
-        self.train_scored = 0
         self.dev_scored = 0
         self.llm_calls = 0
         self.llm_requests = 0
@@ -153,9 +142,19 @@ class Search:
 
     # ---- budget ---------------------------------------------------------------------
     @property
+    def budget_examples(self) -> int:
+        """Return the most train examples the target model may score."""
+        return int(self.budget.limit or 0)
+
+    @property
+    def train_scored(self) -> int:
+        """Return the train examples scored so far."""
+        return int(self.budget.spent)
+
+    @property
     def remaining(self) -> int:
         """Return the train examples that may still be scored."""
-        return self.budget_examples - self.train_scored
+        return int(self.budget.left or 0)
 
     def cost(self, prompt: Prompt, examples: Sequence[Example]) -> int:
         """Return how many of ``examples`` are new for ``prompt`` (what scoring would cost)."""
@@ -196,10 +195,9 @@ class Search:
         new = [ex for ex in examples if ex.id not in seen]
         if not new:
             return t
-        if len(new) > self.remaining:
-            raise BudgetSpent(f"{len(new)} examples needed, {self.remaining} left")
+        self.budget.ensure(len(new))
         result = await self.evaluator.aevaluate(prompt, new)
-        self.train_scored += len(new)  # cache hits within a run are impossible: new ids only
+        self.budget.charge(len(new))  # cache hits within a run are impossible: new ids only
         seen.update(ex.id for ex in new)
         total = t.n + len(new)
         t.value = (t.value * t.n + objective(result, self.soft_weight) * len(new)) / total

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from flowpo.baselines.common import (
     BaselineResult,
-    BudgetSpent,
     Search,
     Trial,
     instruction_text,
     usable,
 )
 from flowpo.baselines.simple import manual
+from flowpo.evaluation import BudgetSpent
 from flowpo.operators.base import render_demo
 from flowpo.operators.llm import data_block
 from flowpo.prompt import Prompt

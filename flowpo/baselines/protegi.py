@@ -18,7 +18,6 @@ import math
 
 from flowpo.baselines.common import (
     BaselineResult,
-    BudgetSpent,
     Search,
     Trial,
     instruction_text,
@@ -26,6 +25,7 @@ from flowpo.baselines.common import (
     usable,
 )
 from flowpo.baselines.simple import manual
+from flowpo.evaluation import BudgetSpent
 from flowpo.operators.llm import answer_text, clean, data_block
 from flowpo.prompt import Prompt
 from flowpo.types import Example

@@ -8,15 +8,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from flowpo.evaluation import Evaluator
+from flowpo.evaluation import Evaluator, ExampleBudget
 from flowpo.gfn.settings import GfnSettings
-from flowpo.gfn.trainer import GfnTrainer, Scorer
+from flowpo.gfn.trainer import GfnTrainer, Scorer, StepReport
 from flowpo.prompt import Prompt
+from flowpo.run.rundir import GFN_ADAPTER
 from flowpo.tasks.task import Task
 from flowpo.types import Example
 
 log = logging.getLogger(__name__)
-ADAPTER = "gfn_adapter.safetensors"
 MEMORY_REFS = 8
 """Past prompts of the same task DMU may draw for diversity (experience memory)."""
 
@@ -36,14 +36,35 @@ def demonstrations(task: Task) -> list[tuple[str, str]]:
 
 
 def make_scorer(
-    evaluator: Evaluator, examples: Sequence[Example], make_prompt: Callable[[str], Prompt]
+    evaluator: Evaluator,
+    examples: Sequence[Example],
+    make_prompt: Callable[[str], Prompt],
+    budget: ExampleBudget | None = None,
 ) -> Scorer:
-    """Return the reward-set accuracy scorer (the evaluator caches: repeats are free)."""
+    """Return the reward-set accuracy scorer, paid through ``budget`` (cache hits are free)."""
+    owner = budget or ExampleBudget()
 
     async def score(texts: list[str]) -> list[float]:
-        return [(await evaluator.aevaluate(make_prompt(t), examples)).score for t in texts]
+        return [(await owner.score(evaluator, make_prompt(t), examples)).score for t in texts]
 
     return score
+
+
+async def run_steps(
+    trainer: GfnTrainer, score: Scorer, steps: int, budget: ExampleBudget, reward_size: int
+) -> list[StepReport]:
+    """Run up to ``steps`` trainer steps, each only when its worst-case cost fits the budget.
+
+    A step scores at most ``grad_accum x batch_size`` fresh samples on the reward set.
+    """
+    worst = trainer.s.grad_accum * trainer.s.batch_size * reward_size
+    reports = []
+    for _ in range(steps):
+        if not budget.fits(worst):
+            log.info("GFlowPO stops: %s examples left, a step may need %s", budget.left, worst)
+            break
+        reports.append(await trainer.astep(score))
+    return reports
 
 
 def memory_refs(memory: Any, task: Task) -> list[str]:
@@ -80,6 +101,6 @@ def sync(trainer: GfnTrainer, state: dict[str, Any] | None, run_dir: Path) -> No
     """Make the trainer match the graph state (a resumed run continues from it)."""
     if not state or int(state.get("step", 0)) == trainer.step:
         return
-    path = run_dir / ADAPTER
+    path = run_dir / GFN_ADAPTER
     log.info("GFlowPO resumes at step %s (adapter %s)", state.get("step"), path)
     trainer.load_state(state, path)

@@ -23,6 +23,7 @@ from flowpo.models.spec import load_target
 from flowpo.operators.base import Operator, get_operator, operator_names
 from flowpo.operators.framing import FORMAT_OPERATORS
 from flowpo.run.rundir import EVAL_CACHE
+from flowpo.search.scoring import Scorer
 from flowpo.tasks import resolve_task
 from flowpo.tasks.task import Task
 
@@ -38,6 +39,12 @@ class Resources:
     operators: dict[str, Operator]
     run_dir: Path
     memory: MemoryStore | None = None
+
+    def scorer(self, config: OptimizeConfig) -> Scorer:
+        """Return what the scoring functions of :mod:`flowpo.search.scoring` need."""
+        return Scorer(
+            self.task, self.target, self.evaluator, config.model, self.memory, config.soft_weight
+        )
 
 
 def resources(config: OptimizeConfig) -> Resources:

@@ -25,7 +25,9 @@ from typing_extensions import TypedDict
 
 from flowpo.config import OptimizeConfig
 from flowpo.graphs.optimizer import graph as optimizer_graph
+from flowpo.run.outputs import close_run
 from flowpo.run.requests import INPUT_KEYS, Roots, prepare_request
+from flowpo.run.rundir import BEST_MD
 
 MIN_RECURSION_LIMIT = 100_000
 
@@ -145,7 +147,8 @@ async def optimize(state: FlowpoState, config: RunnableConfig) -> dict[str, Any]
             writer(chunk)
         else:
             values = chunk
-    best = Path(state["run_dir"]) / "best_prompt.md"
+    close_run(Path(state["run_dir"]))
+    best = Path(state["run_dir"]) / BEST_MD
     return {
         "result": {**values.get("result", {}), "run_dir": state["run_dir"]},
         "best_prompt": best.read_text(encoding="utf-8") if best.is_file() else "",

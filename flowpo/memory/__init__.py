@@ -23,7 +23,7 @@ from flowpo.memory.embeddings import (
     OpenAIEmbedder,
     load_embedder,
 )
-from flowpo.memory.helpers import near_duplicate, retriever_for, similar_q_tables
+from flowpo.memory.experience import near_duplicate, retriever_for, similar_q_tables
 from flowpo.memory.records import KINDS, MemoryRecord
 from flowpo.memory.retriever import MemoryRetriever
 from flowpo.memory.store import MemoryStore, MemoryWarning, default_memory_dir

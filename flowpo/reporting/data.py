@@ -11,9 +11,8 @@ from typing import Any
 import yaml
 
 from flowpo.prompt import Prompt
-from flowpo.run.rundir import BEST_JSON, CANDIDATES, CONFIG_FILE, HISTORY, TRACE
+from flowpo.run.rundir import BEST_JSON, CANDIDATES, CONFIG_FILE, GFN_HISTORY, HISTORY, TRACE
 
-GFN_HISTORY = "gfn_history.jsonl"
 KNOWN_ROW_KEYS = {"epoch", "best_train", "best_loss", "best_id", "best_dev", "evaluated"}
 
 

@@ -23,6 +23,7 @@ from typing import Any, cast
 
 from flowpo.config import OptimizeConfig, make_config
 from flowpo.errors import ConfigError, DataError
+from flowpo.run.rundir import CONFIG_FILE
 from flowpo.tasks import resolve_task, task_spec
 from flowpo.tasks.files import FILE_SUFFIXES
 
@@ -122,7 +123,7 @@ def prepare_request(
         run_dir = roots.runs / f"{name}-{config.method}-{stamp}-{uuid.uuid4().hex[:6]}"
     else:
         run_dir = Path(config.run_dir)
-        if (run_dir / "config.yaml").exists():
+        if (run_dir / CONFIG_FILE).exists():
             raise ConfigError(
                 "the run directory already holds a run",
                 where=str(config.run_dir),

@@ -22,6 +22,9 @@ CANDIDATES = "candidates.jsonl"
 TRACE = "trace.json"
 REPORT = "report.html"
 BEST_JSON = "best_prompt.json"
+BEST_MD = "best_prompt.md"
+GFN_HISTORY = "gfn_history.jsonl"
+GFN_ADAPTER = "gfn_adapter.safetensors"
 
 
 def default_run_dir(config: OptimizeConfig) -> Path:
@@ -77,6 +80,12 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def write_history(run_dir: Path, rows: list[dict[str, Any]]) -> None:
+    """Rewrite ``history.jsonl`` with ``rows`` (one per epoch, then the summary)."""
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    write_atomic(run_dir / HISTORY, text)
+
+
 def append_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     """Append rows to a JSON-lines file, flushed to disk."""
     with path.open("a", encoding="utf-8") as f:
@@ -96,9 +105,9 @@ def write_best(
         {**verbalizers, **(prompt.verbalizers or {})},
         prompt.calibrate,
     )
-    write_atomic(run_dir / "best_prompt.md", full.to_markdown())
+    write_atomic(run_dir / BEST_MD, full.to_markdown())
     write_atomic(
-        run_dir / "best_prompt.json",
+        run_dir / BEST_JSON,
         json.dumps(
             {"prompt": full.to_dict(), "text": full.text, **info}, indent=2, ensure_ascii=False
         ),

@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any, cast
@@ -25,9 +26,9 @@ from langgraph.types import Command
 from flowpo.config import OptimizeConfig, make_config
 from flowpo.errors import ConfigError, DataError, ModelError, RunStopped
 from flowpo.graphs.optimizer import build
-from flowpo.reporting.html import write_report
+from flowpo.run.outputs import close_run
 from flowpo.run.rundir import CHECKPOINTS, load_config, prepare
-from flowpo.run.tracing import GRAPH_RUN_NAME, RunCollector, live_tracers, write_trace
+from flowpo.run.tracing import GRAPH_RUN_NAME, RunCollector, live_tracers
 
 Listener = Callable[[dict[str, Any]], None]
 Reviewer = Callable[[dict[str, Any]], Any]
@@ -108,39 +109,17 @@ async def _stream(
     on_review: Reviewer | None = None,
     decision: Any = None,
 ) -> dict[str, Any]:
-    from flowpo.scale.checkpoint import has_checkpoint, open_saver, thread_for
+    from flowpo.scale.checkpoint import open_saver, thread_for
     from flowpo.scale.preflight import preflight
 
     await preflight(config)  # bad endpoints, Ray addresses, Postgres URLs fail before work
     thread = thread_for(config)
-    resume_hint = f"continue it with 'flowpo resume {config.run_dir}'"
     async with open_saver(config) as saver:
         graph = build(saver)
-        started = await has_checkpoint(saver, thread)
-        payload: Any = inputs
-        if inputs is None:
-            if not started:
-                raise DataError(
-                    "the run has no checkpoint yet",
-                    where=f"{config.run_dir} ({config.checkpointer or 'sqlite'})",
-                    fix="start it again with 'flowpo optimize'",
-                )
-            snapshot = await graph.aget_state(thread)
-            if not snapshot.next and snapshot.values.get("result"):
-                return dict(snapshot.values["result"])  # finished already
-            if snapshot.interrupts and decision is None and on_review is not None:
-                decision = on_review(snapshot.interrupts[0].value)
-            if snapshot.interrupts and decision is not None:
-                payload = Command(resume=decision)
-            elif snapshot.interrupts:
-                return _paused(config, snapshot.interrupts[0].value)
-        elif started:
-            raise ConfigError(
-                "the checkpointer already holds a run for this run directory",
-                where=str(config.run_dir),
-                field="run_dir",
-                fix=resume_hint,
-            )
+        start = await _start(graph, saver, thread, config, inputs, on_review, decision)
+        if isinstance(start, dict):
+            return start  # finished already, or paused for a review
+        payload = start.payload
         collector = RunCollector()
         traced = {
             **thread,
@@ -150,21 +129,72 @@ async def _stream(
         }
         try:
             while True:
-                await _pass(graph, payload, traced, config, on_event, control, resume_hint)
+                await _pass(graph, payload, traced, config, on_event, control)
                 snapshot = await graph.aget_state(thread)
                 if not snapshot.interrupts:
                     break
                 if on_review is None:
                     return _paused(config, snapshot.interrupts[0].value)
                 payload = Command(resume=on_review(snapshot.interrupts[0].value))
-        finally:
-            if collector.roots:  # also when the run fails or stops: the trace shows where
-                write_trace(Path(str(config.run_dir)), collector)
-                write_report(Path(str(config.run_dir)))  # now with the trace's summary
+        finally:  # also when the run fails or stops: the trace shows where
+            close_run(Path(str(config.run_dir)), collector)
     result = snapshot.values.get("result")
     if not result:
         raise RuntimeError("the run ended without a result")
     return {**result, "run_dir": str(config.run_dir)}
+
+
+@dataclass
+class _Start:
+    payload: Any
+
+
+async def _start(
+    graph: Any,
+    saver: Any,
+    thread: dict[str, Any],
+    config: OptimizeConfig,
+    inputs: dict[str, Any] | None,
+    on_review: Reviewer | None,
+    decision: Any,
+) -> _Start | dict[str, Any]:
+    """Return what to stream first: the inputs of a new run, or how a stopped one resumes.
+
+    A finished run returns its result, a run paused for review without an answer returns
+    the pause, instead of a payload.
+    """
+    from flowpo.scale.checkpoint import has_checkpoint
+
+    started = await has_checkpoint(saver, thread)
+    if inputs is not None:
+        if started:
+            raise ConfigError(
+                "the checkpointer already holds a run for this run directory",
+                where=str(config.run_dir),
+                field="run_dir",
+                fix=_resume_hint(config),
+            )
+        return _Start(inputs)
+    if not started:
+        raise DataError(
+            "the run has no checkpoint yet",
+            where=f"{config.run_dir} ({config.checkpointer or 'sqlite'})",
+            fix="start it again with 'flowpo optimize'",
+        )
+    snapshot = await graph.aget_state(thread)
+    if not snapshot.next and snapshot.values.get("result"):
+        return dict(snapshot.values["result"])  # finished already
+    if snapshot.interrupts and decision is None and on_review is not None:
+        decision = on_review(snapshot.interrupts[0].value)
+    if snapshot.interrupts and decision is not None:
+        return _Start(Command(resume=decision))
+    if snapshot.interrupts:
+        return _paused(config, snapshot.interrupts[0].value)
+    return _Start(None)
+
+
+def _resume_hint(config: OptimizeConfig) -> str:
+    return f"continue it with 'flowpo resume {config.run_dir}'"
 
 
 async def _pass(
@@ -174,7 +204,6 @@ async def _pass(
     config: OptimizeConfig,
     on_event: Listener | None,
     control: RunControl | None,
-    resume_hint: str,
 ) -> None:
     """Stream the graph until it ends, pauses or stops; turn stops into clear errors."""
     try:
@@ -190,7 +219,7 @@ async def _pass(
             f"before node {', '.join(snapshot.next) or '(none)'}; every finished step "
             "and every scored example is saved",
             where=str(config.run_dir),
-            fix=resume_hint,
+            fix=_resume_hint(config),
         ) from None
     except ModelError as e:
         raise ModelError(
@@ -198,7 +227,7 @@ async def _pass(
             "are saved",
             where=e.where,
             field=e.field,
-            fix=f"{e.fix.rstrip('.') + ', then ' if e.fix else ''}{resume_hint}",
+            fix=f"{e.fix.rstrip('.') + ', then ' if e.fix else ''}{_resume_hint(config)}",
         ) from e
 
 

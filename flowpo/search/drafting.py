@@ -15,10 +15,15 @@ from langchain_core.language_models import BaseChatModel
 
 from flowpo.errors import ConfigError
 from flowpo.operators.base import (
+    EXAMPLES,
     FORMAT,
+    FRAME,
+    LABEL_WORDS,
+    STEPS,
     TASK,
     OperatorContext,
     check_section,
+    editable_sections,
     label_section,
 )
 from flowpo.operators.llm import (
@@ -206,3 +211,54 @@ def from_template(path: str | Path) -> Prompt:
             fix="remove '(frozen)' from at least one section header",
         )
     return prompt
+
+
+async def initial_prompt(
+    task: Task,
+    llm: BaseChatModel,
+    *,
+    start: str,
+    method: str,
+    prompt: str | None = None,
+    prompt_file: str | Path | None = None,
+) -> tuple[Prompt, int]:
+    """Return the run's starting prompt and the operator-LM calls drafting it cost.
+
+    ``start``: ``template`` (``prompt_file`` with frozen sections), ``scratch`` (drafted
+    by the operator LM) or ``manual`` (the task's manual prompt in sections). GFlowPO
+    alone starts from one instruction, as in the paper.
+    """
+    if start == "template":
+        if prompt_file is None:
+            raise ConfigError(
+                "start=template needs a template file",
+                field="prompt_file",
+                fix="pass --prompt-file template.md",
+            )
+        return from_template(prompt_file), 0
+    if method == "gflowpo":  # the paper's setting: the prompt is the instruction
+        return Prompt.from_text(prompt or manual_prompt(task)), 0
+    if start == "scratch":
+        return await draft_from_scratch(llm, task, task.split("train"))
+    return sections_from_manual(task, prompt), 0
+
+
+def policy_rows(prompt: Prompt, task: Task, *, edit_format: bool) -> list[str]:
+    """Return the Q table's rows.
+
+    They are the editable sections, the demonstrations, the reasoning steps and, with
+    ``edit_format``, the frame and (classification) the label words.
+    """
+    sections = editable_sections(prompt)
+    if not sections:
+        raise ConfigError(
+            "the prompt has no editable section",
+            field="prompt_file",
+            fix="unfreeze at least one section of the template",
+        )
+    rows = list(dict.fromkeys([*sections, EXAMPLES, STEPS]))
+    if edit_format:
+        rows.append(FRAME)
+        if task.kind == "classification":
+            rows.append(LABEL_WORDS)
+    return rows

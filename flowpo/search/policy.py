@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -342,3 +342,37 @@ def section_credit(
     if total <= 0:
         return dict.fromkeys(sections, 1.0)
     return {s: w * len(raw) / total for s, w in raw.items()}
+
+
+def learn(
+    q: QTable,
+    actions: Sequence[Mapping[str, Any]],
+    nxt: Sequence[tuple[str, str]],
+    *,
+    optimizer: str,
+    alpha: float = 1.0,
+    sarsa_alpha: float = 0.5,
+    sarsa_gamma: float = 0.5,
+) -> None:
+    """Update ``q`` from the evaluated ``actions`` (PromptFlow eq. 3 or eq. 7).
+
+    ``optimizer="msgd"``: each action's Q moves by its relative gain over its parent.
+    ``"msgd-rl"``: SARSA with ``R`` = the epoch's mean gain, each action paired with the
+    next planned action ``nxt`` (round robin).
+    """
+    if not actions:
+        return
+    for s, _ in [*((a["section"], a["operator"]) for a in actions), *nxt]:
+        if s not in q.sections:
+            q.add_section(s)
+    if optimizer == "msgd":
+        for a in actions:
+            parent = float(a.get("parent_score") or 0.0)
+            msgd_update(q, a["section"], a["operator"], parent, parent + a["gain"], alpha=alpha)
+        return
+    reward = epoch_reward([a["gain"] for a in actions])
+    for i, a in enumerate(actions):
+        s2, a2 = nxt[i % len(nxt)] if nxt else (a["section"], a["operator"])
+        sarsa_update(
+            q, a["section"], a["operator"], reward, s2, a2, alpha=sarsa_alpha, gamma=sarsa_gamma
+        )

@@ -47,20 +47,18 @@ def test_frame_and_calibrate_produce_valid_prompts(embedded):
 
 
 def test_a_new_frame_is_scored_with_its_own_label_words_at_no_extra_forward_pass(embedded):
-    from types import SimpleNamespace
-
-    from flowpo.agents.evaluator import _new_frame, _refit_words
+    from flowpo.search.scoring import Scorer, is_new_frame, refit_words
 
     task = load_task("sst2")  # its words are no/yes, tuned for the GFlowPO frame
     train = task.split("train")
     prompt = Prompt.from_text("", template="{prompt}\n\nReview: {text}\nSentiment:")
     ev = Evaluator(task, embedded, cache=EvalCache())
-    res = SimpleNamespace(task=task, target=embedded, evaluator=ev)
-    assert _new_frame({"action": ["frame", "frame"]}, res)
-    assert not _new_frame({"action": ["task", "refine"]}, res)
+    res = Scorer(task, embedded, ev, "local:smollm2-135m", soft_weight=0.5)
+    assert is_new_frame({"action": ["frame", "frame"]}, res)
+    assert not is_new_frame({"action": ["task", "refine"]}, res)
     first = ev.evaluate(prompt, train)
     stats = embedded.stats.as_dict()
-    refit, result = asyncio.run(_refit_words(res, prompt, first, train, 0.5))
+    refit, result = asyncio.run(refit_words(res, prompt, first, train))
     assert embedded.stats.as_dict()["examples"] == stats["examples"]  # rows from the memo
     assert refit.verbalizers and refit.verbalizers != task.verbalizers
     assert result.score > first.score  # "Review ... Sentiment:" wants sentiment words

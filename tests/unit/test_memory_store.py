@@ -502,7 +502,7 @@ def test_write_waits_for_the_lock_then_says_so(tmp_path, monkeypatch):
 
 
 def test_near_duplicate_prompt_reuses_a_remembered_score_only_when_input_is_the_same(tmp_path):
-    from flowpo.agents.experience import KEPT, remember, remembered_score, split_key
+    from flowpo.memory.experience import KEPT, remember, remembered_score, split_key
     from flowpo.prompt import Prompt, Section
     from flowpo.types import Example
 

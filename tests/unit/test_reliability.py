@@ -11,13 +11,13 @@ from types import SimpleNamespace
 import pytest
 from langgraph.runtime import RunControl
 
-from flowpo.agents.editor import _apply
 from flowpo.config import OptimizeConfig, make_config
 from flowpo.errors import ConfigError, DataError, ModelError
 from flowpo.models.remote import backoff_delay
 from flowpo.operators.base import Operator, OperatorContext, garbage_reason
 from flowpo.prompt import Prompt
 from flowpo.run.runner import drain_on_sigint
+from flowpo.search.editing import apply_operator
 from flowpo.tasks.files import TruncationWarning, task_from_file
 from flowpo.tasks.task import Task
 
@@ -96,8 +96,8 @@ async def test_an_operator_bug_is_a_failed_action_but_a_model_error_stops_the_ru
     ctx = OperatorContext(task=task)
     step = {"operator": "boom", "section": "task"}
     res = SimpleNamespace(operators={"boom": Boom(KeyError("oops"))})
-    result = await _apply(res, step, Prompt.from_text("x"), ctx)
+    result = await apply_operator(res.operators, step, Prompt.from_text("x"), ctx)
     assert result.failed and "KeyError" in result.rejected[0]
     res = SimpleNamespace(operators={"boom": Boom(ModelError("down"))})
     with pytest.raises(ModelError):
-        await _apply(res, step, Prompt.from_text("x"), ctx)
+        await apply_operator(res.operators, step, Prompt.from_text("x"), ctx)

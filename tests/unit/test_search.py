@@ -4,15 +4,10 @@ from types import SimpleNamespace
 import pytest
 
 from flowpo.graphs.state import add_counts, add_nested_counts
-from flowpo.search.beam import (
-    action_gain,
-    objective,
-    rank,
-    select_beam,
-    stop_reason,
-    usage_delta,
-    usage_table,
-)
+from flowpo.search.beam import select_beam
+from flowpo.search.credit import action_gain, usage_delta, usage_table
+from flowpo.search.objective import objective, rank
+from flowpo.search.stopping import stop_reason
 
 
 def cand(cid, score, soft=0.0):

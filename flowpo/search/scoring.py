@@ -1,0 +1,163 @@
+"""Scoring candidates on train through the example budget, and on dev and test.
+
+A new frame is judged with its own best label words; the best prompt's dev score is
+taken once per new best.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from flowpo.evaluation import Evaluator, ExampleBudget
+from flowpo.memory import MemoryStore
+from flowpo.memory.experience import remembered_score, split_key
+from flowpo.operators.framing import best_label_words
+from flowpo.prompt import Prompt
+from flowpo.search.objective import result_objective
+from flowpo.tasks.task import Task
+from flowpo.types import EvalResult, Example
+
+
+@dataclass
+class Scorer:
+    """What scoring a candidate needs: the task, the target model, its evaluator, memory."""
+
+    task: Task
+    target: Any
+    evaluator: Evaluator
+    model: str
+    """The target model's spec (remembered scores are reused only for the same model)."""
+    memory: MemoryStore | None = None
+    soft_weight: float = 0.5
+
+
+@dataclass
+class Scored:
+    """The outcome of scoring a batch of pending candidates on train."""
+
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, float] = field(default_factory=dict)
+    """``examples_scored``, ``examples_cached``, ``tokens`` (and ``examples_from_memory``)."""
+    unpaid: set[str] = field(default_factory=set)
+    """Ids of the candidates the budget could not pay for (left unscored)."""
+
+
+async def score_candidates(
+    scorer: Scorer, pending: Sequence[dict[str, Any]], budget: ExampleBudget, *, first: bool
+) -> Scored:
+    """Score ``pending`` on train through ``budget``; reuse remembered near-duplicates.
+
+    A candidate is scored only when its uncached train examples fit in what the budget
+    has left, so the run never overshoots; the initial prompt (``first``) is always
+    scored, and a score reused from the memory costs nothing.
+    """
+    train = scorer.task.split("train")
+    out = Scored(counts={"examples_scored": 0.0, "examples_cached": 0.0, "tokens": 0.0})
+    for cand in pending:
+        prompt = Prompt.from_dict(cand["prompt"])
+        keys = _keys(scorer.task, prompt, train)
+        known = remembered_score(scorer.memory, prompt.text, scorer.task.name, scorer.model, keys)
+        if known is not None:
+            out.counts["examples_from_memory"] = (
+                out.counts.get("examples_from_memory", 0.0) + len(train)
+            )
+            out.candidates.append({**cand, **known, **keys, "from_memory": True})
+            continue
+        if budget.limit is not None and not first:
+            if not budget.fits(scorer.evaluator.uncached(prompt, train)):
+                out.unpaid.add(cand["id"])
+                continue
+        result = await scorer.evaluator.aevaluate(prompt, train)
+        if is_new_frame(cand, scorer):  # a frame is judged with its own best label words
+            prompt, result = await refit_words(scorer, prompt, result, train)
+            keys["near_key"] = prompt.near_key(scorer.task.template, scorer.task.verbalizers)
+            cand = {**cand, "prompt": prompt.to_dict()}
+        budget.charge(result.model_calls)
+        out.counts["examples_scored"] += result.model_calls
+        out.counts["examples_cached"] += result.cached
+        out.counts["tokens"] += result.tokens
+        out.candidates.append({**cand, **keys, **train_fields(result)})
+    return out
+
+
+def train_fields(result: EvalResult) -> dict[str, Any]:
+    """Return the candidate fields a train evaluation fills in."""
+    return {
+        "train_score": result.score,
+        "train_soft": result.details.get("soft_score", 0.0),
+        "per_label": result.details.get("per_label", {}),
+        "fingerprint": result.prompt_fingerprint,
+    }
+
+
+def _keys(task: Task, prompt: Prompt, train: Sequence[Example]) -> dict[str, str]:
+    return {
+        "fingerprint": prompt.fingerprint(task.template, task.verbalizers),
+        "near_key": prompt.near_key(task.template, task.verbalizers),
+        "train_key": split_key(train),
+    }
+
+
+def is_new_frame(cand: dict[str, Any], scorer: Scorer) -> bool:
+    """Return True when ``cand`` was made by the ``frame`` operator in verbalizer mode."""
+    action = list(cand.get("action") or [])
+    return (
+        len(action) == 2
+        and action[1] == "frame"
+        and scorer.evaluator.mode == "verbalizer"
+        and hasattr(scorer.target, "next_token_logprobs")
+    )
+
+
+async def refit_words(
+    scorer: Scorer, prompt: Prompt, result: EvalResult, train: Sequence[Example]
+) -> tuple[Prompt, EvalResult]:
+    """Return the frame's prompt with the label words that suit it best, when they win.
+
+    The words old frames were tuned for rarely suit a new one, so a frame scored with
+    them is judged unfairly. The search reads the rows the evaluation just computed (the
+    model's memo), and the refitted prompt is scored from the same rows: no extra forward
+    pass (only calibration's three content-free inputs when it is on).
+    """
+    task, w = scorer.task, scorer.soft_weight
+    words = await best_label_words(scorer.target, task, prompt, list(train), w)
+    if words == {**task.verbalizers, **(prompt.verbalizers or {})}:
+        return prompt, result
+    refit = replace(prompt, verbalizers=words)
+    second = await scorer.evaluator.aevaluate(refit, train)
+    if result_objective(second, w) <= result_objective(result, w):
+        return prompt, result
+    # both scorings are charged to the candidate
+    return refit, replace(
+        second,
+        model_calls=second.model_calls + result.model_calls,
+        cached=second.cached + result.cached,
+        tokens=second.tokens + result.tokens,
+    )
+
+
+async def split_score(
+    evaluator: Evaluator, cand: dict[str, Any], examples: Sequence[Example]
+) -> EvalResult:
+    """Score a candidate's prompt on a split outside the budget (dev or test)."""
+    return await evaluator.aevaluate(Prompt.from_dict(cand["prompt"]), examples)
+
+
+async def best_dev(
+    scorer: Scorer,
+    best: dict[str, Any] | None,
+    history: Sequence[dict[str, Any]],
+    counts: dict[str, float],
+) -> float | None:
+    """Return the best prompt's dev score, scored once per new best (finalize reuses it)."""
+    if not best or not scorer.task.splits.get("dev"):
+        return None
+    last = history[-1] if history else {}
+    if last.get("best_id") == best["id"] and last.get("best_dev") is not None:
+        return float(last["best_dev"])
+    outcome = await split_score(scorer.evaluator, best, scorer.task.split("dev"))
+    counts["dev_examples_scored"] = counts.get("dev_examples_scored", 0) + outcome.model_calls
+    counts["examples_cached"] = counts.get("examples_cached", 0) + outcome.cached
+    return outcome.score
