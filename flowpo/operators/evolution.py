@@ -16,7 +16,7 @@ from flowpo.operators.base import (
     register,
     replace_section,
 )
-from flowpo.operators.structure import same_prompt, scored_prompts
+from flowpo.operators.common import same_prompt, scored_prompts
 from flowpo.prompt import Prompt
 from flowpo.types import Candidate
 

@@ -9,7 +9,6 @@ operator returns one prompt per strategy whose demonstration set is new. No LLM 
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -22,6 +21,7 @@ from flowpo.operators.base import (
     register,
     render_demo,
 )
+from flowpo.operators.common import jaccard, tokens
 from flowpo.prompt import Prompt, Section
 from flowpo.tasks.task import Task
 from flowpo.types import Example
@@ -29,28 +29,7 @@ from flowpo.types import Example
 MAX_DEMO_CHARS = 300
 """Demonstrations longer than this are skipped while shorter ones remain."""
 
-_WORD = re.compile(r"\w+")
-
 Strategy = Callable[[list[Example], int, random.Random, OperatorContext], list[Example]]
-
-
-_STOP = frozenset(
-    "a an the and or but of to in on at for with by from as is are was were be been it its "
-    "this that these those i you he she we they his her their our my me him them there here "
-    "not no so than too very can will would could should do does did has have had just".split()
-)
-
-
-def tokens(text: str) -> frozenset[str]:
-    """Return the lower-cased word tokens of ``text`` without stop words."""
-    words = frozenset(_WORD.findall(text.lower()))
-    return (words - _STOP) or words
-
-
-def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    """Return the Jaccard similarity of two token sets (0 when both are empty)."""
-    union = a | b
-    return len(a & b) / len(union) if union else 0.0
 
 
 def select_random(

@@ -15,8 +15,7 @@ from flowpo.operators.base import (
     register,
     replace_section,
 )
-from flowpo.operators.fewshot import jaccard, tokens
-from flowpo.operators.structure import scored_prompts
+from flowpo.operators.common import jaccard, scored_prompts, tokens
 from flowpo.prompt import Prompt
 from flowpo.types import Candidate
 

@@ -23,6 +23,7 @@ from flowpo.operators.base import (
     check_section,
     register,
 )
+from flowpo.operators.common import same_prompt, scored_prompts
 from flowpo.prompt import Prompt, Section
 from flowpo.types import Candidate
 
@@ -34,29 +35,6 @@ MERGE_TOP = 4
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
-
-
-def candidate_prompt(candidate: Candidate) -> Prompt | None:
-    """Return the candidate's prompt, or ``None`` if its dict does not parse."""
-    try:
-        return Prompt.from_dict(candidate.prompt)
-    except (KeyError, TypeError, AttributeError, ValueError):
-        return None
-
-
-def scored_prompts(candidates: list[Candidate]) -> list[tuple[Candidate, Prompt]]:
-    """Return the scored candidates with their prompts, best train score first."""
-    out = []
-    for c in candidates:
-        p = candidate_prompt(c)
-        if c.train_score is not None and p is not None:
-            out.append((c, p))
-    return sorted(out, key=lambda cp: -float(cp[0].train_score or 0.0))
-
-
-def same_prompt(a: Prompt, b: Prompt) -> bool:
-    """Return True when two prompts have the same sections, template and verbalizers."""
-    return a.to_dict() == b.to_dict()
 
 
 def _frozen_names(prompt: Prompt) -> set[str]:
