@@ -13,10 +13,10 @@ from flowpo.agents.experience import remembered_score, split_key
 from flowpo.config import OptimizeConfig
 from flowpo.graphs.resources import resources, rng_for
 from flowpo.graphs.state import OptimizerState, add_counts
-from flowpo.operators.framing import best_label_words
 from flowpo.prompt import Prompt
 from flowpo.run.rundir import CANDIDATES, HISTORY, append_jsonl, write_atomic
 from flowpo.search.beam import action_gain, advance, objective, rank, stop_reason, usage_delta
+from flowpo.search.labelwords import best_label_words
 from flowpo.types import EvalResult
 
 ARCHIVE_SIZE = 24
