@@ -20,8 +20,9 @@ from flowpo.evaluation import EvalCache, Evaluator
 from flowpo.memory import MemoryStore, default_memory_dir, load_embedder
 from flowpo.models.base import TargetLM
 from flowpo.models.spec import load_target
-from flowpo.operators.base import Operator, get_operator, operator_names
+from flowpo.operators.base import Operator
 from flowpo.operators.framing import FORMAT_OPERATORS
+from flowpo.operators.registry import get_operator, operator_names
 from flowpo.run.rundir import EVAL_CACHE
 from flowpo.tasks import resolve_task
 from flowpo.tasks.task import Task

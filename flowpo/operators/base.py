@@ -1,9 +1,12 @@
-"""The operator protocol, its context, the strict registry, and output validation.
+"""The operator protocol, its context, the registry it fills, and output validation.
 
 An operator edits one section of a prompt (PromptFlow §Operator) and returns new
 candidate prompts. LLM output is extracted robustly and rejected when it is empty,
 unchanged, too long, or would break the template: a rejection is a failed action,
 never a crash and never a corrupted prompt.
+
+This module imports no operator family: the families import it, and
+:mod:`flowpo.operators.registry` imports them all.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from typing import Any, ClassVar
 
 from langchain_core.language_models import BaseChatModel
 
-from flowpo.errors import ConfigError
 from flowpo.prompt import PROMPT_SLOT, TEXT_SLOT, Prompt
 from flowpo.tasks.task import Task
 from flowpo.types import Candidate, Example
@@ -126,38 +128,22 @@ class Operator(ABC):
 
 
 REGISTRY: dict[str, type[Operator]] = {}
+"""Operator classes by name; filled by ``@register`` when a family module is imported.
+
+Look operators up through :mod:`flowpo.operators.registry`, which imports every family.
+"""
 
 
 def register(cls: type[Operator]) -> type[Operator]:
-    """Add an operator class to the registry under its ``name`` (a class decorator)."""
+    """Add an operator class to the registry under its ``name`` (a class decorator).
+
+    Raises:
+        ValueError: If another class has the name.
+    """
     if cls.name in REGISTRY and REGISTRY[cls.name] is not cls:
         raise ValueError(f"operator name {cls.name!r} is registered twice")
     REGISTRY[cls.name] = cls
     return cls
-
-
-def operator_names() -> list[str]:
-    """Return the registered operator names, sorted."""
-    _load_all()
-    return sorted(REGISTRY)
-
-
-def get_operator(name: str) -> Operator:
-    """Return an instance of the operator called ``name``; unknown names list the known ones."""
-    _load_all()
-    try:
-        return REGISTRY[name]()
-    except KeyError:
-        raise ConfigError(
-            f"unknown operator {name!r}",
-            field="operators",
-            fix=f"use some of: {', '.join(sorted(REGISTRY))}",
-        ) from None
-
-
-def _load_all() -> None:
-    """Import the operator modules so their classes register themselves."""
-    import flowpo.operators.catalog  # noqa: F401
 
 
 _FENCE = re.compile(r"^```[a-zA-Z]*\n(.*?)\n```$", re.DOTALL)
