@@ -12,6 +12,7 @@ from flowpo.config import OptimizeConfig
 from flowpo.errors import ConfigError
 from flowpo.graphs.resources import resources
 from flowpo.graphs.state import OptimizerState
+from flowpo.operators.actions import GFN
 from flowpo.operators.base import EXAMPLES, FRAME, LABEL_WORDS, STEPS, editable_sections
 from flowpo.prompt import Prompt
 from flowpo.search.drafting import draft_from_scratch, from_template, sections_from_manual
@@ -52,7 +53,7 @@ async def init(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
             rows.append(FRAME)
             if res.task.kind == "classification":
                 rows.append(LABEL_WORDS)
-        ops = sorted([*res.operators, *(["gfn"] if config.method == "hybrid" else [])])
+        ops = sorted([*res.operators, *([GFN] if config.method == "hybrid" else [])])
         q = QTable.uniform(rows, ops)
         if res.memory is not None:
             q, used = warm_start(

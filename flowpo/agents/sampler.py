@@ -19,10 +19,8 @@ from flowpo.agents.common import emit, new_candidate, timed
 from flowpo.config import OptimizeConfig
 from flowpo.graphs.resources import resources
 from flowpo.graphs.state import OptimizerState
+from flowpo.operators.actions import GFN
 from flowpo.prompt import Prompt
-
-GFN = "gfn"
-"""The sampler's column in the selector's Q table (hybrid)."""
 
 
 async def sample(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[str, Any]:

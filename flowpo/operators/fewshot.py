@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from flowpo.operators.base import (
+    BAD_CASES,
+    DEMONSTRATIONS,
     EXAMPLES,
     Operator,
     OperatorContext,
@@ -144,6 +146,9 @@ class FewShot(Operator):
         "Fill the examples section with demonstrations chosen at random, "
         "balanced over labels, close to the bad cases, or diverse."
     )
+    writes = EXAMPLES
+    needs = frozenset({DEMONSTRATIONS})
+    uses = frozenset({BAD_CASES})
 
     async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
         """Return one prompt per strategy whose demonstration set differs from the current."""

@@ -14,6 +14,9 @@ from flowpo.operators.base import (
     EXAMPLES,
     FRAME,
     LABEL_WORDS,
+    LABELS,
+    LLM,
+    VERBALIZER,
     Operator,
     OperatorContext,
     OperatorResult,
@@ -49,6 +52,9 @@ class Frame(Operator):
 
     name = "frame"
     description = "Change the frame around the input (e.g. 'Review: {text}\\nSentiment:')."
+    writes = FRAME
+    owns_row = FRAME
+    uses = frozenset({LLM})
 
     async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
         """Return up to two prompts with another frame (one from the LM when it has one)."""
@@ -89,6 +95,9 @@ class LabelWords(Operator):
 
     name = "label_words"
     description = "Search one-token label words (names, variants, the target's own favourites)."
+    writes = LABEL_WORDS
+    owns_row = LABEL_WORDS
+    needs = frozenset({LABELS, VERBALIZER})
 
     async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
         """Return the prompt with the best label words on the reward set, if they change."""
@@ -113,6 +122,8 @@ class Calibrate(Operator):
 
     name = "calibrate"
     description = "Switch contextual calibration of label-word scores on or off."
+    writes = LABEL_WORDS
+    needs = frozenset({LABELS})
 
     async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
         """Return the prompt with calibration flipped."""
@@ -122,7 +133,3 @@ class Calibrate(Operator):
             return result
         result.prompts.append(replace(prompt, calibrate=not prompt.calibrate))
         return result
-
-
-FORMAT_OPERATORS = {"frame": FRAME, "label_words": LABEL_WORDS, "calibrate": LABEL_WORDS}
-"""Format operators and the prompt part (Q-table row) each one edits."""

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from flowpo.operators.base import (
+    BEAM,
     EXAMPLES,
     FORMAT,
     LABEL_PREFIX,
@@ -172,6 +173,7 @@ class Merge(Operator):
         "Merge the best beam prompts: each label section from the prompt with "
         "the best F1 on that label, the rest from the best prompt."
     )
+    needs = frozenset({BEAM})
 
     async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
         """Return the merged prompt, unless it is one the beam already holds."""
