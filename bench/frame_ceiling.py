@@ -32,8 +32,8 @@ import numpy as np
 
 from flowpo.evaluation.evaluator import CONTENT_FREE
 from flowpo.models.local import LocalLM
-from flowpo.operators.framing import FRAMES, _word_mask
-from flowpo.search.labelwords import discriminative_tokens
+from flowpo.operators.framing import FRAMES
+from flowpo.search.labelwords import discriminative_tokens, word_mask
 from flowpo.tasks import resolve_task
 
 SENTIMENT = {
@@ -69,7 +69,7 @@ def main() -> None:
     gold = {s: np.array([labels.index(e.target) for e in ex]) for s, ex in splits.items()}
     frames = [f.replace("{prompt}\n\n", "{prompt}").replace("{prompt} ", "{prompt}")
               for f in FRAMES] + json.loads(args.extra_frames)
-    allowed = _word_mask(lm)
+    allowed = word_mask(lm)
     per_frame: list[dict[str, Any]] = []
     calibrated: dict[str, dict[str, np.ndarray]] = {}
     start = time.perf_counter()

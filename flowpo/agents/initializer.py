@@ -11,6 +11,7 @@ from flowpo.config import OptimizeConfig
 from flowpo.graphs.resources import resources
 from flowpo.graphs.state import OptimizerState
 from flowpo.memory.experience import warm_start
+from flowpo.operators.actions import GFN
 from flowpo.search.drafting import initial_prompt, policy_rows
 from flowpo.search.policy import QTable
 
@@ -28,7 +29,7 @@ async def init(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
         if calls:
             update["budget"]["llm_calls"] = calls
         rows = policy_rows(prompt, res.task, edit_format=config.edit_format)
-        ops = sorted([*res.operators, *(["gfn"] if config.method == "hybrid" else [])])
+        ops = sorted([*res.operators, *([GFN] if config.method == "hybrid" else [])])
         q = QTable.uniform(rows, ops)
         if res.memory is not None:
             q, used = warm_start(

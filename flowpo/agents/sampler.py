@@ -19,11 +19,9 @@ from flowpo.config import OptimizeConfig
 from flowpo.evaluation import ExampleBudget
 from flowpo.graphs.resources import resources
 from flowpo.graphs.state import OptimizerState
+from flowpo.operators.actions import GFN
 from flowpo.prompt import Prompt
 from flowpo.run.rundir import GFN_ADAPTER, GFN_HISTORY, append_jsonl
-
-GFN = "gfn"
-"""The sampler's column in the selector's Q table (hybrid)."""
 
 
 async def sample(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[str, Any]:

@@ -10,22 +10,10 @@ from flowpo.agents.common import timed
 from flowpo.config import OptimizeConfig
 from flowpo.graphs.resources import rng_for
 from flowpo.graphs.state import OptimizerState
-from flowpo.operators.base import EXAMPLES, FRAME, LABEL_PREFIX, LABEL_WORDS, STEPS, TASK
-from flowpo.operators.framing import FORMAT_OPERATORS
+from flowpo.operators.actions import bind
+from flowpo.operators.base import LABEL_PREFIX
 from flowpo.search.objective import objective
 from flowpo.search.policy import QTable, learn, sample_actions, section_credit
-
-BOUND = {"few_shot": EXAMPLES, "cot": STEPS, "gfn": TASK, **FORMAT_OPERATORS}
-"""Operators that always write one particular section (or prompt part)."""
-ROW_OPERATOR = {FRAME: "frame", LABEL_WORDS: "label_words"}
-"""Rows only their own operators can edit: other operators drawn there are redirected."""
-
-
-def _bind(section: str, op: str, available: list[str]) -> tuple[str, str]:
-    """Return the action actually run for a drawn (section, operator) pair."""
-    if section in ROW_OPERATOR and BOUND.get(op) != section and ROW_OPERATOR[section] in available:
-        op = ROW_OPERATOR[section]
-    return BOUND.get(op, section), op
 
 
 def _label_of(section: str) -> str | None:
@@ -44,7 +32,7 @@ async def select(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dic
         weights = section_credit(best.get("per_label") or {}, rows, _label_of)
         rng = rng_for(config, state.get("epoch", 0), "select")
         nxt = [
-            _bind(s, op, q.operators)
+            bind(s, op, q.operators)
             for s, op in sample_actions(
                 q,
                 config.actions_per_epoch,

@@ -20,8 +20,9 @@ from flowpo.evaluation import EvalCache, Evaluator
 from flowpo.memory import MemoryStore, default_memory_dir, load_embedder
 from flowpo.models.base import TargetLM
 from flowpo.models.spec import load_target
-from flowpo.operators.base import Operator, get_operator, operator_names
-from flowpo.operators.framing import FORMAT_OPERATORS
+from flowpo.operators.actions import format_operators
+from flowpo.operators.base import Operator
+from flowpo.operators.registry import get_operator, operator_names
 from flowpo.run.rundir import EVAL_CACHE
 from flowpo.search.scoring import Scorer
 from flowpo.tasks import resolve_task
@@ -72,7 +73,7 @@ def _build(config_json: str) -> Resources:
         [n.strip() for n in config.operators.split(",")] if config.operators else operator_names()
     )
     if not config.edit_format:
-        names = [n for n in names if n not in FORMAT_OPERATORS]
+        names = [n for n in names if n not in format_operators()]
     operators = {name: get_operator(name) for name in names}
     memory = None
     if config.use_memory:

@@ -1,9 +1,14 @@
-"""The operator protocol, its context, the strict registry, and output validation.
+"""The operator protocol, its context, the registry it fills, and output validation.
 
 An operator edits one section of a prompt (PromptFlow §Operator) and returns new
 candidate prompts. LLM output is extracted robustly and rejected when it is empty,
 unchanged, too long, or would break the template: a rejection is a failed action,
 never a crash and never a corrupted prompt.
+
+Each operator class declares what it edits (``writes``, ``owns_row``) and what it needs
+(``needs``, ``uses``); :mod:`flowpo.operators.actions` derives the selector's action
+table from these declarations. This module imports no operator family: the families
+import it, and :mod:`flowpo.operators.registry` imports them all.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from typing import Any, ClassVar
 
 from langchain_core.language_models import BaseChatModel
 
-from flowpo.errors import ConfigError
 from flowpo.prompt import PROMPT_SLOT, TEXT_SLOT, Prompt
 from flowpo.tasks.task import Task
 from flowpo.types import Candidate, Example
@@ -37,6 +41,31 @@ LABEL_WORDS = "label_words"
 """The label words scored in verbalizer mode (a prompt attribute)."""
 LABEL_PREFIX = "label: "
 """Prefix of a per-label definition section, e.g. ``label: positive``."""
+PROMPT_PARTS = frozenset({FRAME, LABEL_WORDS})
+"""Q-table rows that are prompt attributes, not sections (edited by format operators)."""
+
+LLM = "llm"
+"""Need: an operator LM (``OperatorContext.llm``)."""
+LABELS = "labels"
+"""Need: a classification task (labels and their words)."""
+VERBALIZER = "verbalizer"
+"""Need: a local target whose next-token scores of label words can be read."""
+DEMONSTRATIONS = "demonstrations"
+"""Need: examples to draw demonstrations from (``pool``, else ``train``)."""
+BEAM = "beam"
+"""Need: other scored prompts in the beam."""
+HISTORY = "history"
+"""Need: the run's evaluated candidates (``history``)."""
+MEMORY = "memory"
+"""Need: the experience memory (``retrieve``)."""
+BAD_CASES = "bad_cases"
+"""Need: wrong predictions of the best prompt (``bad_cases``)."""
+REFLECTION = "reflection"
+"""Need: the reflected reasons of the best prompt's bad cases (``reflection``)."""
+NEEDS = frozenset(
+    {LLM, LABELS, VERBALIZER, DEMONSTRATIONS, BEAM, HISTORY, MEMORY, BAD_CASES, REFLECTION}
+)
+"""Every value ``Operator.needs`` and ``Operator.uses`` may hold."""
 
 
 def label_section(label: str) -> str:
@@ -114,11 +143,33 @@ class OperatorResult:
 
 
 class Operator(ABC):
-    """Edit one section of a prompt."""
+    """Edit one section of a prompt.
+
+    Subclasses declare, besides ``name`` and ``description``:
+
+    Attributes:
+        writes: The one section or prompt part the operator always edits, whichever
+            section was drawn (the action is bound to it); ``None`` when the drawn
+            section steers the edit.
+        owns_row: The Q-table row (``frame`` or ``label_words``) only this operator can
+            edit: other operators drawn on that row are redirected to it.
+        needs: What the operator cannot produce a prompt without (values of ``NEEDS``).
+        uses: What the operator uses when available but can do without.
+        needs_llm: Whether ``needs`` holds ``"llm"`` (derived, do not set).
+    """
 
     name: ClassVar[str]
     description: ClassVar[str]
+    writes: ClassVar[str | None] = None
+    owns_row: ClassVar[str | None] = None
+    needs: ClassVar[frozenset[str]] = frozenset()
+    uses: ClassVar[frozenset[str]] = frozenset()
     needs_llm: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Derive ``needs_llm`` from the subclass's ``needs``."""
+        super().__init_subclass__(**kwargs)
+        cls.needs_llm = LLM in cls.needs
 
     @abstractmethod
     async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
@@ -126,38 +177,29 @@ class Operator(ABC):
 
 
 REGISTRY: dict[str, type[Operator]] = {}
+"""Operator classes by name; filled by ``@register`` when a family module is imported.
+
+Look operators up through :mod:`flowpo.operators.registry`, which imports every family.
+"""
 
 
 def register(cls: type[Operator]) -> type[Operator]:
-    """Add an operator class to the registry under its ``name`` (a class decorator)."""
+    """Add an operator class to the registry under its ``name`` (a class decorator).
+
+    Raises:
+        ValueError: If another class has the name, or ``needs``/``uses`` hold a value
+            not in ``NEEDS``.
+    """
     if cls.name in REGISTRY and REGISTRY[cls.name] is not cls:
         raise ValueError(f"operator name {cls.name!r} is registered twice")
+    unknown = (cls.needs | cls.uses) - NEEDS
+    if unknown:
+        raise ValueError(
+            f"operator {cls.name!r} declares unknown needs {sorted(unknown)}; "
+            f"use some of: {', '.join(sorted(NEEDS))}"
+        )
     REGISTRY[cls.name] = cls
     return cls
-
-
-def operator_names() -> list[str]:
-    """Return the registered operator names, sorted."""
-    _load_all()
-    return sorted(REGISTRY)
-
-
-def get_operator(name: str) -> Operator:
-    """Return an instance of the operator called ``name``; unknown names list the known ones."""
-    _load_all()
-    try:
-        return REGISTRY[name]()
-    except KeyError:
-        raise ConfigError(
-            f"unknown operator {name!r}",
-            field="operators",
-            fix=f"use some of: {', '.join(sorted(REGISTRY))}",
-        ) from None
-
-
-def _load_all() -> None:
-    """Import the operator modules so their classes register themselves."""
-    import flowpo.operators.catalog  # noqa: F401
 
 
 _FENCE = re.compile(r"^```[a-zA-Z]*\n(.*?)\n```$", re.DOTALL)

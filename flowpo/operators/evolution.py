@@ -9,6 +9,8 @@ the LM is also asked once to rewrite the chosen section combining the different 
 from __future__ import annotations
 
 from flowpo.operators.base import (
+    BEAM,
+    LLM,
     Operator,
     OperatorContext,
     OperatorResult,
@@ -16,7 +18,7 @@ from flowpo.operators.base import (
     register,
     replace_section,
 )
-from flowpo.operators.structure import same_prompt, scored_prompts
+from flowpo.operators.common import same_prompt, scored_prompts
 from flowpo.prompt import Prompt
 from flowpo.types import Candidate
 
@@ -101,6 +103,8 @@ class DifferentialEvolution(Operator):
         "Take two other beam prompts, cross the better one's differing sections "
         "into the prompt; with an LM, also rewrite the section combining them."
     )
+    needs = frozenset({BEAM})
+    uses = frozenset({LLM})
 
     async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
         """Return the crossover child and, with an operator LM, an LM-combined section."""

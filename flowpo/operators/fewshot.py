@@ -9,11 +9,12 @@ operator returns one prompt per strategy whose demonstration set is new. No LLM 
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from flowpo.operators.base import (
+    BAD_CASES,
+    DEMONSTRATIONS,
     EXAMPLES,
     Operator,
     OperatorContext,
@@ -22,6 +23,7 @@ from flowpo.operators.base import (
     register,
     render_demo,
 )
+from flowpo.operators.common import jaccard, tokens
 from flowpo.prompt import Prompt, Section
 from flowpo.tasks.task import Task
 from flowpo.types import Example
@@ -29,28 +31,7 @@ from flowpo.types import Example
 MAX_DEMO_CHARS = 300
 """Demonstrations longer than this are skipped while shorter ones remain."""
 
-_WORD = re.compile(r"\w+")
-
 Strategy = Callable[[list[Example], int, random.Random, OperatorContext], list[Example]]
-
-
-_STOP = frozenset(
-    "a an the and or but of to in on at for with by from as is are was were be been it its "
-    "this that these those i you he she we they his her their our my me him them there here "
-    "not no so than too very can will would could should do does did has have had just".split()
-)
-
-
-def tokens(text: str) -> frozenset[str]:
-    """Return the lower-cased word tokens of ``text`` without stop words."""
-    words = frozenset(_WORD.findall(text.lower()))
-    return (words - _STOP) or words
-
-
-def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    """Return the Jaccard similarity of two token sets (0 when both are empty)."""
-    union = a | b
-    return len(a & b) / len(union) if union else 0.0
 
 
 def select_random(
@@ -165,6 +146,9 @@ class FewShot(Operator):
         "Fill the examples section with demonstrations chosen at random, "
         "balanced over labels, close to the bad cases, or diverse."
     )
+    writes = EXAMPLES
+    needs = frozenset({DEMONSTRATIONS})
+    uses = frozenset({BAD_CASES})
 
     async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
         """Return one prompt per strategy whose demonstration set differs from the current."""

@@ -7,17 +7,16 @@ instruction. These operators edit ``Prompt.template``, ``Prompt.verbalizers`` an
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import replace
-from typing import Any
-
-import numpy as np
 
 from flowpo.operators.base import (
     EXAMPLES,
     FRAME,
     LABEL_WORDS,
+    LABELS,
+    LLM,
+    VERBALIZER,
     Operator,
     OperatorContext,
     OperatorResult,
@@ -25,7 +24,7 @@ from flowpo.operators.base import (
 )
 from flowpo.operators.llm import ask, clean, data_block, system_prompt
 from flowpo.prompt import PROMPT_SLOT, TEXT_SLOT, Prompt, check_template
-from flowpo.search.labelwords import discriminative_tokens, search
+from flowpo.search.labelwords import best_label_words
 
 FRAMES = (
     "{prompt}\n\nReview: {text}\nSentiment:",
@@ -53,6 +52,9 @@ class Frame(Operator):
 
     name = "frame"
     description = "Change the frame around the input (e.g. 'Review: {text}\\nSentiment:')."
+    writes = FRAME
+    owns_row = FRAME
+    uses = frozenset({LLM})
 
     async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
         """Return up to two prompts with another frame (one from the LM when it has one)."""
@@ -93,6 +95,9 @@ class LabelWords(Operator):
 
     name = "label_words"
     description = "Search one-token label words (names, variants, the target's own favourites)."
+    writes = LABEL_WORDS
+    owns_row = LABEL_WORDS
+    needs = frozenset({LABELS, VERBALIZER})
 
     async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
         """Return the prompt with the best label words on the reward set, if they change."""
@@ -111,75 +116,14 @@ class LabelWords(Operator):
         return result
 
 
-def _candidates(
-    lm: Any,
-    logp: np.ndarray,
-    gold: np.ndarray,
-    labels: list[str],
-    current: dict[str, str],
-) -> list[list[tuple[int, str]]]:
-    """Return (token id, word) candidates per label, current word first."""
-    allowed = _word_mask(lm)
-    found = discriminative_tokens(logp, gold, len(labels), allowed, k=4)
-    out = []
-    for label, extra in zip(labels, found, strict=True):
-        words = [
-            current[label],
-            label,
-            label.lower(),
-            label.capitalize(),
-            label.replace("_", " ").split()[0],
-        ]
-        words += [lm.tokenizer.decode([t]).strip() for t in extra]
-        seen: dict[int, str] = {}
-        for w in words:
-            ids = lm.encode(" " + w) if w else []
-            if len(ids) == 1 and ids[0] not in seen:
-                seen[ids[0]] = w
-        out.append(list(seen.items()))
-    return out
-
-
-async def best_label_words(
-    lm: Any, task: Any, prompt: Prompt, train: list[Any], soft_weight: float
-) -> dict[str, str]:
-    """Return the label words that score ``prompt``'s frame best on ``train``.
-
-    Reads the target's next-token log-probs of the same prefix and texts the evaluator
-    scores, so after the prompt was evaluated the rows come from the model's memo and the
-    search costs no forward pass, whatever the number of candidate words.
-    """
-    prefix, pattern = prompt.split_render(task.template)
-    texts = [pattern.replace(TEXT_SLOT, task.format_input(e)) for e in train]
-    logp = (await asyncio.to_thread(lm.next_token_logprobs, prefix, texts)).numpy()
-    labels = list(task.labels)
-    gold = np.array([labels.index(e.target) for e in train])
-    current = {**task.verbalizers, **(prompt.verbalizers or {})}
-    candidates = _candidates(lm, logp, gold, labels, current)
-    ids, _ = search(logp, gold, [[t for t, _ in c] for c in candidates], soft_weight)
-    return {lab: dict(c)[t] for lab, c, t in zip(labels, candidates, ids, strict=True)}
-
-
-def _word_mask(lm: Any) -> np.ndarray:
-    """Return the tokens that are a space plus a word of 2+ letters (cached per model)."""
-    cached = getattr(lm, "_word_mask", None)
-    if cached is not None:
-        return np.asarray(cached)
-    vocab = lm.tokenizer.convert_ids_to_tokens(list(range(len(lm.tokenizer))))
-    size = lm.model.get_output_embeddings().weight.shape[0]
-    mask = np.zeros(size, dtype=bool)
-    for i, tok in enumerate(vocab[:size]):
-        mask[i] = bool(tok) and tok.startswith("Ġ") and tok[1:].isalpha() and len(tok) > 2
-    lm._word_mask = mask
-    return mask
-
-
 @register
 class Calibrate(Operator):
     """Toggle contextual calibration (subtract the label words' content-free bias)."""
 
     name = "calibrate"
     description = "Switch contextual calibration of label-word scores on or off."
+    writes = LABEL_WORDS
+    needs = frozenset({LABELS})
 
     async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
         """Return the prompt with calibration flipped."""
@@ -189,7 +133,3 @@ class Calibrate(Operator):
             return result
         result.prompts.append(replace(prompt, calibrate=not prompt.calibrate))
         return result
-
-
-FORMAT_OPERATORS = {"frame": FRAME, "label_words": LABEL_WORDS, "calibrate": LABEL_WORDS}
-"""Format operators and the prompt part (Q-table row) each one edits."""

@@ -8,6 +8,8 @@ by their train score, then by lexical similarity to the current text. No LLM is 
 from __future__ import annotations
 
 from flowpo.operators.base import (
+    HISTORY,
+    MEMORY,
     Operator,
     OperatorContext,
     OperatorResult,
@@ -15,8 +17,7 @@ from flowpo.operators.base import (
     register,
     replace_section,
 )
-from flowpo.operators.fewshot import jaccard, tokens
-from flowpo.operators.structure import scored_prompts
+from flowpo.operators.common import jaccard, scored_prompts, tokens
 from flowpo.prompt import Prompt
 from flowpo.types import Candidate
 
@@ -78,6 +79,8 @@ class RAG(Operator):
         "Retrieve texts that scored well in the same section before and "
         "substitute them for the current one."
     )
+    needs = frozenset({HISTORY})
+    uses = frozenset({MEMORY})  # preferred over the history when attached
 
     async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
         """Return up to two prompts, each with one retrieved text in ``section``."""

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from flowpo.operators.base import (
     FORMAT,
+    LLM,
     STEPS,
     Operator,
     OperatorContext,
@@ -74,7 +75,8 @@ class CoT(Operator):
 
     name = "cot"
     description = "Write brief step-by-step guidance into the steps section."
-    needs_llm = False
+    writes = STEPS
+    uses = frozenset({LLM})
 
     async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
         """Return the prompt with new steps (template, plus the LLM's steps if valid).
@@ -139,7 +141,7 @@ class SelfConsistency(Operator):
 
     name = "self_consistency"
     description = "Draft the section several times; keep the draft the others agree with."
-    needs_llm = True
+    needs = frozenset({LLM})
 
     async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
         """Return the prompt with the most consistent valid draft of ``section``."""

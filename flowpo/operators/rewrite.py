@@ -13,6 +13,9 @@ from dataclasses import replace
 from typing import ClassVar
 
 from flowpo.operators.base import (
+    BAD_CASES,
+    LLM,
+    REFLECTION,
     TASK,
     BadCase,
     Operator,
@@ -51,7 +54,8 @@ class SectionEdit(Operator):
     problems of wrong answers are shown too).
     """
 
-    needs_llm = True
+    needs = frozenset({LLM})
+    uses = frozenset({REFLECTION})
     instruction: ClassVar[str]
     summary: ClassVar[bool] = True
 
@@ -79,6 +83,7 @@ class Rewrite(SectionEdit):
 
     name = "rewrite"
     description = "Rewrite the section from scratch in different words, same purpose."
+    uses = frozenset()
     instruction = (
         "Rewrite this section from scratch in different words. It must serve the same "
         "purpose and keep the same answer words."
@@ -106,7 +111,8 @@ class Reflection(Operator):
 
     name = "reflection"
     description = "Fix the section using the reasons and summary of the bad cases."
-    needs_llm = True
+    needs = frozenset({LLM, REFLECTION})
+    uses = frozenset({BAD_CASES})
 
     async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
         """Return the section improved against the reflected bad-case reasons."""
@@ -160,7 +166,7 @@ class ShortInstruction(Operator):
 
     name = "short_instruction"
     description = "Make the section concise; keeps the sentences that name the labels."
-    needs_llm = False
+    uses = frozenset({LLM})
 
     async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
         """Return the rule-shortened section, then the LLM-shortened one (if an LLM is given)."""

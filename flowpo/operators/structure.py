@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from flowpo.operators.base import (
+    BEAM,
     EXAMPLES,
     FORMAT,
     LABEL_PREFIX,
@@ -23,6 +24,7 @@ from flowpo.operators.base import (
     check_section,
     register,
 )
+from flowpo.operators.common import same_prompt, scored_prompts
 from flowpo.prompt import Prompt, Section
 from flowpo.types import Candidate
 
@@ -34,29 +36,6 @@ MERGE_TOP = 4
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
-
-
-def candidate_prompt(candidate: Candidate) -> Prompt | None:
-    """Return the candidate's prompt, or ``None`` if its dict does not parse."""
-    try:
-        return Prompt.from_dict(candidate.prompt)
-    except (KeyError, TypeError, AttributeError, ValueError):
-        return None
-
-
-def scored_prompts(candidates: list[Candidate]) -> list[tuple[Candidate, Prompt]]:
-    """Return the scored candidates with their prompts, best train score first."""
-    out = []
-    for c in candidates:
-        p = candidate_prompt(c)
-        if c.train_score is not None and p is not None:
-            out.append((c, p))
-    return sorted(out, key=lambda cp: -float(cp[0].train_score or 0.0))
-
-
-def same_prompt(a: Prompt, b: Prompt) -> bool:
-    """Return True when two prompts have the same sections, template and verbalizers."""
-    return a.to_dict() == b.to_dict()
 
 
 def _frozen_names(prompt: Prompt) -> set[str]:
@@ -194,6 +173,7 @@ class Merge(Operator):
         "Merge the best beam prompts: each label section from the prompt with "
         "the best F1 on that label, the rest from the best prompt."
     )
+    needs = frozenset({BEAM})
 
     async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
         """Return the merged prompt, unless it is one the beam already holds."""

@@ -2,15 +2,20 @@
 
 Given the ``[N, V]`` next-token log-probs of a prompt on the reward set, every choice of
 label words can be scored by indexing alone, so the search is exhaustive when the
-candidate lists are small and coordinate ascent otherwise.
+candidate lists are small and coordinate ascent otherwise. :func:`best_label_words` reads
+those log-probs from a local target and searches the candidate words of each label.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+
+from flowpo.prompt import TEXT_SLOT, Prompt
 
 MAX_COMBINATIONS = 4096
 
@@ -100,3 +105,66 @@ def discriminative_tokens(
         score[~allowed] = -np.inf
         out.append([int(t) for t in np.argsort(-score)[:k] if np.isfinite(score[t])])
     return out
+
+
+def label_word_candidates(
+    lm: Any,
+    logp: np.ndarray,
+    gold: np.ndarray,
+    labels: list[str],
+    current: dict[str, str],
+) -> list[list[tuple[int, str]]]:
+    """Return (token id, word) candidates per label, current word first."""
+    allowed = word_mask(lm)
+    found = discriminative_tokens(logp, gold, len(labels), allowed, k=4)
+    out = []
+    for label, extra in zip(labels, found, strict=True):
+        words = [
+            current[label],
+            label,
+            label.lower(),
+            label.capitalize(),
+            label.replace("_", " ").split()[0],
+        ]
+        words += [lm.tokenizer.decode([t]).strip() for t in extra]
+        seen: dict[int, str] = {}
+        for w in words:
+            ids = lm.encode(" " + w) if w else []
+            if len(ids) == 1 and ids[0] not in seen:
+                seen[ids[0]] = w
+        out.append(list(seen.items()))
+    return out
+
+
+async def best_label_words(
+    lm: Any, task: Any, prompt: Prompt, train: list[Any], soft_weight: float
+) -> dict[str, str]:
+    """Return the label words that score ``prompt``'s frame best on ``train``.
+
+    Reads the target's next-token log-probs of the same prefix and texts the evaluator
+    scores, so after the prompt was evaluated the rows come from the model's memo and the
+    search costs no forward pass, whatever the number of candidate words.
+    """
+    prefix, pattern = prompt.split_render(task.template)
+    texts = [pattern.replace(TEXT_SLOT, task.format_input(e)) for e in train]
+    logp = (await asyncio.to_thread(lm.next_token_logprobs, prefix, texts)).numpy()
+    labels = list(task.labels)
+    gold = np.array([labels.index(e.target) for e in train])
+    current = {**task.verbalizers, **(prompt.verbalizers or {})}
+    candidates = label_word_candidates(lm, logp, gold, labels, current)
+    ids, _ = search(logp, gold, [[t for t, _ in c] for c in candidates], soft_weight)
+    return {lab: dict(c)[t] for lab, c, t in zip(labels, candidates, ids, strict=True)}
+
+
+def word_mask(lm: Any) -> np.ndarray:
+    """Return the tokens that are a space plus a word of 2+ letters (cached per model)."""
+    cached = getattr(lm, "_word_mask", None)
+    if cached is not None:
+        return np.asarray(cached)
+    vocab = lm.tokenizer.convert_ids_to_tokens(list(range(len(lm.tokenizer))))
+    size = lm.model.get_output_embeddings().weight.shape[0]
+    mask = np.zeros(size, dtype=bool)
+    for i, tok in enumerate(vocab[:size]):
+        mask[i] = bool(tok) and tok.startswith("Ġ") and tok[1:].isalpha() and len(tok) > 2
+    lm._word_mask = mask
+    return mask

@@ -13,8 +13,8 @@ from typing import Any
 from flowpo.evaluation import Evaluator, ExampleBudget
 from flowpo.memory import MemoryStore
 from flowpo.memory.experience import remembered_score, split_key
-from flowpo.operators.framing import best_label_words
 from flowpo.prompt import Prompt
+from flowpo.search.labelwords import best_label_words
 from flowpo.search.objective import result_objective
 from flowpo.tasks.task import Task
 from flowpo.types import EvalResult, Example

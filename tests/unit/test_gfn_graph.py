@@ -2,10 +2,10 @@
 
 import pytest
 
-from flowpo.agents.selector import _bind
 from flowpo.config import OptimizeConfig, make_config
 from flowpo.errors import ConfigError
 from flowpo.graphs.optimizer import after_evaluate, after_sample, builder
+from flowpo.operators.actions import bind
 
 
 def test_gflowpo_loops_evaluate_sample_and_others_keep_their_edits():
@@ -20,8 +20,8 @@ def test_gflowpo_loops_evaluate_sample_and_others_keep_their_edits():
 
 
 def test_gfn_operator_writes_the_task_section():
-    assert _bind("format", "gfn", ["gfn", "refine"]) == ("task", "gfn")
-    assert _bind("task", "gfn", ["gfn"]) == ("task", "gfn")
+    assert bind("format", "gfn", ["gfn", "refine"]) == ("task", "gfn")
+    assert bind("task", "gfn", ["gfn"]) == ("task", "gfn")
 
 
 def test_method_choices_and_defaults():

@@ -1,7 +1,18 @@
+import asyncio
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
+import torch
 
-from flowpo.search.labelwords import assignment_score, discriminative_tokens, search
+from flowpo.prompt import Prompt
+from flowpo.search.labelwords import (
+    assignment_score,
+    best_label_words,
+    discriminative_tokens,
+    search,
+    word_mask,
+)
 
 
 def table():
@@ -52,3 +63,58 @@ def test_discriminative_tokens_prefer_label_specific_words():
     allowed = np.array([True, True, True, True, False])
     words = discriminative_tokens(logp, gold, 2, allowed, k=1)
     assert words == [[2], [3]]
+
+
+class Tokenizer:
+    """A five-token vocabulary: four words after a space, one word fragment."""
+
+    vocab = ["Ġthe", "Ġbad", "Ġsad", "Ġjoy", "ly"]
+
+    def __len__(self):
+        return len(self.vocab)
+
+    def convert_ids_to_tokens(self, ids):
+        return [self.vocab[i] for i in ids]
+
+    def decode(self, ids):
+        return self.vocab[ids[0]].replace("Ġ", " ")
+
+
+class FakeLM:
+    """A local target whose next-token log-probs are those of ``table()``."""
+
+    def __init__(self):
+        self.tokenizer = Tokenizer()
+        self.model = SimpleNamespace(
+            get_output_embeddings=lambda: SimpleNamespace(weight=np.zeros((5, 2)))
+        )
+
+    def encode(self, text):
+        token = text.replace(" ", "Ġ", 1)
+        return [self.tokenizer.vocab.index(token)] if token in self.tokenizer.vocab else [0, 4]
+
+    def next_token_logprobs(self, prefix, texts):
+        return torch.tensor(table()[0][: len(texts)])
+
+
+def test_word_mask_keeps_spaced_words_and_is_cached_on_the_model():
+    lm = FakeLM()
+    assert word_mask(lm).tolist() == [True, True, True, True, False]
+    lm.tokenizer = None  # a second call must not read the vocabulary again
+    assert word_mask(lm).tolist() == [True, True, True, True, False]
+
+
+def test_best_label_words_picks_the_targets_own_words():
+    task = SimpleNamespace(
+        template="{prompt}\n{text}\nAnswer:",
+        labels=["negative", "positive"],
+        verbalizers={"negative": "bad", "positive": "the"},
+        format_input=lambda e: e.text,
+    )
+    targets = ["negative", "negative", "positive", "positive"]
+    train = [SimpleNamespace(text=f"t{i}", target=t) for i, t in enumerate(targets)]
+    prompt = Prompt.from_text("Classify.")
+    words = asyncio.run(best_label_words(FakeLM(), task, prompt, train, 0.5))
+    # (sad, joy) is right on all four rows with the highest gold probability (see
+    # test_exhaustive_search_finds_the_best_distinct_pair); "negative" is no one token.
+    assert words == {"negative": "sad", "positive": "joy"}

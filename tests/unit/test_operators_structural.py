@@ -17,16 +17,15 @@ from flowpo.operators.base import (
     label_section,
     render_demo,
 )
+from flowpo.operators.common import jaccard, tokens
 from flowpo.operators.evolution import DifferentialEvolution, differing_sections
 from flowpo.operators.fewshot import (
     MAX_DEMO_CHARS,
     FewShot,
-    jaccard,
     select_balanced,
     select_diverse,
     select_hard,
     select_random,
-    tokens,
 )
 from flowpo.operators.rag import RAG
 from flowpo.operators.structure import (

@@ -4,7 +4,7 @@ import pytest
 
 from flowpo.config import OptimizeConfig, make_config
 from flowpo.errors import ConfigError, DataError
-from flowpo.operators.base import get_operator, operator_names
+from flowpo.operators.registry import get_operator, operator_names
 from flowpo.prompt import Prompt, Section
 from flowpo.run.rundir import CHECKPOINTS, load_config, prepare, write_best
 from flowpo.run.runner import aoptimize, aresume

@@ -16,7 +16,7 @@ from flowpo.evaluation import EvalCache, Evaluator
 from flowpo.models.base import TargetLM
 from flowpo.models.chat import LocalChatModel
 from flowpo.models.local import LocalLM
-from flowpo.operators.base import get_operator
+from flowpo.operators.registry import get_operator
 from flowpo.run.rundir import EVAL_CACHE, HISTORY, REPORT, TRACE
 from flowpo.run.runner import aoptimize, aresume
 from flowpo.run.tracing import RunCollector, read_trace, summarize

@@ -13,7 +13,8 @@ from fakes import Recorder
 from langchain_core.messages import BaseMessage
 
 import flowpo
-from flowpo.operators.base import OperatorContext, get_operator
+from flowpo.operators.base import OperatorContext
+from flowpo.operators.registry import get_operator
 from flowpo.prompt import Prompt, Section
 from flowpo.search.reflection import reflect, select_bad_cases
 from flowpo.tasks.task import Task
