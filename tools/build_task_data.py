@@ -27,8 +27,8 @@ if str(REPO) not in sys.path:
 
 from flowpo.prompt import DEFAULT_TEMPLATE  # noqa: E402
 from flowpo.tasks.builtin import FORMAT, example_key  # noqa: E402
-from flowpo.tasks.files import halve, seeded_split  # noqa: E402
 from flowpo.tasks.formatting import LETTERS  # noqa: E402
+from flowpo.tasks.splits import halve, seeded_split  # noqa: E402
 
 Rec = dict[str, Any]
 Spec = dict[str, Any]
