@@ -108,7 +108,7 @@ async def _stream(
     on_review: Reviewer | None = None,
     decision: Any = None,
 ) -> dict[str, Any]:
-    from flowpo.scale.checkpoint import has_checkpoint, open_saver, thread_for
+    from flowpo.run.checkpoints import has_checkpoint, open_saver, thread_for
     from flowpo.scale.preflight import preflight
 
     await preflight(config)  # bad endpoints, Ray addresses, Postgres URLs fail before work
