@@ -3,7 +3,8 @@
 
 Writes ``flowpo/tasks/data/<task>/<split>.jsonl.gz`` and ``flowpo/tasks/data/catalog.json``.
 The output is deterministic (gzip mtime 0, sorted keys, seeded splits): re-running gives
-identical bytes. See ``/work/shared/datasets/MANIFEST.md`` for the data and the protocols.
+identical bytes. README, "Tasks", describes the tasks and their protocols (``flowpo tasks
+--json`` shows each task's protocol notes).
 
 Usage: python tools/build_task_data.py [SRC] [--out DIR] [--only a,b] [--check-tokenizer]
 """
@@ -27,8 +28,8 @@ if str(REPO) not in sys.path:
 
 from flowpo.prompt import DEFAULT_TEMPLATE  # noqa: E402
 from flowpo.tasks.builtin import FORMAT, example_key  # noqa: E402
-from flowpo.tasks.files import halve, seeded_split  # noqa: E402
 from flowpo.tasks.formatting import LETTERS  # noqa: E402
+from flowpo.tasks.splits import halve, seeded_split  # noqa: E402
 
 Rec = dict[str, Any]
 Spec = dict[str, Any]

@@ -1,4 +1,8 @@
-"""GFlowPO's knobs in one place, with the authors' defaults (see gflowpo-method.md)."""
+"""GFlowPO's knobs in one place, with the authors' defaults.
+
+The defaults follow the GFlowPO paper's experimental setup (arXiv 2602.03358); README,
+"GFlowPO sampler", lists them with the flags that change them.
+"""
 
 from __future__ import annotations
 

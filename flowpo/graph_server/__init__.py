@@ -2,6 +2,6 @@
 
 ``langgraph.json`` (written by :func:`flowpo.graph_server.cli.langgraph_config`) names the graph
 (:data:`flowpo.graphs.service.graph`), the SQLite checkpointer
-(:func:`flowpo.graph_server.checkpointer.sqlite_checkpointer`) and an HTTP app whose middleware
+(:func:`flowpo.run.checkpoints.sqlite_checkpointer`) and an HTTP app whose middleware
 rejects bad run requests with a 422 naming the field (:mod:`flowpo.graph_server.app`).
 """

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from flowpo.errors import ConfigError
-from flowpo.graph_server.checkpointer import CHECKPOINTS_ENV, SERVER_CHECKPOINTS
+from flowpo.run.checkpoints import CHECKPOINTS_ENV, SERVER_CHECKPOINTS
 from flowpo.run.requests import DATA_DIR_ENV, RUNS_DIR_ENV
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -35,7 +35,7 @@ def langgraph_config(dependencies: list[str] | None = None) -> dict[str, Any]:
         "dependencies": dependencies or ["."],
         "graphs": {GRAPH_ID: "flowpo.graphs.service:graph"},
         # langgraph-api splits a module path at its last dot (not at ':') here.
-        "checkpointer": {"path": "flowpo.graph_server.checkpointer.sqlite_checkpointer"},
+        "checkpointer": {"path": "flowpo.run.checkpoints.sqlite_checkpointer"},
         "http": {"app": "flowpo.graph_server.app:app"},
         "env": {"HF_HUB_OFFLINE": "1", "LANGGRAPH_CLI_NO_ANALYTICS": "1"},
     }

@@ -94,23 +94,52 @@ def create_app(
         yield
         await batcher.stop()
 
-    async def models(request: Request) -> Response:
-        card = {"id": model_name, "object": "model", "created": 0, "owned_by": "flowpo"}
+    api = _Api(engine, batcher, model_name)
+    return Starlette(
+        routes=[
+            Route("/v1/models", api.models, methods=["GET"]),
+            Route("/health", api.health, methods=["GET"]),
+            Route("/v1/chat/completions", api.endpoint(ChatRequest, api.chat), methods=["POST"]),
+            Route(
+                "/v1/completions",
+                api.endpoint(CompletionRequest, api.completions),
+                methods=["POST"],
+            ),
+        ],
+        lifespan=lifespan,
+    )
+
+
+class _Api:
+    """The routes' handlers over one engine, its batcher and the served model name."""
+
+    def __init__(
+        self, engine: Engine, batcher: Batcher[GenRequest, list[Choice]], model_name: str
+    ) -> None:
+        self.engine, self.batcher, self.model_name = engine, batcher, model_name
+
+    async def models(self, request: Request) -> Response:
+        """GET /v1/models: the one model served."""
+        card = {"id": self.model_name, "object": "model", "created": 0, "owned_by": "flowpo"}
         return JSONResponse({"object": "list", "data": [card]})
 
-    async def health(request: Request) -> Response:
+    async def health(self, request: Request) -> Response:
+        """GET /health: status, model and the batcher's counters."""
         return JSONResponse(
             {
                 "status": "ok",
-                "model": model_name,
-                "batches": batcher.batches,
-                "items": batcher.items,
+                "model": self.model_name,
+                "batches": self.batcher.batches,
+                "items": self.batcher.items,
             }
         )
 
     def endpoint(
-        schema: type[_Sampling], answer: Callable[[Any], Any]
+        self, schema: type[_Sampling], answer: Callable[[Any], Any]
     ) -> Callable[[Request], Any]:
+        """Wrap ``answer`` to parse the body, check the model name and render ``ApiError``."""
+        model_name = self.model_name
+
         async def handle(request: Request) -> Response:
             try:
                 body = await _parse(request, schema)
@@ -125,11 +154,13 @@ def create_app(
 
         return handle
 
-    async def chat(body: ChatRequest) -> Response:
+    async def chat(self, body: ChatRequest) -> Response:
+        """POST /v1/chat/completions (``stream`` sends the finished answer as events)."""
+        engine, model_name = self.engine, self.model_name
         prompt = engine.chat_prompt([{"role": m.role, "content": m.text()} for m in body.messages])
         top = (body.top_logprobs or 0) if body.logprobs else None
         req = _gen_request(engine, body, prompt, top)
-        choices = await batcher.submit(req)
+        choices = await self.batcher.submit(req)
         usage = _usage(len(prompt), choices)
         rid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         if body.stream:
@@ -153,7 +184,9 @@ def create_app(
             }
         )
 
-    async def completions(body: CompletionRequest) -> Response:
+    async def completions(self, body: CompletionRequest) -> Response:
+        """POST /v1/completions: one or several prompts, ``n`` choices each."""
+        engine, batcher = self.engine, self.batcher
         if body.stream:
             raise ApiError(
                 400, "stream=true is only supported on /v1/chat/completions", param="stream"
@@ -183,21 +216,11 @@ def create_app(
                 "id": f"cmpl-{uuid.uuid4().hex[:24]}",
                 "object": "text_completion",
                 "created": int(time.time()),
-                "model": model_name,
+                "model": self.model_name,
                 "choices": out,
                 "usage": _usage(n_prompt, all_choices),
             }
         )
-
-    return Starlette(
-        routes=[
-            Route("/v1/models", models, methods=["GET"]),
-            Route("/health", health, methods=["GET"]),
-            Route("/v1/chat/completions", endpoint(ChatRequest, chat), methods=["POST"]),
-            Route("/v1/completions", endpoint(CompletionRequest, completions), methods=["POST"]),
-        ],
-        lifespan=lifespan,
-    )
 
 
 async def _parse(request: Request, schema: type[_Sampling]) -> Any:

@@ -1,11 +1,15 @@
-"""A target model behind an OpenAI-compatible chat API (OpenAI, vLLM, llama.cpp, ...)."""
+"""A target model behind an OpenAI-compatible chat API (OpenAI, vLLM, llama.cpp, ...).
+
+Retries and their counters live in :mod:`flowpo.models.retry`, the meaning of API errors
+in :mod:`flowpo.models.api_errors`, label scoring from log-probs in
+:mod:`flowpo.models.logprobs`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-import math
 import os
 import random
 from collections.abc import Awaitable, Iterable
@@ -18,74 +22,14 @@ from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
 from flowpo.errors import ConfigError, ModelError
+from flowpo.models.api_errors import model_error, not_json_error
 from flowpo.models.base import TargetLM
+from flowpo.models.logprobs import label_scores, top_tokens
+from flowpo.models.retry import RETRYABLE, RetryStats, backoff_delay, retry_after
 
 _OPENAI_URL = "https://api.openai.com/v1"
 _T = TypeVar("_T")
 log = logging.getLogger(__name__)
-
-RETRYABLE = (
-    openai.APIConnectionError,
-    openai.RateLimitError,
-    openai.InternalServerError,
-    openai.APIResponseValidationError,
-    json.JSONDecodeError,
-)
-"""Faults worth a retry: timeouts and lost connections, HTTP 429, HTTP 5xx, and an answer
-that is not a chat completion (a proxy's HTML error page)."""
-
-
-def backoff_delay(
-    attempt: int, base: float, cap: float, rng: random.Random, retry_after: float | None = None
-) -> float:
-    """Return seconds to wait before retry ``attempt`` (0-based): exponential, jittered.
-
-    The delay is ``min(cap, base * 2**attempt)`` scaled by a random factor in [0.5, 1]
-    ("equal jitter"), so clients that failed together do not retry together; a server's
-    ``Retry-After`` is honoured when it asks for longer (still capped).
-    """
-    delay = min(cap, base * 2**attempt) * (0.5 + 0.5 * rng.random())
-    if retry_after is not None:
-        delay = max(delay, min(cap, retry_after))
-    return delay
-
-
-def _retry_after(exc: BaseException) -> float | None:
-    """Return the ``Retry-After`` seconds of an HTTP error response, if it names any."""
-    response = getattr(exc, "response", None)
-    if response is None:
-        return None
-    try:
-        if response.headers.get("retry-after-ms") is not None:
-            return float(response.headers["retry-after-ms"]) / 1000
-        value = response.headers.get("retry-after")
-        return float(value) if value is not None else None
-    except ValueError:  # an HTTP date: fall back to our own backoff
-        return None
-
-
-class RetryStats:
-    """Counters of the faults a model met and retried (read by reports and tests)."""
-
-    def __init__(self) -> None:
-        """Start every counter at zero."""
-        self.faults: dict[str, int] = {}
-        self.retries = 0
-        self.gave_up = 0
-
-    def count(self, exc: BaseException) -> None:
-        """Count one fault by kind (``timeout``, ``connection``, ``http_429``, ``http_5xx``)."""
-        if isinstance(exc, openai.APITimeoutError):
-            kind = "timeout"
-        elif isinstance(exc, openai.APIConnectionError):
-            kind = "connection"
-        elif isinstance(exc, openai.APIStatusError):
-            kind = f"http_{exc.status_code}"
-        elif isinstance(exc, json.JSONDecodeError | openai.APIResponseValidationError):
-            kind = "garbage"
-        else:
-            kind = type(exc).__name__
-        self.faults[kind] = self.faults.get(kind, 0) + 1
 
 
 class RemoteLM(TargetLM):
@@ -130,33 +74,17 @@ class RemoteLM(TargetLM):
         """Check the settings and build the langchain-openai chat client."""
         super().__init__()
         where = f"RemoteLM({model!r})"
-        if not model.strip():
-            raise ConfigError("the model name is empty", where=where, field="model")
-        for name, value, ok, need in (
-            ("concurrency", concurrency, concurrency >= 1, ">= 1"),
-            ("max_retries", max_retries, max_retries >= 0, ">= 0"),
-            ("top_logprobs", top_logprobs, top_logprobs >= 1, ">= 1"),
-            ("timeout", timeout, timeout > 0, "> 0 seconds"),
-            ("backoff", backoff, backoff >= 0, ">= 0 seconds"),
-            ("max_backoff", max_backoff, max_backoff >= backoff, ">= backoff"),
-        ):
-            if not ok:
-                raise ConfigError(
-                    f"{name} must be {need}, got {value}",
-                    where=where,
-                    field=name,
-                    fix=f"pass {name} {need}",
-                )
-        key = api_key or os.environ.get("OPENAI_API_KEY")
-        if not key:
-            if base_url is None:
-                raise ConfigError(
-                    "no API key for the OpenAI API",
-                    where=where,
-                    field="api_key",
-                    fix="set the OPENAI_API_KEY environment variable (or pass api_key=...)",
-                )
-            key = "EMPTY"
+        _check_settings(
+            where,
+            model,
+            concurrency=concurrency,
+            max_retries=max_retries,
+            top_logprobs=top_logprobs,
+            timeout=timeout,
+            backoff=backoff,
+            max_backoff=max_backoff,
+        )
+        key = _api_key(api_key, base_url, where)
         self.model = model
         self.base_url = base_url.rstrip("/") if base_url else None
         self.model_id = (
@@ -253,12 +181,12 @@ class RemoteLM(TargetLM):
         except ModelError as e:
             done: dict[int, AIMessage] = getattr(e, "partial", {})
             e.partial = {  # type: ignore[attr-defined]
-                i: _label_scores(self._top_tokens(m), words) for i, m in done.items()
+                i: label_scores(self._top_tokens(m), words) for i, m in done.items()
             }
             self.stats.examples += len(done)
             raise
         self.stats.examples += len(texts)
-        return [_label_scores(self._top_tokens(m), words) for m in messages]
+        return [label_scores(self._top_tokens(m), words) for m in messages]
 
     async def generate(
         self, prefix: str, texts: list[str], *, max_new_tokens: int = 32
@@ -353,18 +281,12 @@ class RemoteLM(TargetLM):
                 if attempt == self.max_retries:
                     self.retry_stats.gave_up += 1
                     if isinstance(exc, json.JSONDecodeError):
-                        raise ModelError(
-                            f"{self.url} answered with a body that is not JSON "
-                            f"({self.max_retries} retries)",
-                            where=self.model_id,
-                            field="base_url",
-                            fix="check that base_url points at the OpenAI-compatible API "
-                            "(usually ending in /v1), not at a proxy or web page",
-                        ) from exc
+                        error = not_json_error(self.url, self.model_id, self.max_retries)
+                        raise error from exc
                     raise self._model_error(exc) from exc
                 self.retry_stats.retries += 1
                 delay = backoff_delay(
-                    attempt, self.backoff, self.max_backoff, self._rng, _retry_after(exc)
+                    attempt, self.backoff, self.max_backoff, self._rng, retry_after(exc)
                 )
                 log.info("%s: %s; retry %d in %.2fs", self.model_id, exc, attempt + 1, delay)
                 await asyncio.sleep(delay)
@@ -382,92 +304,62 @@ class RemoteLM(TargetLM):
         return message
 
     def _top_tokens(self, message: AIMessage) -> list[tuple[str, float]]:
-        """Return the first generated token's alternatives as ``(token, logprob)`` pairs.
-
-        Raises:
-            ModelError: If the response carries no log-probs.
-        """
-        logprobs = message.response_metadata.get("logprobs")
-        content = logprobs.get("content") if isinstance(logprobs, dict) else None
-        pairs: list[tuple[str, float]] = []
-        if content:
-            first = content[0]
-            for entry in [*(first.get("top_logprobs") or []), first]:
-                if entry.get("token") is not None and entry.get("logprob") is not None:
-                    pairs.append((str(entry["token"]), float(entry["logprob"])))
-        if not pairs:
-            raise ModelError(
-                f"the endpoint {self.url} does not return log-probs for model "
-                f"'{self.model}'; verbalizer scoring needs the next-token log-probs "
-                "(request options logprobs/top_logprobs)",
-                where=self.model_id,
-                field="logprobs",
-                fix="use a server that supports `logprobs` and `top_logprobs` "
-                "(e.g. vLLM, or the OpenAI API), or switch the task to generation mode",
-            )
-        return pairs
+        """Return the first token's ``(token, logprob)`` alternatives (ModelError if none)."""
+        return top_tokens(message, url=self.url, model=self.model, where=self.model_id)
 
     def _model_error(self, exc: openai.APIError) -> ModelError:
         """Turn an openai client error into a ``ModelError`` that says what to check."""
-        url, where = self.url, self.model_id
-        if isinstance(exc, openai.APITimeoutError):
-            return ModelError(
-                f"request to {url} timed out after {self.timeout:g}s ({self.max_retries} retries)",
-                where=where,
-                field="timeout",
-                fix=f"check the server is healthy (curl {url}/models) or raise timeout",
-            )
-        if isinstance(exc, openai.APIConnectionError):
-            return ModelError(
-                f"cannot connect to {url} ({_root_cause(exc)}; {self.max_retries} retries)",
-                where=where,
-                field="base_url",
-                fix=f"is the server running? try curl {url}/models, and check base_url",
-            )
-        if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-            return ModelError(
-                f"{url} rejected the API key (HTTP {exc.status_code}): {exc.message}",
-                where=where,
-                field="api_key",
-                fix="set a valid OPENAI_API_KEY (or pass api_key=...) for this server",
-            )
-        if isinstance(exc, openai.NotFoundError):
-            return ModelError(
-                f"{url} has no model '{self.model}' (HTTP 404): {exc.message}",
-                where=where,
-                field="model",
-                fix=f"check the model name; curl {url}/models lists what the server serves",
-            )
-        if isinstance(exc, openai.RateLimitError):
-            return ModelError(
-                f"{url} is rate-limiting requests (HTTP 429) after {self.max_retries} retries",
-                where=where,
-                field="concurrency",
-                fix="lower concurrency or raise max_retries",
-            )
-        status = exc.status_code if isinstance(exc, openai.APIStatusError) else None
-        head = f"HTTP {status}" if status else type(exc).__name__
-        tried = f" after {self.max_retries} retries" if isinstance(exc, RETRYABLE) else ""
-        return ModelError(
-            f"request to {url} failed ({head}){tried}: {exc.message}",
-            where=where,
-            fix="check the server log; the server may not support a request option",
+        return model_error(
+            exc,
+            url=self.url,
+            where=self.model_id,
+            model=self.model,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
         )
 
 
-def _label_scores(pairs: list[tuple[str, float]], words: list[str]) -> list[float]:
-    """Map each word to its best matching log-prob, or the floor if absent."""
-    best: dict[str, float] = {}
-    for token, logprob in pairs:
-        key = token.lstrip()
-        if logprob > best.get(key, -math.inf):
-            best[key] = logprob
-    floor = min(logprob for _, logprob in pairs) - math.log(2)
-    return [best.get(word.lstrip(), floor) for word in words]
+def _check_settings(
+    where: str,
+    model: str,
+    *,
+    concurrency: int,
+    max_retries: int,
+    top_logprobs: int,
+    timeout: float,
+    backoff: float,
+    max_backoff: float,
+) -> None:
+    """Raise ``ConfigError`` naming the first setting out of range (or an empty model)."""
+    if not model.strip():
+        raise ConfigError("the model name is empty", where=where, field="model")
+    for name, value, ok, need in (
+        ("concurrency", concurrency, concurrency >= 1, ">= 1"),
+        ("max_retries", max_retries, max_retries >= 0, ">= 0"),
+        ("top_logprobs", top_logprobs, top_logprobs >= 1, ">= 1"),
+        ("timeout", timeout, timeout > 0, "> 0 seconds"),
+        ("backoff", backoff, backoff >= 0, ">= 0 seconds"),
+        ("max_backoff", max_backoff, max_backoff >= backoff, ">= backoff"),
+    ):
+        if not ok:
+            raise ConfigError(
+                f"{name} must be {need}, got {value}",
+                where=where,
+                field=name,
+                fix=f"pass {name} {need}",
+            )
 
 
-def _root_cause(exc: BaseException) -> BaseException:
-    """Return the innermost exception of a ``raise ... from`` chain."""
-    while exc.__cause__ is not None:
-        exc = exc.__cause__
-    return exc
+def _api_key(api_key: str | None, base_url: str | None, where: str) -> str:
+    """Return the key to send: given, ``OPENAI_API_KEY``, or ``"EMPTY"`` for a custom server."""
+    key = api_key or os.environ.get("OPENAI_API_KEY")
+    if not key:
+        if base_url is None:
+            raise ConfigError(
+                "no API key for the OpenAI API",
+                where=where,
+                field="api_key",
+                fix="set the OPENAI_API_KEY environment variable (or pass api_key=...)",
+            )
+        key = "EMPTY"
+    return key

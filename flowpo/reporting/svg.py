@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from html import escape
 
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563")
@@ -41,6 +42,28 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     return ticks
 
 
+@dataclass(frozen=True)
+class _Frame:
+    """The plot area in pixels and the data ranges it shows."""
+
+    left: int
+    top: int
+    width: int
+    height: int
+    x0: float
+    x1: float
+    lo: float
+    hi: float
+
+    def sx(self, x: float) -> float:
+        """Return the pixel column of ``x``."""
+        return self.left + (x - self.x0) / (self.x1 - self.x0) * self.width
+
+    def sy(self, y: float) -> float:
+        """Return the pixel row of ``y`` (up is larger)."""
+        return self.top + self.height - (y - self.lo) / (self.hi - self.lo) * self.height
+
+
 def line_chart(
     series: Series,
     *,
@@ -63,25 +86,29 @@ def line_chart(
         lo, hi = lo - 0.5 * (abs(lo) or 1), hi + 0.5 * (abs(hi) or 1)
     yt = nice_ticks(lo, hi)
     lo, hi = min(lo, yt[0]), max(hi, yt[-1])
-    pw, ph = width - left - right, height - top - bottom
+    frame = _Frame(left, top, width - left - right, height - top - bottom, x0, x1, lo, hi)
+    out = [_open(width, height, title), *_axes(frame, yt, x_label, height)]
+    out += _lines(frame, series)
+    out.append("</svg>")
+    return "".join(out)
 
-    def sx(x: float) -> float:
-        return left + (x - x0) / (x1 - x0) * pw
 
-    def sy(y: float) -> float:
-        return top + ph - (y - lo) / (hi - lo) * ph
-
-    out = [_open(width, height, title)]
-    for t in yt:
+def _axes(f: _Frame, y_ticks: list[float], x_label: str, height: int) -> list[str]:
+    """Return the grid lines and ticks of ``y_ticks``, integer x ticks, axes and x label."""
+    left, top, pw, ph = f.left, f.top, f.width, f.height
+    out = []
+    for t in y_ticks:
         out.append(
-            f'<line x1="{left}" x2="{left + pw}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" class="grid"/>'
-            f'<text x="{left - 6}" y="{sy(t) + 4:.1f}" class="tick" text-anchor="end">'
+            f'<line x1="{left}" x2="{left + pw}" y1="{f.sy(t):.1f}" y2="{f.sy(t):.1f}" '
+            'class="grid"/>'
+            f'<text x="{left - 6}" y="{f.sy(t) + 4:.1f}" class="tick" text-anchor="end">'
             f"{_fmt(t)}</text>"
         )
+    x0, x1 = f.x0, f.x1
     for t in nice_ticks(x0, x1, min(10, max(1, int(x1 - x0)))):
         if x0 <= t <= x1 and float(t).is_integer():
             out.append(
-                f'<text x="{sx(t):.1f}" y="{top + ph + 16}" class="tick" text-anchor="middle">'
+                f'<text x="{f.sx(t):.1f}" y="{top + ph + 16}" class="tick" text-anchor="middle">'
                 f"{int(t)}</text>"
             )
     out.append(
@@ -90,25 +117,30 @@ def line_chart(
         f'<text x="{left + pw / 2:.1f}" y="{height - 6}" class="label" text-anchor="middle">'
         f"{escape(x_label)}</text>"
     )
-    lx = left + 8
+    return out
+
+
+def _lines(f: _Frame, series: Series) -> list[str]:
+    """Return each series' line, its points (with a hover title) and its legend entry."""
+    out = []
+    lx = f.left + 8
     for i, (name, pts) in enumerate(series.items()):
         color = PALETTE[i % len(PALETTE)]
         good = [(x, y) for x, y in sorted(pts) if math.isfinite(y)]
         if len(good) > 1:
-            path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in good)
+            path = " ".join(f"{f.sx(x):.1f},{f.sy(y):.1f}" for x, y in good)
             out.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
         for x, y in good:
             out.append(
-                f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{color}">'
+                f'<circle cx="{f.sx(x):.1f}" cy="{f.sy(y):.1f}" r="3" fill="{color}">'
                 f"<title>{escape(name)} @ {_fmt(x)}: {_fmt(y)}</title></circle>"
             )
         out.append(
-            f'<rect x="{lx}" y="{top - 22}" width="12" height="4" fill="{color}"/>'
-            f'<text x="{lx + 16}" y="{top - 17}" class="legend">{escape(name)}</text>'
+            f'<rect x="{lx}" y="{f.top - 22}" width="12" height="4" fill="{color}"/>'
+            f'<text x="{lx + 16}" y="{f.top - 17}" class="legend">{escape(name)}</text>'
         )
         lx += 32 + 7 * len(name)
-    out.append("</svg>")
-    return "".join(out)
+    return out
 
 
 def heat_map(

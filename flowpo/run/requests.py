@@ -25,7 +25,7 @@ from flowpo.config import OptimizeConfig, make_config
 from flowpo.errors import ConfigError, DataError
 from flowpo.run.rundir import CONFIG_FILE
 from flowpo.tasks import resolve_task, task_spec
-from flowpo.tasks.files import FILE_SUFFIXES
+from flowpo.tasks.reading import FILE_SUFFIXES
 
 INPUT_KEYS = ("task", "examples", "config")
 EXAMPLES_FILE = "examples.jsonl"

@@ -109,7 +109,7 @@ async def _stream(
     on_review: Reviewer | None = None,
     decision: Any = None,
 ) -> dict[str, Any]:
-    from flowpo.scale.checkpoint import open_saver, thread_for
+    from flowpo.run.checkpoints import open_saver, thread_for
     from flowpo.scale.preflight import preflight
 
     await preflight(config)  # bad endpoints, Ray addresses, Postgres URLs fail before work
@@ -163,7 +163,7 @@ async def _start(
     A finished run returns its result, a run paused for review without an answer returns
     the pause, instead of a payload.
     """
-    from flowpo.scale.checkpoint import has_checkpoint
+    from flowpo.run.checkpoints import has_checkpoint
 
     started = await has_checkpoint(saver, thread)
     if inputs is not None:

@@ -35,7 +35,7 @@ async def preflight(config: OptimizeConfig) -> None:
         ModelError: For a remote target without log-probs (or unreachable).
     """
     if config.checkpointer is not None:
-        from flowpo.scale.checkpoint import connect_postgres
+        from flowpo.run.checkpoints import connect_postgres
 
         conn = await connect_postgres(config.checkpointer)
         await conn.close()

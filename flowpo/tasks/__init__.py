@@ -19,7 +19,8 @@ from typing import Any
 
 from flowpo.errors import DataError
 from flowpo.tasks.builtin import list_tasks, load_task, task_spec
-from flowpo.tasks.files import FILE_SUFFIXES, task_from_file
+from flowpo.tasks.files import task_from_file
+from flowpo.tasks.reading import FILE_SUFFIXES
 from flowpo.tasks.task import SPLITS, Task
 
 __all__ = [

@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Any
 
 from flowpo.errors import DataError
-from flowpo.tasks.files import halve, seeded_split
+from flowpo.tasks.splits import halve, seeded_split
 from flowpo.tasks.task import SPLITS, Task
 from flowpo.types import Example, Input
 

@@ -13,9 +13,9 @@ import pytest
 from postgres_cluster import find_bindir, postgres_cluster
 
 from flowpo.graphs.resources import resources
+from flowpo.run.checkpoints import thread_for
 from flowpo.run.rundir import CANDIDATES, CHECKPOINTS, EVAL_CACHE, HISTORY, load_config
 from flowpo.run.runner import aresume
-from flowpo.scale.checkpoint import thread_for
 
 pytestmark = [
     pytest.mark.slow,

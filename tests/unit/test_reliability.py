@@ -13,7 +13,7 @@ from langgraph.runtime import RunControl
 
 from flowpo.config import OptimizeConfig, make_config
 from flowpo.errors import ConfigError, DataError, ModelError
-from flowpo.models.remote import backoff_delay
+from flowpo.models.retry import backoff_delay
 from flowpo.operators.base import Operator, OperatorContext, garbage_reason
 from flowpo.prompt import Prompt
 from flowpo.run.runner import drain_on_sigint

@@ -11,7 +11,7 @@ from flowpo.config import OptimizeConfig, make_config
 from flowpo.errors import ConfigError, ModelError
 from flowpo.model_server.batcher import Batcher
 from flowpo.model_server.server import check_host
-from flowpo.scale.checkpoint import redact, thread_for
+from flowpo.run.checkpoints import redact, thread_for
 from flowpo.scale.preflight import check_remote_logprobs
 
 
@@ -86,7 +86,7 @@ def test_checkpointer_url_is_validated_and_redacted():
 
 
 def test_a_refusing_postgres_url_is_a_clear_error():
-    from flowpo.scale.checkpoint import connect_postgres
+    from flowpo.run.checkpoints import connect_postgres
 
     start = time.time()
     with pytest.raises(ConfigError, match=r"cannot connect .*127\.0\.0\.1:1") as err:

@@ -11,7 +11,7 @@ import pytest
 
 from flowpo.errors import DataError, FlowpoError
 from flowpo.tasks import task_from_file
-from flowpo.tasks.files import SplitWarning, halve, seeded_split
+from flowpo.tasks.splits import SplitWarning, halve, seeded_split
 
 
 def jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:

@@ -1,11 +1,15 @@
-"""Open a run's checkpointer: SQLite in the run directory, or a shared PostgreSQL database.
+"""Open checkpointers: a run's (SQLite in its run directory, or shared PostgreSQL) and the server's.
 
-With Postgres, several workers (or a LangGraph server) share one database; each run is
-one thread, named after its run directory, so runs never see each other's checkpoints.
+* :func:`open_saver`: the checkpointer an optimization run names. With Postgres, several
+  workers (or a LangGraph server) share one database; each run is one thread, named after
+  its run directory (:func:`thread_for`), so runs never see each other's checkpoints.
+* :func:`sqlite_checkpointer`: the LangGraph server's SQLite checkpointer, named by
+  ``langgraph.json``'s ``checkpointer`` entry (README, "A LangGraph server").
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,8 +23,11 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from flowpo.config import OptimizeConfig
 from flowpo.errors import ConfigError, DataError
+from flowpo.run.requests import Roots
 from flowpo.run.rundir import CHECKPOINTS
 
+CHECKPOINTS_ENV = "FLOWPO_SERVE_CHECKPOINTS"
+SERVER_CHECKPOINTS = "server-checkpoints.sqlite"
 RECURSION_LIMIT = 100_000
 
 
@@ -105,3 +112,18 @@ async def open_saver(config: OptimizeConfig) -> AsyncIterator[BaseCheckpointSave
 async def has_checkpoint(saver: BaseCheckpointSaver[Any], thread: dict[str, Any]) -> bool:
     """Return True when the run's thread already has a checkpoint."""
     return await saver.aget_tuple(cast(RunnableConfig, thread)) is not None
+
+
+def checkpoints_path() -> Path:
+    """Return ``$FLOWPO_SERVE_CHECKPOINTS``, else ``<runs dir>/server-checkpoints.sqlite``."""
+    given = os.environ.get(CHECKPOINTS_ENV)
+    return Path(given) if given else Roots.from_env().runs / SERVER_CHECKPOINTS
+
+
+@asynccontextmanager
+async def sqlite_checkpointer() -> AsyncIterator[AsyncSqliteSaver]:
+    """Open the server's SQLite checkpointer for the server's lifetime."""
+    path = checkpoints_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+        yield saver
