@@ -33,7 +33,7 @@ async def init(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
                     fix="pass --prompt-file template.md",
                 )
             prompt = from_template(config.prompt_file)
-        elif config.method == "gflowpo":  # the paper's setting: the prompt is the instruction
+        elif config.method_spec.instruction_only:  # GFlowPO: the prompt is the instruction
             prompt = Prompt.from_text(config.prompt or manual_prompt(res.task))
         elif config.start == "scratch":
             prompt, calls = await draft_from_scratch(res.llm, res.task, res.task.split("train"))
@@ -52,7 +52,7 @@ async def init(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
             rows.append(FRAME)
             if res.task.kind == "classification":
                 rows.append(LABEL_WORDS)
-        ops = sorted([*res.operators, *(["gfn"] if config.method == "hybrid" else [])])
+        ops = sorted([*res.operators, *(["gfn"] if config.method_spec.sampler_action else [])])
         q = QTable.uniform(rows, ops)
         if res.memory is not None:
             q, used = warm_start(
