@@ -262,7 +262,9 @@ def _cid(search: RecordedSearch, prompt: Prompt, fallback: str) -> str:
 
 
 def _trial_info(trial: Trial) -> dict[str, Any]:
-    return {"step": trial.step, "origin": trial.origin, "train_score": trial.metric}
+    """Return what a row shows of a trial (a prompt written but never scored has no score)."""
+    score = trial.metric if trial.n else None
+    return {"step": trial.step, "origin": trial.origin, "train_score": score}
 
 
 def _write(res: Resources, search: RecordedSearch, prompt: Prompt, result: dict[str, Any]) -> None:
@@ -274,7 +276,7 @@ def _write(res: Resources, search: RecordedSearch, prompt: Prompt, result: dict[
             "id": search.cid(t),
             "epoch": search.first_row.get(id(t), 0),
             "prompt": t.prompt.to_dict(),
-            "train_objective": t.value,
+            "train_objective": t.value if t.n else None,
             "n": t.n,
         }
         for t in search.trials

@@ -108,6 +108,9 @@ def test_optimize_opro_writes_the_run_directory_of_a_graph_run(tmp_path, monkeyp
     assert rows[-2]["budget"]["examples_scored"] == 12
     cands = [json.loads(line) for line in (run / CANDIDATES).read_text().splitlines()]
     assert result["chosen_id"] in {c["id"] for c in cands}
+    # prompts written but never scored (the budget ran out) carry no train score
+    assert any(c["n"] == 0 for c in cands)
+    assert all((c["n"] > 0) == (c["train_score"] is not None) for c in cands)
     assert "Remember:" in (run / "best_prompt.md").read_text()
     html = (run / REPORT).read_text()
     assert "Incomplete run directory" not in html and "budget spent" in html
