@@ -1,6 +1,7 @@
 """The one method registry, and baselines run as methods into a full run directory."""
 
 import asyncio
+import doctest
 import json
 from itertools import count
 
@@ -8,10 +9,12 @@ import pytest
 from click.testing import CliRunner
 from fakes import Recorder
 from graph_fakes import TINY, fake_models, write_examples  # noqa: F401
+from langgraph.runtime import RunControl
 
+import flowpo.methods
 from flowpo.cli import cli
 from flowpo.config import OptimizeConfig, make_config
-from flowpo.errors import ConfigError
+from flowpo.errors import ConfigError, RunStopped
 from flowpo.graphs import resources as res_mod
 from flowpo.graphs.optimizer import after_evaluate, after_sample, after_select
 from flowpo.graphs.service import create_graph
@@ -182,3 +185,24 @@ async def test_the_server_graph_runs_a_baseline(tmp_path):
     assert "examples" in out["best_prompt"]
     run = tmp_path / out["run_dir"]
     assert (run / REPORT).is_file() and (run / CANDIDATES).is_file()
+
+
+@pytest.mark.usefixtures("fake_models")
+def test_a_drain_request_stops_a_baseline_before_its_next_scoring(tmp_path, monkeypatch):
+    data = write_examples(tmp_path / "data.jsonl")
+    _operator(monkeypatch)
+    control = RunControl()
+    control.request_drain("test")
+    with pytest.raises(RunStopped, match="after 0 scorings"):
+        asyncio.run(
+            aoptimize(
+                task=str(data), method="opro", run_dir=tmp_path / "r", control=control, **BASELINE
+            )
+        )
+    result = asyncio.run(aresume(tmp_path / "r"))  # nothing saved: it runs again
+    assert result["budget"]["examples_scored"] == 4 * 8  # default: 8 x the train split
+
+
+def test_docstring_examples_run():
+    failed, tried = doctest.testmod(flowpo.methods)
+    assert failed == 0 and tried > 0
