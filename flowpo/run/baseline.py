@@ -7,10 +7,11 @@ row per scoring of a prompt on train, in order, then a summary row), ``candidate
 The baseline runs on a :class:`~flowpo.baselines.common.Search` with ``budget_examples``
 target-LM train examples (default :data:`~flowpo.config.BASELINE_BUDGET_ROUNDS` x the
 train split), the run's target model, evaluator and operator LM
-(:func:`flowpo.graphs.resources.resources`); it starts from the task's manual prompt and
-does not use the experience memory. A baseline keeps no checkpoint: ``flowpo resume``
-returns a finished run's result and runs an unfinished one again (its eval cache serves
-the examples scored before, though the budget counts them again).
+(:func:`flowpo.graphs.resources.resources`); it starts from the task's manual prompt, does
+not use the experience memory, and refuses the settings it cannot honour (``approve``, a
+start prompt, ``budget_llm_calls``, ``budget_seconds``). A baseline keeps no checkpoint:
+``flowpo resume`` returns a finished run's result and runs an unfinished one again (its
+eval cache serves the examples scored before, though the budget counts them again).
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ async def run_baseline(
 
     Raises:
         ConfigError: The run directory holds a run already, or a setting the baseline
-            cannot honour (approval, a start prompt) is on.
+            cannot honour (approval, a start prompt, an LLM-call or time budget) is set.
     """
     from flowpo.scale.preflight import preflight
 
@@ -181,12 +182,14 @@ def _check(config: OptimizeConfig, run_dir: Path) -> None:
         "prompt": config.prompt is not None,
         "prompt_file": config.prompt_file is not None,
         "start": config.start != "manual",
+        "budget_llm_calls": config.budget_llm_calls is not None,
+        "budget_seconds": config.budget_seconds is not None,
     }
     for field, on in unsupported.items():
         if on:
             raise ConfigError(
-                f"the baseline {config.method!r} starts from the manual prompt and pauses "
-                f"for no review, so {field} cannot be set",
+                f"the baseline {config.method!r} cannot honour {field} (it starts from the "
+                "manual prompt, pauses for no review, and only budget_examples limits it)",
                 field=field,
                 fix=f"leave {field} at its default, or use a graph method (e.g. promptflow)",
             )

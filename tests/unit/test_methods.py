@@ -142,6 +142,13 @@ def test_a_baseline_refuses_settings_it_cannot_honour(tmp_path):
             )
         )
     assert e.value.field == "approve"
+    with pytest.raises(ConfigError, match="only budget_examples limits it") as e:
+        asyncio.run(
+            aoptimize(
+                task=str(data), method="opro", budget_seconds=60, run_dir=tmp_path / "s", **BASELINE
+            )
+        )
+    assert e.value.field == "budget_seconds"
 
 
 @pytest.mark.usefixtures("fake_models")
