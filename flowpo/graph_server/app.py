@@ -1,4 +1,11 @@
-"""HTTP additions to the LangGraph server: request checks (422 naming the field), health.
+"""HTTP additions to the LangGraph server: a gate, request checks (422 naming the field).
+
+:class:`Gate` answers first: a state-changing request from a web page whose ``Origin`` is
+not the server's own nor one of ``flowpo serve --cors-origins`` gets 403 (a browser sends
+a "simple" POST without a preflight, so closed CORS alone would not stop it), and with a
+token (``--allow-public``, ``--token``, ``$FLOWPO_SERVE_TOKEN``) every request but ``/ok``
+needs ``Authorization: Bearer <token>`` (401 otherwise). LangGraph's own custom auth
+(:mod:`flowpo.graph_server.auth`) checks the same token behind it.
 
 The middleware sees every run request (``POST /runs``, ``/threads/<id>/runs``, their
 ``/stream`` and ``/wait`` forms) before LangGraph does, checks the ``input``, the
@@ -9,7 +16,9 @@ thread stays as it was and the next good request on it works.
 
 from __future__ import annotations
 
+import hmac
 import json
+import os
 import re
 from typing import Any
 
@@ -20,10 +29,16 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from flowpo.config import OptimizeConfig
 from flowpo.errors import FlowpoError
 from flowpo.run.approval import parse_decision
-from flowpo.run.requests import Roots, check_request
+from flowpo.run.requests import Roots, allowed_models, check_request
 
+TOKEN_ENV = "FLOWPO_SERVE_TOKEN"
+ORIGINS_ENV = "FLOWPO_SERVE_CORS_ORIGINS"
+OPEN_PATHS = ("/ok",)
+"""Paths answered without the token (liveness checks)."""
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 RUN_PATH = re.compile(r"^(/threads/[^/]+)?/runs(/stream|/wait)?/?$")
 INTERRUPT_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_BODY = 64 * 1024 * 1024
@@ -57,6 +72,65 @@ def _decisions(resume: Any) -> list[Any]:
     if isinstance(resume, dict) and resume and all(INTERRUPT_ID.match(str(k)) for k in resume):
         return list(resume.values())
     return [resume]
+
+
+def token_ok(authorization: str | None) -> bool:
+    """Return whether ``authorization`` carries the server's token (always, without one)."""
+    expected = os.environ.get(TOKEN_ENV, "")
+    if not expected:
+        return True
+    scheme, _, given = (authorization or "").strip().partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), expected.encode()
+    )
+
+
+def origin_ok(origin: str | None, host: str | None) -> bool:
+    """Return whether a request from ``origin`` may change state on the server at ``host``."""
+    if origin is None:
+        return True  # not sent by a web page (curl, the SDK, RemoteGraph)
+    allowed = [o.strip().rstrip("/") for o in os.environ.get(ORIGINS_ENV, "").split(",")]
+    own = {f"http://{host}", f"https://{host}"} if host else set()
+    return origin.rstrip("/") in own or origin.rstrip("/") in [o for o in allowed if o]
+
+
+class Gate:
+    """ASGI middleware: refuse foreign web pages and, with a token, callers without it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        """Wrap ``app``."""
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer 403 or 401, or pass the request on untouched."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Request(scope).headers
+        origin = headers.get("origin")
+        if scope["method"] not in SAFE_METHODS and not origin_ok(origin, headers.get("host")):
+            error = {
+                "detail": f"requests from web pages at {origin} are refused",
+                "field": "origin",
+                "fix": "start the server with 'flowpo serve --cors-origins <that origin>'",
+            }
+            await JSONResponse(error, 403)(scope, receive, send)
+            return
+        if (
+            scope["method"] != "OPTIONS"
+            and scope["path"] not in OPEN_PATHS
+            and not token_ok(headers.get("authorization"))
+        ):
+            error = {
+                "detail": "this server needs a token",
+                "field": "authorization",
+                "fix": "send 'Authorization: Bearer <token>' (the token 'flowpo serve' "
+                "printed, or $FLOWPO_SERVE_TOKEN)",
+            }
+            auth = {"WWW-Authenticate": "Bearer"}
+            await JSONResponse(error, 401, headers=auth)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class RequestCheck:
@@ -102,12 +176,20 @@ class RequestCheck:
 
 
 async def health(request: Request) -> JSONResponse:
-    """Say which graph is served and where its files go."""
+    """Say which graph is served, where its files go and which models requests may name."""
     roots = Roots.from_env()
     return JSONResponse(
-        {"graph": "flowpo", "data_dir": str(roots.data), "runs_dir": str(roots.runs)}
+        {
+            "graph": "flowpo",
+            "data_dir": str(roots.data),
+            "runs_dir": str(roots.runs),
+            "models": allowed_models(OptimizeConfig(), roots),
+        }
     )
 
 
-app = Starlette(routes=[Route("/flowpo/health", health)], middleware=[Middleware(RequestCheck)])
+app = Starlette(
+    routes=[Route("/flowpo/health", health)],
+    middleware=[Middleware(Gate), Middleware(RequestCheck)],
+)
 """Named by ``langgraph.json``'s ``http.app``; LangGraph merges it into the server."""
