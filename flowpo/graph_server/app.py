@@ -39,7 +39,9 @@ ORIGINS_ENV = "FLOWPO_SERVE_CORS_ORIGINS"
 OPEN_PATHS = ("/ok",)
 """Paths answered without the token (liveness checks)."""
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-RUN_PATH = re.compile(r"^(/threads/[^/]+)?/runs(/stream|/wait)?/?$")
+RUN_PATH = re.compile(r"^(/threads/[^/]+)?/runs(/stream|/wait|/crons|/batch)?/?$")
+ASSISTANT_PATH = re.compile(r"^/assistants(/[^/]+)?/?$")
+"""An assistant's ``context`` becomes its runs' context: checked like a run's."""
 INTERRUPT_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_BODY = 64 * 1024 * 1024
 
@@ -50,6 +52,9 @@ def check_run_body(body: bytes, roots: Roots) -> dict[str, Any] | None:
         payload = json.loads(body or b"{}")
     except ValueError as e:
         return {"detail": f"the request body is not JSON ({e})", "field": "body"}
+    if isinstance(payload, list) and payload:  # /runs/batch
+        errors = (check_run_body(json.dumps(p).encode(), roots) for p in payload)
+        return next((e for e in errors if e is not None), None)
     if not isinstance(payload, dict):
         return {"detail": "the request body must be a JSON object", "field": "body"}
     context = payload.get("context")
@@ -62,6 +67,8 @@ def check_run_body(body: bytes, roots: Roots) -> dict[str, Any] | None:
                 parse_decision(decision)
         if payload.get("input") is not None:
             check_request(payload["input"], context, roots=roots)
+        elif context is not None:
+            check_request({}, context, roots=roots)
     except FlowpoError as e:
         return {"detail": e.message, "field": e.field}
     return None
@@ -144,8 +151,10 @@ class RequestCheck:
         """Check a run request's body, then replay it to the wrapped app."""
         if not (
             scope["type"] == "http"
-            and scope["method"] == "POST"
-            and RUN_PATH.match(scope["path"])
+            and (
+                (scope["method"] == "POST" and RUN_PATH.match(scope["path"]))
+                or (scope["method"] in ("POST", "PATCH") and ASSISTANT_PATH.match(scope["path"]))
+            )
         ):
             await self.app(scope, receive, send)
             return

@@ -97,7 +97,7 @@ def check_request(
     if unknown:
         raise ConfigError(
             f"unknown input field(s) {', '.join(map(str, unknown))}",
-            field=str(unknown[0]),
+            field=str(unknown[0]) or "input",
             fix=f"use {', '.join(INPUT_KEYS)}; run settings go in 'config' or the context",
         )
     fields = dict(defaults or {})
