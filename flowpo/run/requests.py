@@ -100,21 +100,8 @@ def check_request(
             field=str(unknown[0]) or "input",
             fix=f"use {', '.join(INPUT_KEYS)}; run settings go in 'config' or the context",
         )
-    fields = dict(defaults or {})
-    requested: dict[str, Any] = {}
-    if isinstance(context, OptimizeConfig):
-        requested.update(context.model_dump(exclude_unset=True))
-    elif isinstance(context, Mapping):
-        requested.update(context)
-    overrides = request.get("config") or {}
-    if not isinstance(overrides, Mapping):
-        raise ConfigError(
-            "'config' must be an object of run settings",
-            field="config",
-            fix='send e.g. {"config": {"max_epochs": 2}}',
-        )
-    requested.update({f"{k}": v for k, v in overrides.items()})
-    fields.update(requested)
+    requested = _requested(context, request.get("config") or {})
+    fields = {**(defaults or {}), **requested}
     task, examples = request.get("task"), request.get("examples")
     if task is not None and examples is not None:
         raise ConfigError(
@@ -137,6 +124,23 @@ def check_request(
     server = cast(OptimizeConfig, make_config(OptimizeConfig, **(defaults or {})))
     _check_server_fields(config, server, requested, roots)
     return _confine(config, roots, inline=examples is not None)
+
+
+def _requested(context: Any, overrides: Any) -> dict[str, Any]:
+    """Return the settings a request asks for: its context, then its ``config``."""
+    requested: dict[str, Any] = {}
+    if isinstance(context, OptimizeConfig):
+        requested.update(context.model_dump(exclude_unset=True))
+    elif isinstance(context, Mapping):
+        requested.update(context)
+    if not isinstance(overrides, Mapping):
+        raise ConfigError(
+            "'config' must be an object of run settings",
+            field="config",
+            fix='send e.g. {"config": {"max_epochs": 2}}',
+        )
+    requested.update({f"{k}": v for k, v in overrides.items()})
+    return requested
 
 
 def prepare_request(
