@@ -11,7 +11,10 @@ The middleware sees every run request (``POST /runs``, ``/threads/<id>/runs``, t
 ``/stream`` and ``/wait`` forms) before LangGraph does, checks the ``input``, the
 ``context`` and a ``command``'s resume value with the same code the graph runs, and
 answers a bad one with ``422 {"detail": ..., "field": ...}``: no run is created, so the
-thread stays as it was and the next good request on it works.
+thread stays as it was and the next good request on it works. An assistant's ``context``
+is checked the same way, and writing a thread's state (``POST /threads/<id>/state``, a new
+thread's ``supersteps``) is refused with 403: it could skip these checks (the graph
+checks the settings again before it runs, too).
 """
 
 from __future__ import annotations
@@ -42,6 +45,15 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 RUN_PATH = re.compile(r"^(/threads/[^/]+)?/runs(/stream|/wait|/crons|/batch)?/?$")
 ASSISTANT_PATH = re.compile(r"^/assistants(/[^/]+)?/?$")
 """An assistant's ``context`` becomes its runs' context: checked like a run's."""
+THREADS_PATH = re.compile(r"^/threads/?$")
+STATE_PATH = re.compile(r"^/threads/[^/]+/state/?$")
+STATE_WRITE = {
+    "detail": "the flowpo graph's state is written by its own nodes only",
+    "field": "state",
+    "fix": "start a run with an input, or answer a review with a command's resume value",
+    "status": 403,
+}
+"""A state update (or a thread created with ``supersteps``) could skip the request checks."""
 INTERRUPT_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_BODY = 64 * 1024 * 1024
 
@@ -72,6 +84,37 @@ def check_run_body(body: bytes, roots: Roots) -> dict[str, Any] | None:
     except FlowpoError as e:
         return {"detail": e.message, "field": e.field}
     return None
+
+
+def check_thread_body(body: bytes, roots: Roots) -> dict[str, Any] | None:
+    """Refuse a new thread whose body writes state (``supersteps``)."""
+    try:
+        payload = json.loads(body or b"{}")
+    except ValueError as e:
+        return {"detail": f"the request body is not JSON ({e})", "field": "body"}
+    return STATE_WRITE if isinstance(payload, dict) and payload.get("supersteps") else None
+
+
+def _checker(scope: Scope) -> Any:
+    """Return the body check for a request, ``STATE_WRITE`` to refuse it, or ``None``."""
+    if scope["type"] != "http":
+        return None
+    method, path = scope["method"], scope["path"]
+    if method == "POST" and RUN_PATH.match(path):
+        return check_run_body
+    if method in ("POST", "PATCH") and ASSISTANT_PATH.match(path):
+        return check_run_body
+    if method == "POST" and THREADS_PATH.match(path):
+        return check_thread_body
+    if method in ("POST", "PATCH") and STATE_PATH.match(path):
+        return STATE_WRITE
+    return None
+
+
+async def _answer(error: dict[str, Any], scope: Scope, receive: Receive, send: Send) -> None:
+    """Send ``error`` (status 422 unless it names one)."""
+    body = {k: v for k, v in error.items() if k != "status"}
+    await JSONResponse(body, status_code=error.get("status", 422))(scope, receive, send)
 
 
 def _decisions(resume: Any) -> list[Any]:
@@ -141,7 +184,7 @@ class Gate:
 
 
 class RequestCheck:
-    """ASGI middleware: check run requests, pass everything else through untouched."""
+    """ASGI middleware: check run (and assistant) requests, refuse state writes."""
 
     def __init__(self, app: ASGIApp) -> None:
         """Wrap ``app``."""
@@ -149,14 +192,12 @@ class RequestCheck:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check a run request's body, then replay it to the wrapped app."""
-        if not (
-            scope["type"] == "http"
-            and (
-                (scope["method"] == "POST" and RUN_PATH.match(scope["path"]))
-                or (scope["method"] in ("POST", "PATCH") and ASSISTANT_PATH.match(scope["path"]))
-            )
-        ):
+        check = _checker(scope)
+        if check is None:
             await self.app(scope, receive, send)
+            return
+        if check is STATE_WRITE:
+            await _answer(STATE_WRITE, scope, receive, send)
             return
         body, more = b"", True
         while more:
@@ -168,9 +209,9 @@ class RequestCheck:
                     {"detail": "request body too large", "field": "body"}, 413
                 )(scope, receive, send)
                 return
-        error = check_run_body(body, Roots.from_env())
+        error = check(body, Roots.from_env())
         if error is not None:
-            await JSONResponse(error, status_code=422)(scope, receive, send)
+            await _answer(error, scope, receive, send)
             return
         replayed = False
 

@@ -30,7 +30,13 @@ from langgraph.types import interrupt
 from typing_extensions import TypedDict
 
 from flowpo.config import OptimizeConfig
-from flowpo.run.requests import INPUT_KEYS, Roots, parse_models, prepare_request
+from flowpo.run.requests import (
+    INPUT_KEYS,
+    Roots,
+    check_settings,
+    parse_models,
+    prepare_request,
+)
 from flowpo.run.rundir import BEST_MD, CHECKPOINTS
 from flowpo.run.rundir import prepare as write_run_config
 from flowpo.run.runner import aoptimize, aresume
@@ -90,14 +96,7 @@ def create_builder(
         if isinstance(defaults, OptimizeConfig)
         else dict(defaults or {})
     )
-    env = Roots.from_env()
-    roots = Roots(
-        Path(data_dir).resolve() if data_dir else env.data,
-        Path(runs_dir).resolve() if runs_dir else env.runs,
-        parse_models(",".join(models) if isinstance(models, list) else models)
-        if models
-        else env.models,
-    )
+    roots = _roots(data_dir, runs_dir, models)
 
     async def prepare(state: FlowpoState, runtime: Runtime[OptimizeConfig]) -> dict[str, Any]:
         """Check the request, make the run directory, load the task once."""
@@ -113,6 +112,11 @@ def create_builder(
             "run_dir": str(config.run_dir),
         }
 
+    async def checked_optimize(state: FlowpoState) -> dict[str, Any]:
+        """Re-check the settings (a state update may have written them), then run."""
+        check_settings(OptimizeConfig(**state["settings"]), defaults=base, roots=roots)
+        return await optimize(state)
+
     builder: StateGraph[Any, Any, Any, Any] = StateGraph(
         FlowpoState,
         context_schema=OptimizeConfig,
@@ -120,7 +124,7 @@ def create_builder(
         output_schema=FlowpoOutput,
     )
     builder.add_node("prepare", prepare)
-    builder.add_node("optimize", optimize)
+    builder.add_node("optimize", checked_optimize)
     builder.add_node("review", review)
     builder.add_edge(START, "prepare")
     builder.add_edge("prepare", "optimize")
@@ -177,6 +181,20 @@ async def optimize(state: FlowpoState) -> dict[str, Any]:
 def review(state: FlowpoState) -> dict[str, Any]:
     """Pause for the caller's answer to the review request (``Command(resume=...)``)."""
     return {"decision": {"value": interrupt(state["review"])}, "review": None}
+
+
+def _roots(
+    data_dir: str | Path | None, runs_dir: str | Path | None, models: str | list[str] | None
+) -> Roots:
+    """Return the request roots: the arguments given, else the environment's."""
+    env = Roots.from_env()
+    return Roots(
+        Path(data_dir).resolve() if data_dir else env.data,
+        Path(runs_dir).resolve() if runs_dir else env.runs,
+        parse_models(",".join(models) if isinstance(models, list) else models)
+        if models
+        else env.models,
+    )
 
 
 def _after_optimize(state: FlowpoState) -> str:

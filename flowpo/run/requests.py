@@ -215,6 +215,38 @@ def _confine(config: OptimizeConfig, roots: Roots, *, inline: bool) -> OptimizeC
     return config.model_copy(update=update) if update else config
 
 
+def check_settings(
+    config: OptimizeConfig, *, defaults: Mapping[str, Any] | None = None, roots: Roots
+) -> None:
+    """Check settings that reached a graph's state by another way than :func:`check_request`.
+
+    A caller may write a thread's state (a state update); its settings must still name
+    only allowed models, the server's own executor and checkpointer, and paths under the
+    roots (a task file under the data or the runs directory, for inline examples).
+
+    Raises:
+        ConfigError: The first setting the server does not allow.
+    """
+    server = cast(OptimizeConfig, make_config(OptimizeConfig, **(defaults or {})))
+    _check_server_fields(config, server, config.model_dump(), roots)
+    for name, root in (
+        ("run_dir", roots.runs),
+        ("memory_dir", roots.runs),
+        ("prompt_file", roots.data),
+    ):
+        if getattr(config, name) is not None:
+            _inside(Path(getattr(config, name)), root, name)
+    task = Path(config.task)
+    if task.suffix or len(task.parts) > 1:
+        full = (task if task.is_absolute() else roots.data / task).resolve()
+        if not (full.is_relative_to(roots.data) or full.is_relative_to(roots.runs)):
+            raise ConfigError(
+                f"the task file {config.task!r} is outside the data directory {roots.data}",
+                field="task",
+                fix=f"give a data file under {roots.data}",
+            )
+
+
 def allowed_models(server: OptimizeConfig, roots: Roots) -> list[str]:
     """Return the model specs a request may name: the operator's list, then the server's."""
     own = [getattr(server, name) for name in MODEL_FIELDS]

@@ -107,6 +107,29 @@ def test_server_settings_and_paths_cannot_come_from_a_request(tmp_path):
         check_request({"task": "sst2"}, {"ray_address": "ray://x:1"}, defaults=server, roots=roots)
 
 
+async def test_settings_written_into_the_graph_state_are_checked_again(tmp_path):
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from flowpo.graphs.service import create_graph
+
+    runs = tmp_path / "runs"
+    graph = create_graph(data_dir=tmp_path, runs_dir=runs, checkpointer=InMemorySaver())
+    thread = {"configurable": {"thread_id": "t"}}
+    run_dir = str(tmp_path / "runs" / "r")
+    for settings_, field in (
+        ({"executor": "ray", "ray_address": "ray://evil.example:10001"}, "executor"),
+        ({"model": "openai-compatible:http://evil.example/v1#m"}, "model"),
+        ({"gfn_model": "/tmp/evil.gguf"}, "gfn_model"),
+        ({"prompt_file": "/etc/passwd"}, "prompt_file"),
+    ):
+        values = {"settings": {"task": "sst2", "run_dir": run_dir, **settings_}, "run_dir": run_dir}
+        await graph.aupdate_state(thread, values, as_node="prepare")
+        with pytest.raises(ConfigError) as e:
+            await graph.ainvoke(None, thread)
+        assert e.value.field == field
+    assert not (tmp_path / "runs" / "r").exists()
+
+
 def _json() -> st.SearchStrategy:
     leaves = (
         st.none()
@@ -249,6 +272,13 @@ def test_live_server_sends_nothing_to_an_unlisted_model_url(public, recorder):
     assert r.status_code == 422 and r.json()["field"] == "executor"
     r = httpx.post(f"{url}/assistants", json={"graph_id": "flowpo", "context": ray}, headers=auth)
     assert r.status_code == 422 and r.json()["field"] == "executor"
+    thread = httpx.post(f"{url}/threads", json={}, headers=auth).json()["thread_id"]
+    values = {"settings": {"task": "sst2", "model": recorder.spec}, "run_dir": "/tmp/x"}
+    r = httpx.post(f"{url}/threads/{thread}/state", json={"values": values}, headers=auth)
+    assert r.status_code == 403 and r.json()["field"] == "state"
+    steps = [{"updates": [{"values": values, "as_node": "prepare"}]}]
+    r = httpx.post(f"{url}/threads", json={"supersteps": steps}, headers=auth)
+    assert r.status_code == 403 and r.json()["field"] == "state"
     assert recorder.requests == []
 
 
