@@ -101,7 +101,8 @@ def create_builder(
     async def prepare(state: FlowpoState, runtime: Runtime[OptimizeConfig]) -> dict[str, Any]:
         """Check the request, make the run directory, load the task once."""
         request = {k: v for k, v in state.items() if k in INPUT_KEYS and v is not None}
-        context = runtime.context if isinstance(runtime.context, OptimizeConfig) else None
+        given = runtime.context
+        context = given if isinstance(given, (OptimizeConfig, Mapping)) else None
         config = write_run_config(prepare_request(request, context, defaults=base, roots=roots))
         # Clear the request so the next run on this thread sees only its own input.
         return {
