@@ -72,8 +72,15 @@ def check_run_body(body: bytes, roots: Roots) -> dict[str, Any] | None:
     context = payload.get("context")
     if context is not None and not isinstance(context, dict):
         return {"detail": "'context' must be an object of run settings", "field": "context"}
+    command = payload.get("command")
+    if isinstance(command, dict) and (command.get("update") or command.get("goto")):
+        key = "update" if command.get("update") else "goto"
+        return {
+            "detail": f"a command's {key!r} would write the graph's state",
+            "field": f"command.{key}",
+            "fix": "send only command.resume (the answer to a review)",
+        }
     try:
-        command = payload.get("command")
         if isinstance(command, dict) and "resume" in command:
             for decision in _decisions(command["resume"]):
                 parse_decision(decision)

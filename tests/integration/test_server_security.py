@@ -276,6 +276,10 @@ def test_live_server_sends_nothing_to_an_unlisted_model_url(public, recorder):
     values = {"settings": {"task": "sst2", "model": recorder.spec}, "run_dir": "/tmp/x"}
     r = httpx.post(f"{url}/threads/{thread}/state", json={"values": values}, headers=auth)
     assert r.status_code == 403 and r.json()["field"] == "state"
+    command = {"update": values, "goto": "optimize"}
+    body = {"assistant_id": "flowpo", "command": command}
+    r = httpx.post(f"{url}/threads/{thread}/runs/wait", json=body, headers=auth)
+    assert r.status_code == 422 and r.json()["field"] == "command.update"
     steps = [{"updates": [{"values": values, "as_node": "prepare"}]}]
     r = httpx.post(f"{url}/threads", json={"supersteps": steps}, headers=auth)
     assert r.status_code == 403 and r.json()["field"] == "state"
