@@ -34,7 +34,8 @@ EXAMPLES = [
     for i in range(8)
 ]
 SMALL = {
-    "max_epochs": 3,
+    "max_epochs": 4,
+    "concurrency": 1,  # one request at a time: the run lasts long enough to be stopped
     "patience": 5,
     "actions_per_epoch": 2,
     "operators": "refine,rewrite",
