@@ -85,3 +85,17 @@ def test_a_signal_stops_the_whole_process_group_and_exits_0():
             return
         time.sleep(0.1)
     raise AssertionError("a process of the server's group outlived it")
+
+
+async def test_the_langgraph_auth_handler_takes_only_the_token(monkeypatch):
+    pytest.importorskip("langgraph_sdk")
+    from langgraph_sdk import Auth
+
+    from flowpo.graph_server.auth import authenticate
+
+    monkeypatch.setenv("FLOWPO_SERVE_TOKEN", "s3cret")
+    assert await authenticate("Bearer s3cret") == "flowpo"
+    for wrong in (None, "", "Bearer s3cre", "s3cret", "Basic s3cret"):
+        with pytest.raises(Auth.exceptions.HTTPException) as e:
+            await authenticate(wrong)
+        assert e.value.status_code == 401
