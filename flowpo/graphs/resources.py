@@ -61,7 +61,7 @@ def rng_for(config: OptimizeConfig, epoch: int, node: str) -> random.Random:
 @lru_cache(maxsize=4)
 def _build(config_json: str) -> Resources:
     config = OptimizeConfig(**json.loads(config_json))
-    if config.run_dir is None:  # rundir.prepare sets it before the graph runs
+    if config.run_dir is None:  # run.settings.prepare sets it before the graph runs
         raise ValueError("the run configuration has no run_dir")
     task = resolve_task(
         config.task, seed=config.data_seed, max_input_chars=config.max_input_chars

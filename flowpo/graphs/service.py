@@ -1,12 +1,18 @@
 """The public flowpo graph: a request in, an optimized prompt out (served, or mounted).
 
     START -> prepare -> optimize -> END
+                           ^    | (paused for approval)
+                           +- review
 
-``prepare`` checks the request (:mod:`flowpo.run.requests`) and creates the run directory;
-``optimize`` runs the optimizer graph (:mod:`flowpo.graphs.optimizer`) as a subgraph with
-the checked configuration as its context, forwarding its progress events, so interrupts
-(human approval), checkpoints and ``stream_mode="custom"`` all pass through. A baseline
-method (``opro``, ...) runs :func:`flowpo.run.baseline.run_baseline` in its place.
+``prepare`` checks the request (:mod:`flowpo.run.requests`), creates the run directory and
+writes its ``config.yaml`` (the CLI's writer, :func:`flowpo.run.settings.prepare`);
+``optimize`` runs it exactly as the CLI does (:func:`flowpo.run.runner.aoptimize`, or
+:func:`~flowpo.run.runner.aresume` when the run directory already holds checkpoints):
+checkpoints in the run directory, ``history.jsonl``, ``trace.json`` and ``report.html``,
+so ``flowpo resume <run_dir>`` and ``flowpo report <run_dir>`` work on a server's run.
+Progress events are forwarded (``stream_mode="custom"``); a pause for human approval
+becomes an interrupt of the ``review`` node, whose answer the next ``optimize`` passes on.
+A baseline method (``opro``, ...) runs through the same runner, as from the CLI.
 
 :func:`create_graph` is the factory (mount its result in your own ``StateGraph``, or pass
 ``checkpointer=``); ``graph`` is the instance ``langgraph.json`` serves.
@@ -18,19 +24,23 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
+from langgraph.types import interrupt
 from typing_extensions import TypedDict
 
 from flowpo.config import OptimizeConfig
-from flowpo.graphs.optimizer import graph as optimizer_graph
-from flowpo.run.outputs import close_run
-from flowpo.run.requests import INPUT_KEYS, Roots, prepare_request
-from flowpo.run.rundir import BEST_MD
-
-MIN_RECURSION_LIMIT = 100_000
+from flowpo.run.requests import (
+    INPUT_KEYS,
+    Roots,
+    check_settings,
+    parse_models,
+    prepare_request,
+)
+from flowpo.run.rundir import BEST_MD, CHECKPOINTS
+from flowpo.run.runner import aoptimize, aresume
+from flowpo.run.settings import prepare as write_run_config
 
 
 class FlowpoInput(TypedDict, total=False):
@@ -58,6 +68,10 @@ class FlowpoState(FlowpoInput, FlowpoOutput, total=False):
     """Input and output, plus the checked configuration."""
 
     settings: dict[str, Any]
+    review: dict[str, Any] | None
+    """The review request the run is paused at (``approve`` on)."""
+    decision: dict[str, Any] | None
+    """``{"value": <the answer>}`` to the review, for the next ``optimize``."""
 
 
 def create_builder(
@@ -65,37 +79,45 @@ def create_builder(
     *,
     data_dir: str | Path | None = None,
     runs_dir: str | Path | None = None,
+    models: str | list[str] | None = None,
 ) -> StateGraph[Any, Any, Any, Any]:
     """Return the flowpo graph's builder (uncompiled), e.g. to add your own nodes.
 
     Args:
-        defaults: Run settings used unless the context or the request overrides them.
+        defaults: Run settings used unless the context or the request overrides them
+            (trusted: its models, executor and checkpointer are the server's own).
         data_dir: Where request data files may be (default: ``$FLOWPO_SERVE_DATA_DIR``
             or the working directory).
         runs_dir: Where run directories go (default: ``$FLOWPO_SERVE_RUNS_DIR`` or runs/).
+        models: Model specs a request or context may choose besides those of
+            ``defaults`` (default: ``$FLOWPO_SERVE_MODELS`` or the embedded model).
     """
     base = (
         defaults.model_dump(exclude_unset=True)
         if isinstance(defaults, OptimizeConfig)
         else dict(defaults or {})
     )
-    env = Roots.from_env()
-    roots = Roots(
-        Path(data_dir).resolve() if data_dir else env.data,
-        Path(runs_dir).resolve() if runs_dir else env.runs,
-    )
+    roots = _roots(data_dir, runs_dir, models)
 
     async def prepare(state: FlowpoState, runtime: Runtime[OptimizeConfig]) -> dict[str, Any]:
         """Check the request, make the run directory, load the task once."""
         request = {k: v for k, v in state.items() if k in INPUT_KEYS and v is not None}
-        context = runtime.context if isinstance(runtime.context, OptimizeConfig) else None
-        config = prepare_request(request, context, defaults=base, roots=roots)
+        given = runtime.context
+        context = given if isinstance(given, (OptimizeConfig, Mapping)) else None
+        config = write_run_config(prepare_request(request, context, defaults=base, roots=roots))
         # Clear the request so the next run on this thread sees only its own input.
         return {
             **dict.fromkeys(INPUT_KEYS),
+            "review": None,
+            "decision": None,
             "settings": config.model_dump(mode="json"),
             "run_dir": str(config.run_dir),
         }
+
+    async def checked_optimize(state: FlowpoState) -> dict[str, Any]:
+        """Re-check the settings (a state update may have written them), then run."""
+        check_settings(OptimizeConfig(**state["settings"]), defaults=base, roots=roots)
+        return await optimize(state)
 
     builder: StateGraph[Any, Any, Any, Any] = StateGraph(
         FlowpoState,
@@ -104,10 +126,12 @@ def create_builder(
         output_schema=FlowpoOutput,
     )
     builder.add_node("prepare", prepare)
-    builder.add_node("optimize", optimize)
+    builder.add_node("optimize", checked_optimize)
+    builder.add_node("review", review)
     builder.add_edge(START, "prepare")
     builder.add_edge("prepare", "optimize")
-    builder.add_edge("optimize", END)
+    builder.add_conditional_edges("optimize", _after_optimize, ["review", END])
+    builder.add_edge("review", "optimize")
     return builder
 
 
@@ -116,6 +140,7 @@ def create_graph(
     *,
     data_dir: str | Path | None = None,
     runs_dir: str | Path | None = None,
+    models: str | list[str] | None = None,
     checkpointer: Any = None,
 ) -> Any:
     """Return the flowpo graph compiled: run it, mount it as a subgraph, or serve it.
@@ -124,41 +149,68 @@ def create_graph(
         defaults: Run settings used unless the context or the request overrides them.
         data_dir: Where request data files may be (see :func:`create_builder`).
         runs_dir: Where run directories go.
+        models: Model specs a request may choose (see :func:`create_builder`).
         checkpointer: A LangGraph checkpointer; ``None`` inherits a parent graph's (a
-            pause for approval needs one somewhere).
+            pause for approval needs one somewhere). The run itself is checkpointed in
+            its run directory (or the configured Postgres), like a CLI run.
     """
-    builder = create_builder(defaults, data_dir=data_dir, runs_dir=runs_dir)
+    builder = create_builder(defaults, data_dir=data_dir, runs_dir=runs_dir, models=models)
     return builder.compile(checkpointer=checkpointer, name="flowpo")
 
 
-async def optimize(state: FlowpoState, config: RunnableConfig) -> dict[str, Any]:
-    """Run the optimizer graph on the checked settings; return its result and best prompt."""
+async def optimize(state: FlowpoState) -> dict[str, Any]:
+    """Run (or continue) the run as the CLI does; return its result, or the pending review."""
     settings = OptimizeConfig(**state["settings"])
+    run_dir = Path(state["run_dir"])
     writer = get_stream_writer()
-    best = Path(state["run_dir"]) / BEST_MD
-    if not settings.method_spec.graph:  # a baseline: a budgeted search, no subgraph
-        from flowpo.run.baseline import run_baseline
-
-        result = await run_baseline(settings, on_event=writer)
-        return {"result": result, "best_prompt": best.read_text(encoding="utf-8")}
-    limit = max(int(config.get("recursion_limit") or 0), MIN_RECURSION_LIMIT)
-    values: dict[str, Any] = {}
-    stream: Any = optimizer_graph.astream(
-        {},
-        {**config, "recursion_limit": limit},
-        context=settings,
-        stream_mode=["custom", "values"],
-    )
-    async for mode, chunk in stream:
-        if mode == "custom":
-            writer(chunk)
-        else:
-            values = chunk
-    close_run(Path(state["run_dir"]))
+    decision = state.get("decision")
+    if await _started(settings):
+        value = decision["value"] if decision else None
+        out = await aresume(run_dir, on_event=writer, decision=value)
+    else:
+        out = await aoptimize(settings, on_event=writer)
+    if out.get("paused"):
+        return {"review": out["review"], "decision": None}
+    best = run_dir / BEST_MD
     return {
-        "result": {**values.get("result", {}), "run_dir": state["run_dir"]},
+        "review": None,
+        "decision": None,
+        "result": {**out, "run_dir": str(run_dir)},
         "best_prompt": best.read_text(encoding="utf-8") if best.is_file() else "",
     }
+
+
+def review(state: FlowpoState) -> dict[str, Any]:
+    """Pause for the caller's answer to the review request (``Command(resume=...)``)."""
+    return {"decision": {"value": interrupt(state["review"])}, "review": None}
+
+
+def _roots(
+    data_dir: str | Path | None, runs_dir: str | Path | None, models: str | list[str] | None
+) -> Roots:
+    """Return the request roots: the arguments given, else the environment's."""
+    env = Roots.from_env()
+    return Roots(
+        Path(data_dir).resolve() if data_dir else env.data,
+        Path(runs_dir).resolve() if runs_dir else env.runs,
+        parse_models(",".join(models) if isinstance(models, list) else models)
+        if models
+        else env.models,
+    )
+
+
+def _after_optimize(state: FlowpoState) -> str:
+    return "review" if state.get("review") else END
+
+
+async def _started(config: OptimizeConfig) -> bool:
+    """Return whether the run already has a checkpoint (a resumed or re-entered node)."""
+    from flowpo.run.checkpoints import has_checkpoint, open_saver, thread_for
+
+    if config.checkpointer is None and not (Path(str(config.run_dir)) / CHECKPOINTS).is_file():
+        return False
+    async with open_saver(config) as saver:
+        return await has_checkpoint(saver, thread_for(config))
 
 
 graph = create_graph()

@@ -7,7 +7,11 @@ graph's context. Every problem is a ``ConfigError``/``DataError`` naming the fie
 
 File paths in a request cannot leave the configured roots: data files and prompt
 templates must lie under the data directory, run and memory directories under the runs
-directory (symbolic links are resolved first).
+directory (symbolic links are resolved first). Models (``model``, ``operator_model``,
+``embedder``, ``gfn_model``) come only from the specs the operator allowed
+(:attr:`Roots.models`, ``flowpo serve --models``) or the server's own configuration, so an
+API key only ever goes to a base URL the operator configured; ``executor``,
+``ray_address`` and ``checkpointer`` come from the server's configuration alone.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any, cast
 
 from flowpo.config import OptimizeConfig, make_config
 from flowpo.errors import ConfigError, DataError
+from flowpo.models.spec import DEFAULT_MODEL
 from flowpo.run.rundir import CONFIG_FILE
 from flowpo.tasks import resolve_task, task_spec
 from flowpo.tasks.reading import FILE_SUFFIXES
@@ -32,21 +37,42 @@ EXAMPLES_FILE = "examples.jsonl"
 MAX_INLINE_EXAMPLES = 10_000
 DATA_DIR_ENV = "FLOWPO_SERVE_DATA_DIR"
 RUNS_DIR_ENV = "FLOWPO_SERVE_RUNS_DIR"
+MODELS_ENV = "FLOWPO_SERVE_MODELS"
+MODEL_FIELDS = ("model", "operator_model", "embedder", "gfn_model")
+"""Fields naming a model (and so an endpoint an API key may be sent to)."""
+SERVER_FIELDS = ("executor", "ray_address", "checkpointer")
+"""Fields only the server's configuration sets (a request may only repeat its value)."""
 
 
 @dataclass(frozen=True)
 class Roots:
-    """Where request paths may point: data files under ``data``, run output under ``runs``."""
+    """What a request may reach: data files, run output, and the allowed model specs.
+
+    Data files lie under ``data``, run output under ``runs``; ``models`` are the specs a
+    request may choose besides those of the server's configuration.
+    """
 
     data: Path
     runs: Path
+    models: tuple[str, ...] = (DEFAULT_MODEL,)
+    """Model specs requests may choose (``flowpo serve --models``)."""
 
     @classmethod
     def from_env(cls) -> Roots:
-        """Read ``FLOWPO_SERVE_DATA_DIR`` (default: cwd) and ``FLOWPO_SERVE_RUNS_DIR`` (runs/)."""
+        """Read the roots and the allowed models from the environment.
+
+        ``FLOWPO_SERVE_DATA_DIR`` (default: cwd), ``FLOWPO_SERVE_RUNS_DIR`` (runs/) and
+        ``FLOWPO_SERVE_MODELS`` (comma-separated; default: the embedded model).
+        """
         data = Path(os.environ.get(DATA_DIR_ENV) or Path.cwd())
         runs = Path(os.environ.get(RUNS_DIR_ENV) or "runs")
-        return cls(data.resolve(), runs.resolve())
+        return cls(data.resolve(), runs.resolve(), parse_models(os.environ.get(MODELS_ENV)))
+
+
+def parse_models(text: str | None) -> tuple[str, ...]:
+    """Return the specs of a comma-separated list (default: the embedded model alone)."""
+    specs = tuple(s.strip() for s in (text or "").split(",") if s.strip())
+    return specs or (DEFAULT_MODEL,)
 
 
 def check_request(
@@ -71,22 +97,11 @@ def check_request(
     if unknown:
         raise ConfigError(
             f"unknown input field(s) {', '.join(map(str, unknown))}",
-            field=str(unknown[0]),
+            field=str(unknown[0]) or "input",
             fix=f"use {', '.join(INPUT_KEYS)}; run settings go in 'config' or the context",
         )
-    fields = dict(defaults or {})
-    if isinstance(context, OptimizeConfig):
-        fields.update(context.model_dump(exclude_unset=True))
-    elif isinstance(context, Mapping):
-        fields.update(context)
-    overrides = request.get("config") or {}
-    if not isinstance(overrides, Mapping):
-        raise ConfigError(
-            "'config' must be an object of run settings",
-            field="config",
-            fix='send e.g. {"config": {"max_epochs": 2}}',
-        )
-    fields.update({f"{k}": v for k, v in overrides.items()})
+    requested = _requested(context, request.get("config") or {})
+    fields = {**(defaults or {}), **requested}
     task, examples = request.get("task"), request.get("examples")
     if task is not None and examples is not None:
         raise ConfigError(
@@ -106,7 +121,26 @@ def check_request(
         _check_examples(examples)
         fields["task"] = EXAMPLES_FILE
     config = cast(OptimizeConfig, make_config(OptimizeConfig, **fields))
+    server = cast(OptimizeConfig, make_config(OptimizeConfig, **(defaults or {})))
+    _check_server_fields(config, server, requested, roots)
     return _confine(config, roots, inline=examples is not None)
+
+
+def _requested(context: Any, overrides: Any) -> dict[str, Any]:
+    """Return the settings a request asks for: its context, then its ``config``."""
+    requested: dict[str, Any] = {}
+    if isinstance(context, OptimizeConfig):
+        requested.update(context.model_dump(exclude_unset=True))
+    elif isinstance(context, Mapping):
+        requested.update(context)
+    if not isinstance(overrides, Mapping):
+        raise ConfigError(
+            "'config' must be an object of run settings",
+            field="config",
+            fix='send e.g. {"config": {"max_epochs": 2}}',
+        )
+    requested.update({f"{k}": v for k, v in overrides.items()})
+    return requested
 
 
 def prepare_request(
@@ -178,12 +212,77 @@ def _confine(config: OptimizeConfig, roots: Roots, *, inline: bool) -> OptimizeC
         update["run_dir"] = _inside(config.run_dir, roots.runs, "run_dir")
     if config.memory_dir is not None:
         update["memory_dir"] = _inside(config.memory_dir, roots.runs, "memory_dir")
-    for name in ("model", "operator_model", "embedder"):
-        spec = getattr(config, name)
-        if spec and spec.startswith("local:") and ("/" in spec or "\\" in spec):
-            path = _inside(Path(spec.removeprefix("local:")), roots.data, name, True)
-            update[name] = f"local:{path}"
     return config.model_copy(update=update) if update else config
+
+
+def check_settings(
+    config: OptimizeConfig, *, defaults: Mapping[str, Any] | None = None, roots: Roots
+) -> None:
+    """Check settings that reached a graph's state by another way than :func:`check_request`.
+
+    A caller may write a thread's state (a state update); its settings must still name
+    only allowed models, the server's own executor and checkpointer, and paths under the
+    roots (a task file under the data or the runs directory, for inline examples).
+
+    Raises:
+        ConfigError: The first setting the server does not allow.
+    """
+    server = cast(OptimizeConfig, make_config(OptimizeConfig, **(defaults or {})))
+    _check_server_fields(config, server, config.model_dump(), roots)
+    for name, root in (
+        ("run_dir", roots.runs),
+        ("memory_dir", roots.runs),
+        ("prompt_file", roots.data),
+    ):
+        if getattr(config, name) is not None:
+            _inside(Path(getattr(config, name)), root, name)
+    task = Path(config.task)
+    if task.suffix or len(task.parts) > 1:
+        full = (task if task.is_absolute() else roots.data / task).resolve()
+        if not (full.is_relative_to(roots.data) or full.is_relative_to(roots.runs)):
+            raise ConfigError(
+                f"the task file {config.task!r} is outside the data directory {roots.data}",
+                field="task",
+                fix=f"give a data file under {roots.data}",
+            )
+
+
+def allowed_models(server: OptimizeConfig, roots: Roots) -> list[str]:
+    """Return the model specs a request may name: the operator's list, then the server's."""
+    own = [getattr(server, name) for name in MODEL_FIELDS]
+    return list(dict.fromkeys([*roots.models, *(s for s in own if s)]))
+
+
+def _bare(spec: str) -> str:
+    """Return a spec without a ``local:`` prefix (``gfn_model`` takes bare names)."""
+    return spec.strip().removeprefix("local:")
+
+
+def _check_server_fields(
+    config: OptimizeConfig, server: OptimizeConfig, requested: Mapping[str, Any], roots: Roots
+) -> None:
+    """Refuse a requested model the operator did not allow, or a server-only setting."""
+    allowed = allowed_models(server, roots)
+    bare = {_bare(s) for s in allowed}
+    for name in MODEL_FIELDS:
+        value = getattr(config, name)
+        if name not in requested or value is None or value == getattr(server, name):
+            continue
+        if value not in allowed and _bare(value) not in bare:
+            raise ConfigError(
+                f"the model {value!r} is not one this server allows",
+                field=name,
+                fix=f"choose one of {', '.join(allowed)} (the server's operator adds "
+                "specs with 'flowpo serve --models SPEC,SPEC')",
+            )
+    for name in SERVER_FIELDS:
+        if name in requested and getattr(config, name) != getattr(server, name):
+            raise ConfigError(
+                f"{name} is set by the server's configuration, not by a request",
+                field=name,
+                fix=f"leave {name} out of the request (the server's operator sets it, "
+                f"e.g. FLOWPO_{name.upper()} when starting 'flowpo serve')",
+            )
 
 
 def _inside(path: Path, root: Path, field: str, must_exist: bool = False) -> Path:

@@ -124,6 +124,11 @@ async def test_optimize_through_the_sdk_with_progress_events(server):
     run_dir = Path(values["run_dir"])
     assert run_dir.parent == root / "runs"
     assert best and best == (run_dir / "best_prompt.md").read_text()
+    # A whole run directory, as the CLI writes it: config, checkpoints, trace, report.
+    for name in ("config.yaml", "checkpoints.sqlite", "history.jsonl", "trace.json"):
+        assert (run_dir / name).is_file(), name
+    report = (run_dir / "report.html").read_text()
+    assert "flowpo run: ?" not in report and "Incomplete run directory" not in report
     with sqlite3.connect(root / "runs" / "server-checkpoints.sqlite") as db:
         rows = db.execute("SELECT COUNT(*) FROM checkpoints WHERE thread_id = ?", (thread,))
         assert rows.fetchone()[0] > 0  # the SQLite checkpointer from langgraph.json holds it
@@ -173,3 +178,5 @@ async def test_remote_graph_as_a_node_of_a_local_graph(server):
     parent.add_edge("flowpo", END)
     out = await parent.compile().ainvoke({"examples": EXAMPLES, "config": TINY})
     assert out["result"]["epochs"] == 1 and out["best_prompt"].strip()
+    run_dir = Path(out["result"]["run_dir"])
+    assert (run_dir / "config.yaml").is_file() and (run_dir / "trace.json").is_file()
