@@ -5,36 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flowpo.config import EvalConfig
+from flowpo.config import EvalConfig, data_task
 from flowpo.errors import ConfigError
 from flowpo.evaluation import EvalCache, Evaluator
 from flowpo.evaluation.evaluator import Progress
 from flowpo.models.spec import load_target
 from flowpo.prompt import Prompt
-from flowpo.tasks import resolve_task
 from flowpo.tasks.manual import manual_prompt
 from flowpo.tasks.task import Task
 from flowpo.types import EvalResult
 
 
-def _split_list(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",")] if value else None
-
-
 def task_for(config: EvalConfig) -> Task:
     """Return the task a config names (built-in or data file), with overrides applied."""
-    task = resolve_task(
-        config.task,
-        seed=config.seed,
-        input_field=config.input_field,
-        target_field=config.target_field,
-        labels=_split_list(config.labels),
-        metric=config.metric,
-        template=config.template,
-        verbalizers=_split_list(config.verbalizers),
-        max_input_chars=config.max_input_chars,
-    )
-    return task
+    return data_task(config)
 
 
 def prompt_for(config: EvalConfig, task: Task) -> Prompt:

@@ -6,7 +6,7 @@ Precedence: explicit argument > environment (``FLOWPO_<FIELD>``) > default.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,6 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from flowpo.errors import ConfigError
 from flowpo.methods import DEFAULT_METHOD, METHODS, Method, get_method
 from flowpo.models.spec import DEFAULT_MODEL, parse_spec
+
+if TYPE_CHECKING:
+    from flowpo.tasks.task import Task
 
 BASELINE_BUDGET_ROUNDS = 8
 """A baseline run without ``budget_examples`` may score the train split this many times."""
@@ -42,7 +45,49 @@ class FaultOptions(BaseModel):
     )
 
 
-class EvalConfig(FaultOptions, BaseSettings):
+class DataOptions(BaseModel):
+    """How a data file becomes a task: one definition for ``eval``, ``optimize`` and the API.
+
+    ``verbalizers``, ``metric`` and ``template`` also override a built-in task's own.
+    """
+
+    input_field: str = Field("input", description="Data file: input column(s), comma-separated.")
+    target_field: str = Field("target", description="Data file: target column.")
+    labels: str | None = Field(None, description="Data file: labels, comma-separated.")
+    verbalizers: str | None = Field(
+        None,
+        description="Label words, comma-separated, in label order (overrides the task's); "
+        "a word may be several tokens (scored as a sequence).",
+    )
+    metric: str | None = Field(
+        None,
+        description="Metric name (default: the task's, or accuracy / exact_match); "
+        "'python:<name>' marks a Python callable given to flowpo.optimize(metric=...).",
+    )
+    template: str | None = Field(
+        None, description="Template with {prompt} and {text} (default: the task's)."
+    )
+    split_field: str | None = Field(
+        None, description="Data file: column naming each line's split (train/dev/test/pool)."
+    )
+
+    def task_options(self) -> dict[str, Any]:
+        """Return these options as ``flowpo.resolve_task`` keyword arguments."""
+        def split(value: str | None) -> list[str] | None:
+            return [v.strip() for v in value.split(",")] if value else None
+
+        return {
+            "input_field": self.input_field,
+            "target_field": self.target_field,
+            "labels": split(self.labels),
+            "verbalizers": split(self.verbalizers),
+            "metric": None if (self.metric or "").startswith("python:") else self.metric,
+            "template": self.template,
+            "split_field": self.split_field,
+        }
+
+
+class EvalConfig(FaultOptions, DataOptions, BaseSettings):
     """Settings of one evaluation of a prompt on a task."""
 
     model_config = SettingsConfigDict(env_prefix="FLOWPO_", extra="forbid")
@@ -90,25 +135,24 @@ class EvalConfig(FaultOptions, BaseSettings):
     seed: int | None = Field(
         None, description="LM-BFF data seed for few-shot splits (13, 21, 42, 87, 100)."
     )
-    input_field: str = Field("input", description="Data file: input column(s), comma-separated.")
-    target_field: str = Field("target", description="Data file: target column.")
-    labels: str | None = Field(None, description="Data file: labels, comma-separated.")
-    verbalizers: str | None = Field(
-        None, description="Label words, comma-separated, in label order (overrides the task's)."
-    )
-    metric: str | None = Field(
-        None, description="Data file: metric name (default accuracy or exact_match)."
-    )
-    template: str | None = Field(
-        None, description="Template with {prompt} and {text} (default: the task's)."
-    )
-
-
     @field_validator("model")
     @classmethod
     def _model_spec(cls, value: str) -> str:
         parse_spec(value)
         return value
+
+
+def data_task(config: EvalConfig | OptimizeConfig) -> Task:
+    """Return the task a config names (built-in or data file), its data options applied.
+
+    The one place ``eval``, ``optimize``, ``resume``, the API and the server build a task.
+    """
+    from flowpo.tasks import resolve_task
+
+    seed = config.seed if isinstance(config, EvalConfig) else config.data_seed
+    return resolve_task(
+        config.task, seed=seed, max_input_chars=config.max_input_chars, **config.task_options()
+    )
 
 
 def make_config(cls: type[BaseSettings], **kwargs: Any) -> BaseSettings:
@@ -128,7 +172,7 @@ def make_config(cls: type[BaseSettings], **kwargs: Any) -> BaseSettings:
         ) from None
 
 
-class OptimizeConfig(FaultOptions, BaseSettings):
+class OptimizeConfig(FaultOptions, DataOptions, BaseSettings):
     """Settings of one optimization run (PromptFlow's defaults where the paper gives them)."""
 
     model_config = SettingsConfigDict(env_prefix="FLOWPO_", extra="forbid")

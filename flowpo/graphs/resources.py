@@ -15,7 +15,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
-from flowpo.config import OptimizeConfig
+from flowpo.config import OptimizeConfig, data_task
 from flowpo.evaluation import EvalCache, Evaluator
 from flowpo.memory import MemoryStore, default_memory_dir, load_embedder
 from flowpo.models.base import TargetLM
@@ -25,7 +25,6 @@ from flowpo.operators.base import Operator
 from flowpo.operators.registry import get_operator, operator_names
 from flowpo.run.rundir import EVAL_CACHE
 from flowpo.search.scoring import Scorer
-from flowpo.tasks import resolve_task
 from flowpo.tasks.task import Task
 
 
@@ -63,9 +62,7 @@ def _build(config_json: str) -> Resources:
     config = OptimizeConfig(**json.loads(config_json))
     if config.run_dir is None:  # rundir.prepare sets it before the graph runs
         raise ValueError("the run configuration has no run_dir")
-    task = resolve_task(
-        config.task, seed=config.data_seed, max_input_chars=config.max_input_chars
-    )
+    task = data_task(config)
     target = _target(config)
     cache = EvalCache(Path(config.run_dir) / EVAL_CACHE)
     evaluator = Evaluator(task, target, cache=cache, max_new_tokens=config.max_new_tokens)

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from flowpo.config import OptimizeConfig, make_config
+from flowpo.config import OptimizeConfig, data_task, make_config
 from flowpo.errors import ConfigError, DataError
 from flowpo.run.rundir import CONFIG_FILE
-from flowpo.tasks import resolve_task, task_spec
+from flowpo.tasks import task_spec
 from flowpo.tasks.reading import FILE_SUFFIXES
 
 INPUT_KEYS = ("task", "examples", "config")
@@ -138,7 +138,7 @@ def prepare_request(
         config = config.model_copy(update={"task": str(path)})
     config = config.model_copy(update={"run_dir": run_dir})
     try:
-        resolve_task(config.task, seed=config.data_seed)
+        data_task(config)  # with the request's data options (input/target fields, ...)
     except DataError as e:
         field = "examples" if Path(config.task).name == EXAMPLES_FILE else "task"
         raise DataError(e.what, where=e.where, field=e.field or field, fix=e.fix) from None
