@@ -10,7 +10,8 @@ Example:
     'Be brief. Input : hi Output:'
 """
 
-from flowpo.config import EvalConfig, OptimizeConfig
+from flowpo.classifier import Classifier
+from flowpo.config import DataOptions, EvalConfig, OptimizeConfig
 from flowpo.errors import ConfigError, DataError, FlowpoError, ModelError
 from flowpo.evaluation import Budget, EvalCache, Evaluator
 from flowpo.graphs.service import create_builder, create_graph
@@ -18,6 +19,7 @@ from flowpo.methods import METHODS, Method, get_method
 from flowpo.metrics import METRICS, corpus_score, score_example
 from flowpo.models import DEFAULT_MODEL, TargetLM, load_target, parse_spec
 from flowpo.prompt import DEFAULT_TEMPLATE, Prompt, Section
+from flowpo.run.result import OptimizeResult
 from flowpo.run.runner import aoptimize, aresume, optimize, resume
 from flowpo.tasks import Task, list_tasks, load_task, resolve_task, task_from_file
 from flowpo.types import EvalResult, Example, ExampleResult
@@ -30,8 +32,10 @@ __all__ = [
     "METHODS",
     "METRICS",
     "Budget",
+    "Classifier",
     "ConfigError",
     "DataError",
+    "DataOptions",
     "EvalCache",
     "EvalConfig",
     "EvalResult",
@@ -42,6 +46,7 @@ __all__ = [
     "Method",
     "ModelError",
     "OptimizeConfig",
+    "OptimizeResult",
     "Prompt",
     "Section",
     "TargetLM",

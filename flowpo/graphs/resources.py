@@ -18,6 +18,7 @@ from langchain_core.language_models import BaseChatModel
 from flowpo.config import OptimizeConfig, data_task
 from flowpo.evaluation import EvalCache, Evaluator
 from flowpo.memory import MemoryStore, default_memory_dir, load_embedder
+from flowpo.metrics.callables import PYTHON_PREFIX, registered_metric
 from flowpo.models.base import TargetLM
 from flowpo.models.spec import load_target
 from flowpo.operators.actions import format_operators
@@ -65,7 +66,12 @@ def _build(config_json: str) -> Resources:
     task = data_task(config)
     target = _target(config)
     cache = EvalCache(Path(config.run_dir) / EVAL_CACHE)
-    evaluator = Evaluator(task, target, cache=cache, max_new_tokens=config.max_new_tokens)
+    metric = None
+    if (config.metric or "").startswith(PYTHON_PREFIX):  # flowpo.optimize(metric=<callable>)
+        metric = registered_metric(config.run_dir, config.metric or "")
+    evaluator = Evaluator(
+        task, target, cache=cache, max_new_tokens=config.max_new_tokens, metric=metric
+    )
     names = (
         [n.strip() for n in config.operators.split(",")] if config.operators else operator_names()
     )

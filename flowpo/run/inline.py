@@ -1,0 +1,109 @@
+"""What the Python API takes that ``config.yaml`` cannot hold: inline examples, metric callables.
+
+``flowpo.optimize(examples=[...], metric=fn)``: the examples are written to
+``<run_dir>/examples.jsonl``, which becomes the task (so ``resume`` needs nothing more);
+the metric is checked on the first training example and registered for the run, and the
+configuration saves ``metric: python:<name>`` (a resume asks for the same function).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from flowpo.config import OptimizeConfig, data_task
+from flowpo.errors import ConfigError, DataError
+from flowpo.metrics.callables import PYTHON_PREFIX, as_metric, metric_name, register_metric
+from flowpo.run.settings import default_run_dir
+from flowpo.types import Example
+
+EXAMPLES_FILE = "examples.jsonl"
+_FIX = 'give a list like [{"input": "great film", "target": "positive", "split": "train"}]'
+
+
+def take_inline(overrides: dict[str, Any]) -> tuple[list[Any] | None, Callable[..., Any] | None]:
+    """Remove inline examples and a metric callable from ``overrides``; return them.
+
+    What is left in ``overrides`` fits :class:`~flowpo.config.OptimizeConfig`
+    (``task`` becomes ``examples.jsonl``, ``metric`` becomes ``python:<name>``).
+    """
+    examples, fn = overrides.pop("examples", None), None
+    if callable(overrides.get("metric")):
+        fn = overrides["metric"]
+        overrides["metric"] = metric_name(fn)
+    if examples is not None:
+        if overrides.get("task") not in (None, EXAMPLES_FILE):
+            raise ConfigError(
+                "give either a task or inline examples, not both",
+                field="examples",
+                fix="drop task= to optimize on the examples",
+            )
+        overrides["task"] = EXAMPLES_FILE
+    return examples, fn
+
+
+def attach_inline(
+    config: OptimizeConfig, examples: list[Any] | None, fn: Callable[..., Any] | None
+) -> OptimizeConfig:
+    """Choose the run directory, write the examples there, check and register the metric."""
+    if examples is None and fn is None:
+        return config
+    run_dir = Path(config.run_dir or default_run_dir(config))
+    config = config.model_copy(update={"run_dir": run_dir})
+    if examples is not None:
+        rows = [_row(i, ex) for i, ex in enumerate(_as_list(examples))]
+        run_dir.mkdir(parents=True, exist_ok=True)
+        path = run_dir / EXAMPLES_FILE
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        config = config.model_copy(update={"task": str(path)})
+    if fn is not None:
+        attach_metric(config, fn)
+    return config
+
+
+def attach_metric(config: OptimizeConfig, fn: Callable[..., Any]) -> None:
+    """Check ``fn`` on the task's first training example and register it for the run.
+
+    Raises:
+        TypeError, ValueError: ``fn`` is no metric (the message says the fix).
+        ConfigError: The run was started with another metric.
+    """
+    if config.metric != metric_name(fn):
+        raise ConfigError(
+            f"the run's metric is {config.metric!r}, not {metric_name(fn)!r}",
+            where=str(config.run_dir),
+            field="metric",
+            fix="pass the function the run was started with",
+        )
+    task = data_task(config)
+    train = task.splits.get("train") or [e for s in task.splits.values() for e in s]
+    register_metric(str(config.run_dir), as_metric(fn, train[0] if train else None))
+
+
+def is_python_metric(config: OptimizeConfig) -> bool:
+    """Return True when the run's metric is a Python callable (``python:<name>``)."""
+    return (config.metric or "").startswith(PYTHON_PREFIX)
+
+
+def _as_list(examples: Any) -> list[Any]:
+    if isinstance(examples, str | bytes | Mapping) or not hasattr(examples, "__iter__"):
+        raise DataError("examples= must be a list of examples", field="examples", fix=_FIX)
+    rows = list(examples)
+    if not rows:
+        raise DataError("examples= is empty", field="examples", fix=_FIX)
+    return rows
+
+
+def _row(i: int, ex: Any) -> dict[str, Any]:
+    if isinstance(ex, Example):
+        data = asdict(ex)
+        return {k: v for k, v in data.items() if v not in ((), None, "")}
+    if not isinstance(ex, Mapping):
+        raise DataError(f"example {i} is a {type(ex).__name__}", field=f"examples[{i}]", fix=_FIX)
+    for key in ("input", "target"):
+        if key not in ex:
+            raise DataError(f"example {i} has no {key!r}", field=f"examples[{i}].{key}", fix=_FIX)
+    return dict(ex)
