@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -81,4 +82,5 @@ def evaluate(
 def default_output(config: EvalConfig, result: EvalResult) -> Path:
     """Return where ``flowpo eval`` writes its JSON result by default."""
     name = Path(config.task).stem if Path(config.task).suffix else config.task
-    return Path("runs") / f"eval-{name}-{config.split}-{result.prompt_fingerprint}.json"
+    model = re.sub(r"[^A-Za-z0-9.]+", "_", config.model).strip("_")  # two models never clash
+    return Path("runs") / f"eval-{name}-{config.split}-{model}-{result.prompt_fingerprint}.json"

@@ -130,7 +130,7 @@ class EvalConfig(FaultOptions, DataOptions, BaseSettings):
     output: Path | None = Field(
         None,
         description="Where to write the JSON result (default: "
-        "runs/eval-<task>-<split>-<prompt fingerprint>.json).",
+        "runs/eval-<task>-<split>-<model>-<prompt fingerprint>.json).",
     )
     seed: int | None = Field(
         None, description="LM-BFF data seed for few-shot splits (13, 21, 42, 87, 100)."

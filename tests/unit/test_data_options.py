@@ -91,3 +91,15 @@ def test_a_server_request_takes_the_data_options(tmp_path):
         {"task": "reviews.csv", "config": {**DATA, "max_epochs": 1}}, roots=roots
     )
     assert config.labels == "neg,pos" and data_task(config).metric == "macro_f1"
+
+
+def test_eval_result_file_names_hold_the_model():
+    from types import SimpleNamespace
+
+    from flowpo.api import default_output
+
+    scored = SimpleNamespace(prompt_fingerprint="abc")
+    local = default_output(EvalConfig(task="sst2"), scored)
+    remote = default_output(EvalConfig(task="sst2", model="openai:gpt-4o-mini"), scored)
+    assert local != remote and "local_smollm2-135m" not in str(local)
+    assert local.name == "eval-sst2-test-local_smollm2_135m-abc.json"
