@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from flowpo.data_options import DataOptions
 from flowpo.errors import ConfigError
 from flowpo.methods import DEFAULT_METHOD, METHODS, Method, get_method
 from flowpo.models.spec import DEFAULT_MODEL, parse_spec
@@ -43,48 +44,6 @@ class FaultOptions(BaseModel):
         ge=100,
         description="Data files: longest example input kept; longer ones are cut, with a warning.",
     )
-
-
-class DataOptions(BaseModel):
-    """How a data file becomes a task: one definition for ``eval``, ``optimize`` and the API.
-
-    ``verbalizers``, ``metric`` and ``template`` also override a built-in task's own.
-    """
-
-    input_field: str = Field("input", description="Data file: input column(s), comma-separated.")
-    target_field: str = Field("target", description="Data file: target column.")
-    labels: str | None = Field(None, description="Data file: labels, comma-separated.")
-    verbalizers: str | None = Field(
-        None,
-        description="Label words, comma-separated, in label order (overrides the task's); "
-        "a word may be several tokens (scored as a sequence).",
-    )
-    metric: str | None = Field(
-        None,
-        description="Metric name (default: the task's, or accuracy / exact_match); "
-        "'python:<name>' marks a Python callable given to flowpo.optimize(metric=...).",
-    )
-    template: str | None = Field(
-        None, description="Template with {prompt} and {text} (default: the task's)."
-    )
-    split_field: str | None = Field(
-        None, description="Data file: column naming each line's split (train/dev/test/pool)."
-    )
-
-    def task_options(self) -> dict[str, Any]:
-        """Return these options as ``flowpo.resolve_task`` keyword arguments."""
-        def split(value: str | None) -> list[str] | None:
-            return [v.strip() for v in value.split(",")] if value else None
-
-        return {
-            "input_field": self.input_field,
-            "target_field": self.target_field,
-            "labels": split(self.labels),
-            "verbalizers": split(self.verbalizers),
-            "metric": None if (self.metric or "").startswith("python:") else self.metric,
-            "template": self.template,
-            "split_field": self.split_field,
-        }
 
 
 class EvalConfig(FaultOptions, DataOptions, BaseSettings):
@@ -135,6 +94,7 @@ class EvalConfig(FaultOptions, DataOptions, BaseSettings):
     seed: int | None = Field(
         None, description="LM-BFF data seed for few-shot splits (13, 21, 42, 87, 100)."
     )
+
     @field_validator("model")
     @classmethod
     def _model_spec(cls, value: str) -> str:
@@ -365,6 +325,14 @@ class OptimizeConfig(FaultOptions, DataOptions, BaseSettings):
         None,
         description="Where checkpoints live: none = SQLite in the run directory, or a "
         "postgresql://user@host:port/db URL (extra [postgres]).",
+    )
+
+    # ---- programs (issue 17): a LangChain chain whose system message is optimized ------
+    program: str | None = Field(
+        None,
+        description="A LangChain chat program 'module:attr' (ChatPromptTemplate | chat model "
+        "[| parser]) whose system message is optimized, scored with the metric on its "
+        "outputs; 'python:<name>' marks an object given to flowpo.optimize(program=...).",
     )
 
     @field_validator("model", "operator_model")

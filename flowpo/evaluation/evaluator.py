@@ -270,6 +270,8 @@ class Evaluator:
         """Turn a generation into an answer: the first non-empty line (entities parsed)."""
         if self.task.metric == "entity_f1":
             return parse_entities(text, list(self.task.labels) or [])
+        if getattr(self.model, "raw_output", False):  # a chat program: its whole answer
+            return text.strip()
         lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
         return lines[0] if lines else ""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from langchain_core.language_models import BaseChatModel
 
 from flowpo.config import OptimizeConfig, data_task
 from flowpo.evaluation import EvalCache, Evaluator
+from flowpo.evaluation.evaluator import Mode
 from flowpo.memory import MemoryStore, default_memory_dir, load_embedder
 from flowpo.metrics.callables import PYTHON_PREFIX, registered_metric
 from flowpo.models.base import TargetLM
@@ -24,6 +25,7 @@ from flowpo.models.spec import load_target
 from flowpo.operators.actions import format_operators
 from flowpo.operators.base import Operator
 from flowpo.operators.registry import get_operator, operator_names
+from flowpo.programs import PROGRAM_TEMPLATE, ProgramTarget, load_program
 from flowpo.run.rundir import EVAL_CACHE
 from flowpo.search.scoring import Scorer
 from flowpo.tasks.task import Task
@@ -64,13 +66,18 @@ def _build(config_json: str) -> Resources:
     if config.run_dir is None:  # rundir.prepare sets it before the graph runs
         raise ValueError("the run configuration has no run_dir")
     task = data_task(config)
-    target = _target(config)
+    mode: Mode = "auto"
+    if config.program:  # a chat program: the prompt is its system message
+        target: TargetLM = ProgramTarget(load_program(config.program, config.run_dir))
+        task, mode = replace(task, template=PROGRAM_TEMPLATE), "generate"
+    else:
+        target = _target(config)
     cache = EvalCache(Path(config.run_dir) / EVAL_CACHE)
     metric = None
     if (config.metric or "").startswith(PYTHON_PREFIX):  # flowpo.optimize(metric=<callable>)
         metric = registered_metric(config.run_dir, config.metric or "")
     evaluator = Evaluator(
-        task, target, cache=cache, max_new_tokens=config.max_new_tokens, metric=metric
+        task, target, cache=cache, mode=mode, max_new_tokens=config.max_new_tokens, metric=metric
     )
     names = (
         [n.strip() for n in config.operators.split(",")] if config.operators else operator_names()

@@ -10,30 +10,52 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from flowpo.config import OptimizeConfig, data_task
 from flowpo.errors import ConfigError, DataError
-from flowpo.metrics.callables import PYTHON_PREFIX, as_metric, metric_name, register_metric
+from flowpo.metrics.callables import (
+    PYTHON_PREFIX,
+    as_metric,
+    metric_name,
+    register_metric,
+    registered_metric,
+)
+from flowpo.programs import PYTHON_PREFIX as PROGRAM_PREFIX
+from flowpo.programs import ChatProgram, load_program, register_program
 from flowpo.run.settings import default_run_dir
 from flowpo.types import Example
 
 EXAMPLES_FILE = "examples.jsonl"
+
+
+@dataclass
+class Inline:
+    """What a call gave as objects: examples, a metric callable, a chat program."""
+
+    examples: list[Any] | None = None
+    metric: Callable[..., Any] | None = None
+    program: ChatProgram | None = None
+
+
 _FIX = 'give a list like [{"input": "great film", "target": "positive", "split": "train"}]'
 
 
-def take_inline(overrides: dict[str, Any]) -> tuple[list[Any] | None, Callable[..., Any] | None]:
-    """Remove inline examples and a metric callable from ``overrides``; return them.
+def take_inline(overrides: dict[str, Any]) -> Inline:
+    """Remove inline examples, a metric callable and a program object from ``overrides``.
 
-    What is left in ``overrides`` fits :class:`~flowpo.config.OptimizeConfig`
-    (``task`` becomes ``examples.jsonl``, ``metric`` becomes ``python:<name>``).
+    What is left in ``overrides`` fits :class:`~flowpo.config.OptimizeConfig` (``task``
+    becomes ``examples.jsonl``, ``metric`` ``python:<name>``, ``program`` ``python:<type>``).
     """
-    examples, fn = overrides.pop("examples", None), None
+    examples, fn, program = overrides.pop("examples", None), None, None
     if callable(overrides.get("metric")):
         fn = overrides["metric"]
         overrides["metric"] = metric_name(fn)
+    if overrides.get("program") is not None and not isinstance(overrides["program"], str):
+        program = ChatProgram(overrides["program"])  # checked now: TypeError/ValueError
+        overrides["program"] = PROGRAM_PREFIX + type(overrides["program"]).__name__
     if examples is not None:
         if overrides.get("task") not in (None, EXAMPLES_FILE):
             raise ConfigError(
@@ -42,14 +64,17 @@ def take_inline(overrides: dict[str, Any]) -> tuple[list[Any] | None, Callable[.
                 fix="drop task= to optimize on the examples",
             )
         overrides["task"] = EXAMPLES_FILE
-    return examples, fn
+    return Inline(examples, fn, program)
 
 
-def attach_inline(
-    config: OptimizeConfig, examples: list[Any] | None, fn: Callable[..., Any] | None
-) -> OptimizeConfig:
-    """Choose the run directory, write the examples there, check and register the metric."""
-    if examples is None and fn is None:
+def attach_inline(config: OptimizeConfig, inline: Inline) -> OptimizeConfig:
+    """Choose the run directory, write the examples there, register the metric and program.
+
+    A program run starts from the program's system message (unless ``prompt`` is given)
+    and never edits a frame or label words (``edit_format`` off).
+    """
+    examples, fn = inline.examples, inline.metric
+    if examples is None and fn is None and inline.program is None and not config.program:
         return config
     run_dir = Path(config.run_dir or default_run_dir(config))
     config = config.model_copy(update={"run_dir": run_dir})
@@ -59,6 +84,13 @@ def attach_inline(
         path = run_dir / EXAMPLES_FILE
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
         config = config.model_copy(update={"task": str(path)})
+    if config.program:
+        program = inline.program or load_program(config.program, run_dir)
+        register_program(run_dir, program)
+        update: dict[str, Any] = {"edit_format": False}
+        if config.prompt is None and config.start == "manual" and program.system_text:
+            update["prompt"] = program.system_text
+        config = config.model_copy(update=update)
     if fn is not None:
         attach_metric(config, fn)
     return config
@@ -83,9 +115,21 @@ def attach_metric(config: OptimizeConfig, fn: Callable[..., Any]) -> None:
     register_metric(str(config.run_dir), as_metric(fn, train[0] if train else None))
 
 
-def is_python_metric(config: OptimizeConfig) -> bool:
-    """Return True when the run's metric is a Python callable (``python:<name>``)."""
-    return (config.metric or "").startswith(PYTHON_PREFIX)
+def attach_resume(config: OptimizeConfig, fn: Callable[..., Any] | None, program: Any) -> None:
+    """Register the metric and program a resumed run needs, or fail naming the field.
+
+    Raises:
+        ConfigError: The run's metric (or program) is a Python object not given again.
+    """
+    if program is not None:
+        register_program(str(config.run_dir), ChatProgram(program))
+    elif config.program:  # module:attr imports again; python: must be registered already
+        run_dir = str(config.run_dir)
+        register_program(run_dir, load_program(config.program, run_dir))
+    if fn is not None:
+        attach_metric(config, fn)
+    elif (config.metric or "").startswith(PYTHON_PREFIX):
+        registered_metric(str(config.run_dir), str(config.metric))
 
 
 def _as_list(examples: Any) -> list[Any]:

@@ -26,9 +26,8 @@ from langgraph.types import Command
 from flowpo.config import OptimizeConfig, make_config
 from flowpo.errors import ConfigError, DataError, ModelError, RunStopped
 from flowpo.graphs.optimizer import build
-from flowpo.metrics.callables import registered_metric
 from flowpo.run.baseline import resume_baseline, run_baseline
-from flowpo.run.inline import attach_inline, attach_metric, is_python_metric, take_inline
+from flowpo.run.inline import attach_inline, attach_resume, take_inline
 from flowpo.run.outputs import close_run
 from flowpo.run.result import OptimizeResult
 from flowpo.run.rundir import CHECKPOINTS
@@ -72,12 +71,12 @@ async def aoptimize(
         RunStopped: A drain was requested; ``flowpo resume`` continues the run.
         ModelError: A model failed for good (retries spent); the run is resumable too.
     """
-    examples, metric = take_inline(overrides)
+    inline = take_inline(overrides)
     if config is None:
         config = cast(OptimizeConfig, make_config(OptimizeConfig, **overrides))
     elif overrides:
         config = config.model_copy(update=overrides)
-    config = prepare(attach_inline(config, examples, metric))
+    config = prepare(attach_inline(config, inline))
     if not config.method_spec.graph:  # a baseline: a budgeted search, no graph
         return OptimizeResult(await run_baseline(config, on_event=on_event, control=control))
     run_dir = Path(str(config.run_dir))
@@ -99,6 +98,7 @@ async def aresume(
     on_review: Reviewer | None = None,
     decision: Any = None,
     metric: Callable[..., Any] | None = None,
+    program: Any = None,
 ) -> OptimizeResult:
     """Continue a stopped, killed or paused run from its last checkpoint.
 
@@ -111,12 +111,11 @@ async def aresume(
         metric: The run's Python metric, when it was started with ``metric=<callable>``
             (``config.yaml`` cannot hold a function; without it the resume stops with a
             ``ConfigError`` naming the field ``metric``).
+        program: The run's chain, when it was started with ``program=<chain>`` (the same
+            rule as ``metric``; the field is ``program``).
     """
     config = load_config(Path(run_dir))
-    if metric is not None:
-        attach_metric(config, metric)
-    elif is_python_metric(config):
-        registered_metric(str(config.run_dir), str(config.metric))  # raises unless registered
+    attach_resume(config, metric, program)  # a Python metric or program given again
     if not config.method_spec.graph:  # a baseline keeps no checkpoint
         return OptimizeResult(await resume_baseline(config, on_event=on_event, control=control))
     if config.checkpointer is None and not (Path(run_dir) / CHECKPOINTS).is_file():
@@ -284,6 +283,7 @@ def resume(
     on_review: Reviewer | None = None,
     decision: Any = None,
     metric: Callable[..., Any] | None = None,
+    program: Any = None,
 ) -> OptimizeResult:
     """Resume a run (sync wrapper of :func:`aresume`)."""
     return asyncio.run(
@@ -294,6 +294,7 @@ def resume(
             on_review=on_review,
             decision=decision,
             metric=metric,
+            program=program,
         )
     )
 
