@@ -4,9 +4,11 @@ import re
 from pathlib import Path
 
 import pytest
+from fakes import Recorder
 from graph_fakes import ReminderLM, fake_models  # noqa: F401
 
 import flowpo.classifier
+import flowpo.models.chat
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -22,10 +24,13 @@ def test_your_data_your_metric_blocks_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("FLOWPO_USE_MEMORY", "false")
     monkeypatch.setattr(flowpo.classifier, "load_target", lambda spec: ReminderLM())
+    plural = Recorder(script=lambda messages: messages[-1].content + "s")
+    monkeypatch.setattr(flowpo.models.chat, "load_chat_model", lambda spec: plural)
     blocks = section_blocks("Your data, your metric")
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     scope: dict = {}
     for block in blocks:
         exec(compile(block, str(README), "exec"), scope)
     assert scope["result"].run_dir.is_dir()
     assert scope["template"].format(text="x") == scope["prompt"].render("x", "")
+    assert scope["out"]["final"]["train"] == 1.0
