@@ -290,9 +290,8 @@ class Evaluator:
         score, details = corpus_score(
             self.task.metric, preds, targets, list(self.task.labels) or None
         )
-        custom = [self.metric(ex, p) for ex, p in zip(examples, preds, strict=True)] if (
-            self.metric
-        ) else []
+        metric = self.metric  # a Python metric scores every output, cached or not
+        custom = [metric(ex, p) for ex, p in zip(examples, preds, strict=True)] if metric else []
         if custom:
             score = sum(s for s, _ in custom) / len(custom)
         if self.mode == "verbalizer":
