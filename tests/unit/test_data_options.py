@@ -84,6 +84,17 @@ def test_optimize_and_resume_take_the_data_options_from_the_cli(tmp_path, capsys
     assert "stopped:" in capsys.readouterr().out
 
 
+@pytest.mark.usefixtures("fake_models")
+async def test_the_served_graph_runs_a_file_with_the_data_options(tmp_path):
+    from flowpo.graphs.service import create_graph
+
+    reviews(tmp_path / "reviews.csv")
+    graph = create_graph(TINY, runs_dir=tmp_path / "runs", data_dir=tmp_path)
+    out = await graph.ainvoke({"task": "reviews.csv", "config": DATA})
+    assert set(out["result"]["final"]) >= {"train", "dev"}
+    assert "bad" in out["best_prompt"] and "good" in out["best_prompt"]  # the label words
+
+
 def test_a_server_request_takes_the_data_options(tmp_path):
     reviews(tmp_path / "reviews.csv")
     roots = Roots(tmp_path, tmp_path / "runs")
