@@ -17,6 +17,7 @@ from flowpo.evaluation import Budget, EvalCache, Evaluator
 from flowpo.graphs.service import create_builder, create_graph
 from flowpo.methods import METHODS, Method, get_method
 from flowpo.metrics import METRICS, corpus_score, score_example
+from flowpo.metrics.judge import Judge
 from flowpo.models import DEFAULT_MODEL, TargetLM, load_target, parse_spec
 from flowpo.prompt import DEFAULT_TEMPLATE, Prompt, Section
 from flowpo.run.result import OptimizeResult
@@ -43,6 +44,7 @@ __all__ = [
     "Example",
     "ExampleResult",
     "FlowpoError",
+    "Judge",
     "Method",
     "ModelError",
     "OptimizeConfig",
