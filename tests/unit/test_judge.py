@@ -52,3 +52,30 @@ def test_a_judge_is_a_run_metric_with_cached_grades(tmp_path):
     result = flowpo.optimize(examples=EXAMPLES, metric=judge, run_dir=tmp_path / "r", **TINY)
     assert result["initial"]["train"] == 0.5 and result["final"]["train"] == 1.0
     assert judge.stats["failures"] == 0 and judge.stats["cached"] > 0
+
+
+def test_a_judge_behind_the_openai_fake_server():
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from openai_fake import completion, read_json, send_json, serve_in_thread
+
+    answers = iter(["Score: 3\nReason: partly right", "no grade here"])
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the http.server name
+            read_json(self)
+            send_json(self, 200, completion(next(answers)))
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    url = serve_in_thread(httpd)
+    try:
+        judge = flowpo.Judge(f"openai-compatible:{url}#fake", "exact")
+        assert judge(EX, "positive") == (0.5, "partly right")
+        assert judge(EX, "negative")[0] == 0.0 and judge.stats["failures"] == 1
+        assert judge(EX, "positive") == (0.5, "partly right")  # cached: no third request
+        assert judge.stats == {"calls": 2, "failures": 1, "cached": 1}
+    finally:
+        httpd.shutdown()
