@@ -93,3 +93,14 @@ def test_evaluator_runs_a_five_class_file_with_multi_token_labels(tiny, tmp_path
     assert all(len(r.label_logprobs) == 5 for r in result.examples)
     again = ev.evaluate(Prompt.from_text("the film was"), examples)
     assert again.cached == len(examples) and again.score == result.score
+
+
+def test_a_remote_target_warns_once_about_several_word_labels(caplog):
+    from flowpo.models.remote import RemoteLM
+
+    lm = RemoteLM("m", base_url="http://127.0.0.1:1/v1")  # the check needs no connection
+    with caplog.at_level("WARNING"):
+        lm.check_words(["very positive", "negative"])
+        lm.check_words(["very positive", "negative"])
+    warned = [r for r in caplog.records if "several words" in r.getMessage()]
+    assert len(warned) == 1 and "first token" in warned[0].getMessage()
