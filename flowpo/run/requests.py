@@ -87,6 +87,7 @@ def check_request(
             fix='send e.g. {"config": {"max_epochs": 2}}',
         )
     fields.update({f"{k}": v for k, v in overrides.items()})
+    _refuse_program(context, overrides)
     task, examples = request.get("task"), request.get("examples")
     if task is not None and examples is not None:
         raise ConfigError(
@@ -143,6 +144,19 @@ def prepare_request(
         field = "examples" if Path(config.task).name == EXAMPLES_FILE else "task"
         raise DataError(e.what, where=e.where, field=e.field or field, fix=e.fix) from None
     return config
+
+
+def _refuse_program(context: Any, overrides: Mapping[str, Any]) -> None:
+    """A program is code imported by name: only the graph's defaults may name one."""
+    from_context = context if isinstance(context, Mapping) else {}
+    if isinstance(context, OptimizeConfig):
+        from_context = {"program": context.program}
+    if overrides.get("program") or from_context.get("program"):
+        raise ConfigError(
+            "a request may not name a program (it would import code on the server)",
+            field="program",
+            fix="set the program in the graph's defaults: create_graph({'program': ...})",
+        )
 
 
 def _check_examples(examples: Any) -> None:

@@ -6,6 +6,7 @@ import pytest
 import yaml
 from graph_fakes import TINY, fake_models  # noqa: F401
 
+import flowpo
 from flowpo.cli import main
 from flowpo.config import DataOptions, EvalConfig, OptimizeConfig, data_task
 from flowpo.run.requests import Roots, prepare_request
@@ -114,3 +115,14 @@ def test_eval_result_file_names_hold_the_model():
     remote = default_output(EvalConfig(task="sst2", model="openai:gpt-4o-mini"), scored)
     assert local != remote and "local_smollm2-135m" not in str(local)
     assert local.name == "eval-sst2-test-local_smollm2_135m-abc.json"
+
+
+def test_a_request_may_not_name_a_program(tmp_path):
+    roots = Roots(tmp_path, tmp_path / "runs")
+    for request, context in (
+        ({"task": "sst2", "config": {"program": "os:system"}}, None),
+        ({"task": "sst2"}, {"program": "os:system"}),
+    ):
+        with pytest.raises(flowpo.ConfigError, match="program") as e:
+            prepare_request(request, context, roots=roots)
+        assert e.value.field == "program"
