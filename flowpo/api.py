@@ -10,6 +10,8 @@ from flowpo.config import EvalConfig, data_task
 from flowpo.errors import ConfigError
 from flowpo.evaluation import EvalCache, Evaluator
 from flowpo.evaluation.evaluator import Progress
+from flowpo.metrics.callables import as_metric
+from flowpo.metrics.judge import judge_from_config
 from flowpo.models.spec import load_target
 from flowpo.prompt import Prompt
 from flowpo.tasks.manual import manual_prompt
@@ -56,12 +58,14 @@ def evaluate(
         max_retries=config.max_retries,
         backoff=config.retry_backoff,
     )
+    judge = judge_from_config(config.metric, config.rubric)  # --metric judge:<spec>
     evaluator = Evaluator(
         task,
         model,
         cache=EvalCache(config.cache),
         mode=config.mode,
         max_new_tokens=config.max_new_tokens,
+        metric=as_metric(judge, examples[0] if examples else None) if judge else None,
     )
     result = evaluator.evaluate(prompt, examples, progress=progress)
     summary = {

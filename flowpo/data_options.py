@@ -30,10 +30,16 @@ class DataOptions(BaseModel):
     metric: str | None = Field(
         None,
         description="Metric name (default: the task's, or accuracy / exact_match); "
+        "'judge:<model spec>' grades outputs with an LLM judge and --rubric; "
         "'python:<name>' marks a Python callable given to flowpo.optimize(metric=...).",
     )
     template: str | None = Field(
         None, description="Template with {prompt} and {text} (default: the task's)."
+    )
+    rubric: str | None = Field(
+        None,
+        description="With --metric judge:<model spec>: what a good answer is (an LLM judge "
+        "grades each output against it, 'Score: N' parsed strictly).",
     )
     split_field: str | None = Field(
         None, description="Data file: column naming each line's split (train/dev/test/pool)."
@@ -50,7 +56,9 @@ class DataOptions(BaseModel):
             "target_field": self.target_field,
             "labels": split(self.labels),
             "verbalizers": split(self.verbalizers),
-            "metric": None if (self.metric or "").startswith("python:") else self.metric,
+            "metric": None
+            if (self.metric or "").startswith(("python:", "judge:"))
+            else self.metric,
             "template": self.template,
             "split_field": self.split_field,
         }

@@ -19,7 +19,8 @@ from flowpo.config import OptimizeConfig, data_task
 from flowpo.evaluation import EvalCache, Evaluator
 from flowpo.evaluation.evaluator import Mode
 from flowpo.memory import MemoryStore, default_memory_dir, load_embedder
-from flowpo.metrics.callables import PYTHON_PREFIX, registered_metric
+from flowpo.metrics.callables import PYTHON_PREFIX, as_metric, registered_metric
+from flowpo.metrics.judge import judge_from_config
 from flowpo.models.base import TargetLM
 from flowpo.models.spec import load_target
 from flowpo.operators.actions import format_operators
@@ -76,6 +77,9 @@ def _build(config_json: str) -> Resources:
     metric = None
     if (config.metric or "").startswith(PYTHON_PREFIX):  # flowpo.optimize(metric=<callable>)
         metric = registered_metric(config.run_dir, config.metric or "")
+    judge = judge_from_config(config.metric, config.rubric)  # --metric judge:<spec>
+    if judge is not None:
+        metric = as_metric(judge, next(iter(task.splits.get("train") or []), None))
     evaluator = Evaluator(
         task, target, cache=cache, mode=mode, max_new_tokens=config.max_new_tokens, metric=metric
     )

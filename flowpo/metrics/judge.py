@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from flowpo.errors import ConfigError
 from flowpo.types import Example
 
 _SCORE = re.compile(r"^\s*\**score\**\s*[:=]\s*\**\s*(\d+)\s*(?:/\s*\d+)?\s*\**\s*$", re.I | re.M)
@@ -88,3 +89,34 @@ class Judge:
             parsed = (0.0, "the judge gave no valid score (counted as a failure, not guessed)")
         self._grades[key] = parsed
         return parsed
+
+
+JUDGE_PREFIX = "judge:"
+
+
+def judge_from_config(metric: str | None, rubric: str | None) -> Judge | None:
+    """Return the judge a ``judge:<model spec>`` metric name asks for, else ``None``.
+
+    Raises:
+        ConfigError: A judge metric without a rubric.
+    """
+    if not check_judge(metric, rubric):
+        return None
+    return Judge(str(metric).removeprefix(JUDGE_PREFIX), str(rubric))
+
+
+def check_judge(metric: str | None, rubric: str | None) -> bool:
+    """Return True for a ``judge:`` metric name with a rubric, False for other metrics.
+
+    Raises:
+        ConfigError: A judge metric without a rubric (checked before a run starts).
+    """
+    if not (metric or "").startswith(JUDGE_PREFIX):
+        return False
+    if not (rubric or "").strip():
+        raise ConfigError(
+            f"the metric {metric!r} needs a rubric",
+            field="rubric",
+            fix="pass --rubric 'what a good answer is'",
+        )
+    return True

@@ -26,6 +26,7 @@ from langgraph.types import Command
 from flowpo.config import OptimizeConfig, make_config
 from flowpo.errors import ConfigError, DataError, ModelError, RunStopped
 from flowpo.graphs.optimizer import build
+from flowpo.metrics.judge import check_judge
 from flowpo.run.baseline import resume_baseline, run_baseline
 from flowpo.run.inline import attach_inline, attach_resume, take_inline
 from flowpo.run.outputs import close_run
@@ -76,6 +77,7 @@ async def aoptimize(
         config = cast(OptimizeConfig, make_config(OptimizeConfig, **overrides))
     elif overrides:
         config = config.model_copy(update=overrides)
+    check_judge(config.metric, config.rubric)  # before any run directory is made
     config = prepare(attach_inline(config, inline))
     if not config.method_spec.graph:  # a baseline: a budgeted search, no graph
         return OptimizeResult(await run_baseline(config, on_event=on_event, control=control))

@@ -79,3 +79,54 @@ def test_a_judge_behind_the_openai_fake_server():
         assert judge.stats == {"calls": 2, "failures": 1, "cached": 1}
     finally:
         httpd.shutdown()
+
+
+@pytest.mark.usefixtures("fake_models")
+def test_the_cli_takes_a_judge_metric_with_a_rubric(tmp_path, capsys, monkeypatch):
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from openai_fake import completion, read_json, send_json, serve_in_thread
+
+    from flowpo.cli import main
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the http.server name
+            body = read_json(self)
+            ok = "answer: positive" in body["messages"][-1]["content"]
+            send_json(self, 200, completion("Score: 5" if ok else "Score: 1\nReason: no"))
+
+        def log_message(self, *args):
+            pass
+
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps(e) + "\n" for e in EXAMPLES))
+    flags = [x for k, v in TINY.items() for x in (f"--{k.replace('_', '-')}", str(v))]
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    url = serve_in_thread(httpd)
+    try:
+        spec = f"judge:openai-compatible:{url}#fake"
+        with pytest.raises(SystemExit) as stop:
+            main(["optimize", "--task", str(data), "--metric", spec, *flags])
+        assert stop.value.code == 2 and "rubric" in capsys.readouterr().err
+        assert not (tmp_path / "runs").exists()  # refused before any run directory
+        main(
+            [
+                "optimize",
+                "--task",
+                str(data),
+                "--metric",
+                spec,
+                "--rubric",
+                "says positive",
+                *flags,
+                "--run-dir",
+                str(tmp_path / "run"),
+                "--quiet",
+            ]
+        )
+    finally:
+        httpd.shutdown()
+    out = capsys.readouterr().out
+    assert "train  initial 1.0000" in out  # the fake judge likes every 'positive'
