@@ -12,6 +12,7 @@ Example:
 
 from flowpo.classifier import Classifier
 from flowpo.config import DataOptions, EvalConfig, OptimizeConfig
+from flowpo.configurable import ConfigurableProgram
 from flowpo.errors import ConfigError, DataError, FlowpoError, ModelError
 from flowpo.evaluation import Budget, EvalCache, Evaluator
 from flowpo.graphs.service import create_builder, create_graph
@@ -19,6 +20,7 @@ from flowpo.methods import METHODS, Method, get_method
 from flowpo.metrics import METRICS, corpus_score, score_example
 from flowpo.metrics.judge import Judge
 from flowpo.models import DEFAULT_MODEL, TargetLM, load_target, parse_spec
+from flowpo.programs import ChatProgram
 from flowpo.prompt import DEFAULT_TEMPLATE, Prompt, Section
 from flowpo.run.result import OptimizeResult
 from flowpo.run.runner import aoptimize, aresume, optimize, resume
@@ -33,8 +35,10 @@ __all__ = [
     "METHODS",
     "METRICS",
     "Budget",
+    "ChatProgram",
     "Classifier",
     "ConfigError",
+    "ConfigurableProgram",
     "DataError",
     "DataOptions",
     "EvalCache",

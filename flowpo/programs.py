@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from flowpo.configurable import ConfigurableProgram
 from flowpo.errors import ConfigError, ModelError
 from flowpo.models.base import TargetLM
 
@@ -88,6 +89,10 @@ class ChatProgram:
             messages[self.system_index] = system
         return ChatPromptTemplate.from_messages(messages)
 
+    def target(self) -> ProgramTarget:
+        """Return this program as the evaluator's target."""
+        return ProgramTarget(self)
+
     def with_system(self, system_text: str) -> Any:
         """Return the whole chain with ``system_text`` as the system message."""
         from langchain_core.runnables import RunnableSequence
@@ -134,15 +139,36 @@ class ProgramTarget(TargetLM):
         return [str(getattr(o, "content", o)) for o in outs]
 
 
-_REGISTERED: dict[str, ChatProgram] = {}
+Program = ChatProgram | ConfigurableProgram
 
 
-def register_program(run_dir: str | Path, program: ChatProgram) -> None:
+def as_program(obj: Any) -> Program:
+    """Return ``obj`` as a program: a chat chain, or a runnable with configurable prompts.
+
+    Raises:
+        TypeError: A runnable that neither starts with a chat prompt nor exposes prompts.
+        ValueError: A chat chain whose prompt does not fit (see :class:`ChatProgram`).
+    """
+    if isinstance(obj, ChatProgram | ConfigurableProgram):
+        return obj
+    try:
+        return ChatProgram(obj)
+    except TypeError as not_chat:  # not a chat chain: its prompts must be configurable fields
+        try:
+            return ConfigurableProgram(obj)
+        except ValueError as no_prompts:
+            raise TypeError(f"{not_chat}. Or: {no_prompts}") from None
+
+
+_REGISTERED: dict[str, Program] = {}
+
+
+def register_program(run_dir: str | Path, program: Program) -> None:
     """Make ``program`` the program of the run in ``run_dir`` for this process."""
     _REGISTERED[str(Path(run_dir).resolve())] = program
 
 
-def load_program(spec: str, run_dir: str | Path) -> ChatProgram:
+def load_program(spec: str, run_dir: str | Path) -> Program:
     """Return the program a config names: ``module:attr`` or a registered object.
 
     Raises:
@@ -170,4 +196,4 @@ def load_program(spec: str, run_dir: str | Path) -> ChatProgram:
             field="program",
             fix="give module:attribute of a chain importable from the working directory",
         ) from None
-    return ChatProgram(obj)
+    return as_program(obj)

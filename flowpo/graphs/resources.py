@@ -26,7 +26,7 @@ from flowpo.models.spec import load_target
 from flowpo.operators.actions import format_operators
 from flowpo.operators.base import Operator
 from flowpo.operators.registry import get_operator, operator_names
-from flowpo.programs import PROGRAM_TEMPLATE, ProgramTarget, load_program
+from flowpo.programs import PROGRAM_TEMPLATE, load_program
 from flowpo.run.rundir import EVAL_CACHE
 from flowpo.search.scoring import Scorer
 from flowpo.tasks.task import Task
@@ -69,7 +69,7 @@ def _build(config_json: str) -> Resources:
     task = data_task(config)
     mode: Mode = "auto"
     if config.program:  # a chat program: the prompt is its system message
-        target: TargetLM = ProgramTarget(load_program(config.program, config.run_dir))
+        target: TargetLM = load_program(config.program, config.run_dir).target()
         task, mode = replace(task, template=PROGRAM_TEMPLATE), "generate"
     else:
         target = _target(config)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flowpo.config import OptimizeConfig, data_task
+from flowpo.configurable import ConfigurableProgram
 from flowpo.errors import ConfigError, DataError
 from flowpo.metrics.callables import (
     PYTHON_PREFIX,
@@ -24,11 +25,13 @@ from flowpo.metrics.callables import (
     registered_metric,
 )
 from flowpo.programs import PYTHON_PREFIX as PROGRAM_PREFIX
-from flowpo.programs import ChatProgram, load_program, register_program
+from flowpo.programs import ChatProgram, Program, as_program, load_program, register_program
 from flowpo.run.settings import default_run_dir
 from flowpo.types import Example
 
 EXAMPLES_FILE = "examples.jsonl"
+PROGRAM_PROMPTS = "program_prompts.md"
+"""A configurable program's start prompts, one Markdown section each (start=template)."""
 
 
 @dataclass
@@ -37,7 +40,7 @@ class Inline:
 
     examples: list[Any] | None = None
     metric: Callable[..., Any] | None = None
-    program: ChatProgram | None = None
+    program: Program | None = None
 
 
 _FIX = 'give a list like [{"input": "great film", "target": "positive", "split": "train"}]'
@@ -54,8 +57,9 @@ def take_inline(overrides: dict[str, Any]) -> Inline:
         fn = overrides["metric"]
         overrides["metric"] = metric_name(fn)
     if overrides.get("program") is not None and not isinstance(overrides["program"], str):
-        program = ChatProgram(overrides["program"])  # checked now: TypeError/ValueError
-        overrides["program"] = PROGRAM_PREFIX + type(overrides["program"]).__name__
+        program = as_program(overrides["program"])  # checked now: TypeError/ValueError
+        runnable = getattr(overrides["program"], "runnable", overrides["program"])
+        overrides["program"] = PROGRAM_PREFIX + type(runnable).__name__
     if examples is not None:
         if overrides.get("task") not in (None, EXAMPLES_FILE):
             raise ConfigError(
@@ -88,7 +92,13 @@ def attach_inline(config: OptimizeConfig, inline: Inline) -> OptimizeConfig:
         program = inline.program or load_program(config.program, run_dir)
         register_program(run_dir, program)
         update: dict[str, Any] = {"edit_format": False}
-        if config.prompt is None and config.start == "manual" and program.system_text:
+        starts = config.prompt is None and config.prompt_file is None and config.start == "manual"
+        if starts and isinstance(program, ConfigurableProgram):  # one section per prompt
+            run_dir.mkdir(parents=True, exist_ok=True)
+            path = run_dir / PROGRAM_PROMPTS
+            path.write_text(program.start_prompt().to_markdown(), encoding="utf-8")
+            update.update(start="template", prompt_file=path)
+        elif starts and isinstance(program, ChatProgram) and program.system_text:
             update["prompt"] = program.system_text
         config = config.model_copy(update=update)
     if fn is not None:
@@ -122,7 +132,7 @@ def attach_resume(config: OptimizeConfig, fn: Callable[..., Any] | None, program
         ConfigError: The run's metric (or program) is a Python object not given again.
     """
     if program is not None:
-        register_program(str(config.run_dir), ChatProgram(program))
+        register_program(str(config.run_dir), as_program(program))
     elif config.program:  # module:attr imports again; python: must be registered already
         run_dir = str(config.run_dir)
         register_program(run_dir, load_program(config.program, run_dir))
