@@ -80,3 +80,31 @@ def test_configurable_fields_of_a_runnable_are_found():
     assert program.prompts == {"say": "Say {q}"}
     with pytest.raises(ValueError, match="no prompt"):
         ConfigurableProgram(graph())
+
+
+@pytest.mark.usefixtures("fake_models")
+def test_a_stopped_graph_program_run_resumes(tmp_path):
+    from langgraph.runtime import RunControl
+
+    program = ConfigurableProgram(
+        graph(), {"shout": "Capitals.", "exclaim": "Exclaim."}, input_key="question"
+    )
+    control = RunControl()
+
+    def stop_after_first_epoch(event):
+        if event.get("event") == "epoch":
+            control.request_drain("test")
+
+    run = {**TINY, "max_epochs": 3, "patience": 3}
+    with pytest.raises(flowpo.FlowpoError, match="resume"):
+        flowpo.optimize(
+            program=program,
+            examples=EXAMPLES,
+            metric=parts,
+            run_dir=tmp_path / "r",
+            on_event=stop_after_first_epoch,
+            control=control,
+            **run,
+        )
+    result = flowpo.resume(tmp_path / "r", program=program, metric=parts)
+    assert result["epochs"] >= 1 and result["final"]["train"] >= result["initial"]["train"]
