@@ -10,14 +10,19 @@ Example:
     'Be brief. Input : hi Output:'
 """
 
-from flowpo.config import EvalConfig, OptimizeConfig
+from flowpo.classifier import Classifier
+from flowpo.config import DataOptions, EvalConfig, OptimizeConfig
+from flowpo.configurable import ConfigurableProgram
 from flowpo.errors import ConfigError, DataError, FlowpoError, ModelError
 from flowpo.evaluation import Budget, EvalCache, Evaluator
 from flowpo.graphs.service import create_builder, create_graph
 from flowpo.methods import METHODS, Method, get_method
 from flowpo.metrics import METRICS, corpus_score, score_example
+from flowpo.metrics.judge import Judge
 from flowpo.models import DEFAULT_MODEL, TargetLM, load_target, parse_spec
+from flowpo.programs import ChatProgram
 from flowpo.prompt import DEFAULT_TEMPLATE, Prompt, Section
+from flowpo.run.result import OptimizeResult
 from flowpo.run.runner import aoptimize, aresume, optimize, resume
 from flowpo.tasks import Task, list_tasks, load_task, resolve_task, task_from_file
 from flowpo.types import EvalResult, Example, ExampleResult
@@ -30,8 +35,12 @@ __all__ = [
     "METHODS",
     "METRICS",
     "Budget",
+    "ChatProgram",
+    "Classifier",
     "ConfigError",
+    "ConfigurableProgram",
     "DataError",
+    "DataOptions",
     "EvalCache",
     "EvalConfig",
     "EvalResult",
@@ -39,9 +48,11 @@ __all__ = [
     "Example",
     "ExampleResult",
     "FlowpoError",
+    "Judge",
     "Method",
     "ModelError",
     "OptimizeConfig",
+    "OptimizeResult",
     "Prompt",
     "Section",
     "TargetLM",

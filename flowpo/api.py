@@ -2,39 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
-from flowpo.config import EvalConfig
+from flowpo.config import EvalConfig, data_task
 from flowpo.errors import ConfigError
 from flowpo.evaluation import EvalCache, Evaluator
 from flowpo.evaluation.evaluator import Progress
+from flowpo.metrics.callables import as_metric
+from flowpo.metrics.judge import judge_from_config
 from flowpo.models.spec import load_target
 from flowpo.prompt import Prompt
-from flowpo.tasks import resolve_task
 from flowpo.tasks.manual import manual_prompt
 from flowpo.tasks.task import Task
 from flowpo.types import EvalResult
 
 
-def _split_list(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",")] if value else None
-
-
 def task_for(config: EvalConfig) -> Task:
     """Return the task a config names (built-in or data file), with overrides applied."""
-    task = resolve_task(
-        config.task,
-        seed=config.seed,
-        input_field=config.input_field,
-        target_field=config.target_field,
-        labels=_split_list(config.labels),
-        metric=config.metric,
-        template=config.template,
-        verbalizers=_split_list(config.verbalizers),
-        max_input_chars=config.max_input_chars,
-    )
-    return task
+    return data_task(config)
 
 
 def prompt_for(config: EvalConfig, task: Task) -> Prompt:
@@ -71,12 +58,14 @@ def evaluate(
         max_retries=config.max_retries,
         backoff=config.retry_backoff,
     )
+    judge = judge_from_config(config.metric, config.rubric)  # --metric judge:<spec>
     evaluator = Evaluator(
         task,
         model,
         cache=EvalCache(config.cache),
         mode=config.mode,
         max_new_tokens=config.max_new_tokens,
+        metric=as_metric(judge, examples[0] if examples else None) if judge else None,
     )
     result = evaluator.evaluate(prompt, examples, progress=progress)
     summary = {
@@ -97,4 +86,5 @@ def evaluate(
 def default_output(config: EvalConfig, result: EvalResult) -> Path:
     """Return where ``flowpo eval`` writes its JSON result by default."""
     name = Path(config.task).stem if Path(config.task).suffix else config.task
-    return Path("runs") / f"eval-{name}-{config.split}-{result.prompt_fingerprint}.json"
+    model = re.sub(r"[^A-Za-z0-9.]+", "_", config.model).strip("_")  # two models never clash
+    return Path("runs") / f"eval-{name}-{config.split}-{model}-{result.prompt_fingerprint}.json"

@@ -211,6 +211,7 @@ COMMANDS = [
     "flowpo.graph_server.cli:serve",
     "flowpo.reporting.cli:report",
     "flowpo.reporting.cli:trace",
+    "flowpo.run.export:export",
 ]
 
 

@@ -6,14 +6,18 @@ Precedence: explicit argument > environment (``FLOWPO_<FIELD>``) > default.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from flowpo.data_options import DataOptions
 from flowpo.errors import ConfigError
 from flowpo.methods import DEFAULT_METHOD, METHODS, Method, get_method
 from flowpo.models.spec import DEFAULT_MODEL, parse_spec
+
+if TYPE_CHECKING:
+    from flowpo.tasks.task import Task
 
 BASELINE_BUDGET_ROUNDS = 8
 """A baseline run without ``budget_examples`` may score the train split this many times."""
@@ -42,7 +46,7 @@ class FaultOptions(BaseModel):
     )
 
 
-class EvalConfig(FaultOptions, BaseSettings):
+class EvalConfig(FaultOptions, DataOptions, BaseSettings):
     """Settings of one evaluation of a prompt on a task."""
 
     model_config = SettingsConfigDict(env_prefix="FLOWPO_", extra="forbid")
@@ -85,30 +89,30 @@ class EvalConfig(FaultOptions, BaseSettings):
     output: Path | None = Field(
         None,
         description="Where to write the JSON result (default: "
-        "runs/eval-<task>-<split>-<prompt fingerprint>.json).",
+        "runs/eval-<task>-<split>-<model>-<prompt fingerprint>.json).",
     )
     seed: int | None = Field(
         None, description="LM-BFF data seed for few-shot splits (13, 21, 42, 87, 100)."
     )
-    input_field: str = Field("input", description="Data file: input column(s), comma-separated.")
-    target_field: str = Field("target", description="Data file: target column.")
-    labels: str | None = Field(None, description="Data file: labels, comma-separated.")
-    verbalizers: str | None = Field(
-        None, description="Label words, comma-separated, in label order (overrides the task's)."
-    )
-    metric: str | None = Field(
-        None, description="Data file: metric name (default accuracy or exact_match)."
-    )
-    template: str | None = Field(
-        None, description="Template with {prompt} and {text} (default: the task's)."
-    )
-
 
     @field_validator("model")
     @classmethod
     def _model_spec(cls, value: str) -> str:
         parse_spec(value)
         return value
+
+
+def data_task(config: EvalConfig | OptimizeConfig) -> Task:
+    """Return the task a config names (built-in or data file), its data options applied.
+
+    The one place ``eval``, ``optimize``, ``resume``, the API and the server build a task.
+    """
+    from flowpo.tasks import resolve_task
+
+    seed = config.seed if isinstance(config, EvalConfig) else config.data_seed
+    return resolve_task(
+        config.task, seed=seed, max_input_chars=config.max_input_chars, **config.task_options()
+    )
 
 
 def make_config(cls: type[BaseSettings], **kwargs: Any) -> BaseSettings:
@@ -128,7 +132,7 @@ def make_config(cls: type[BaseSettings], **kwargs: Any) -> BaseSettings:
         ) from None
 
 
-class OptimizeConfig(FaultOptions, BaseSettings):
+class OptimizeConfig(FaultOptions, DataOptions, BaseSettings):
     """Settings of one optimization run (PromptFlow's defaults where the paper gives them)."""
 
     model_config = SettingsConfigDict(env_prefix="FLOWPO_", extra="forbid")
@@ -321,6 +325,14 @@ class OptimizeConfig(FaultOptions, BaseSettings):
         None,
         description="Where checkpoints live: none = SQLite in the run directory, or a "
         "postgresql://user@host:port/db URL (extra [postgres]).",
+    )
+
+    # ---- programs (issue 17): a LangChain chain whose system message is optimized ------
+    program: str | None = Field(
+        None,
+        description="A LangChain chat program 'module:attr' (ChatPromptTemplate | chat model "
+        "[| parser]) whose system message is optimized, scored with the metric on its "
+        "outputs; 'python:<name>' marks an object given to flowpo.optimize(program=...).",
     )
 
     @field_validator("model", "operator_model")

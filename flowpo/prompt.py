@@ -128,6 +128,37 @@ class Prompt:
         prefix, suffix = self.split_render(task_template)
         return prefix + suffix.replace(TEXT_SLOT, text)
 
+    def to_langchain(self, task_template: str = DEFAULT_TEMPLATE, *, chat: bool = False) -> Any:
+        """Return this prompt as a LangChain prompt template with one variable, ``text``.
+
+        ``text`` is the example's formatted input. The default ``PromptTemplate`` formats
+        to exactly the string the evaluator scores (:meth:`render`, frame included);
+        ``chat=True`` gives a ``ChatPromptTemplate``: the instruction as the system
+        message, the frame around ``{text}`` as the human message. Either carries
+        ``metadata["flowpo"]``: the frame, the label words and the calibration flag.
+
+        Args:
+            task_template: The frame when the prompt has none of its own.
+            chat: Return a ``ChatPromptTemplate`` instead of a ``PromptTemplate``.
+        """
+        from langchain_core.prompts import ChatPromptTemplate, PromptTemplate
+
+        def esc(s: str) -> str:
+            return s.replace("{", "{{").replace("}", "}}").replace("{{text}}", TEXT_SLOT)
+
+        frame = self.resolve_template(task_template)
+        meta = {"flowpo": {"frame": frame, "label_words": dict(self.verbalizers or {}),
+                           "calibrate": self.calibrate}}
+        if chat:
+            human = esc(frame.replace(PROMPT_SLOT, "").strip())
+            messages = [("system", esc(self.text)), ("human", human)]
+            chat_prompt = ChatPromptTemplate.from_messages(messages)
+            chat_prompt.metadata = meta
+            return chat_prompt
+        prefix, pattern = self.split_render(task_template)
+        body = prefix.replace("{", "{{").replace("}", "}}") + esc(pattern)
+        return PromptTemplate.from_template(body, metadata=meta)
+
     def fingerprint(
         self, task_template: str | None = None, task_verbalizers: dict[str, str] | None = None
     ) -> str:

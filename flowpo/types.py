@@ -43,6 +43,8 @@ class ExampleResult:
     score: float
     label_logprobs: tuple[float, ...] = ()
     cached: bool = False
+    feedback: str | None = None
+    """A Python metric's textual feedback on this output (for the bad-case reflector)."""
 
 
 @dataclass
@@ -94,6 +96,7 @@ class EvalResult:
                     "score": r.score,
                     "label_logprobs": list(r.label_logprobs),
                     "cached": r.cached,
+                    **({"feedback": r.feedback} if r.feedback else {}),
                 }
                 for r in self.examples
             ],

@@ -39,6 +39,7 @@ async def reflect(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> di
             config.reflect_cases,
             rng,
             scores=[r.score for r in result.examples],
+            feedback=[r.feedback for r in result.examples],
         )
         reflection, calls = await explain(
             res.llm, res.task, prompt.text, cases, max_cases=config.reflect_cases

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from flowpo.errors import ConfigError, ModelError
 from flowpo.evaluation.cache import CachedResult, EvalCache
 from flowpo.metrics import corpus_score, parse_entities, score_example
+from flowpo.metrics.callables import MetricCall
 from flowpo.models.base import TargetLM
 from flowpo.prompt import TEXT_SLOT, Prompt
 from flowpo.run.tracing import span
@@ -88,8 +89,14 @@ class Evaluator:
         mode: Mode = "auto",
         max_new_tokens: int = 32,
         chunk_size: int = 64,
+        metric: MetricCall | None = None,
     ) -> None:
-        """Bind a task, a model, a cache and a scoring mode."""
+        """Bind a task, a model, a cache and a scoring mode.
+
+        ``metric`` (a checked Python metric, :func:`flowpo.metrics.callables.as_metric`)
+        replaces the task's metric: every example's output is scored by it, cached or
+        not (the cache keeps outputs), and its feedback goes with the result.
+        """
         self.task = task
         self.model = model
         self.cache = cache if cache is not None else EvalCache()
@@ -104,6 +111,7 @@ class Evaluator:
         self.mode = mode
         self.max_new_tokens = max_new_tokens
         self.chunk_size = chunk_size
+        self.metric = metric
         self.budget = Budget()
 
     def _words(self, prompt: Prompt) -> list[str]:
@@ -198,6 +206,9 @@ class Evaluator:
             if prompt.calibrate:
                 rows = calibrate(rows, await self._content_free(prompt, prefix))
             return self._from_rows(rows, examples)
+        generate_for = getattr(self.model, "generate_for", None)  # a program with named prompts
+        if generate_for is not None:
+            return self._from_texts(await generate_for(prompt, suffixes), examples)
         texts = await self.model.generate(prefix, suffixes, max_new_tokens=self.max_new_tokens)
         return self._from_texts(texts, examples)
 
@@ -262,6 +273,8 @@ class Evaluator:
         """Turn a generation into an answer: the first non-empty line (entities parsed)."""
         if self.task.metric == "entity_f1":
             return parse_entities(text, list(self.task.labels) or [])
+        if getattr(self.model, "raw_output", False):  # a chat program: its whole answer
+            return text.strip()
         lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
         return lines[0] if lines else ""
 
@@ -280,6 +293,10 @@ class Evaluator:
         score, details = corpus_score(
             self.task.metric, preds, targets, list(self.task.labels) or None
         )
+        metric = self.metric  # a Python metric scores every output, cached or not
+        custom = [metric(ex, p) for ex, p in zip(examples, preds, strict=True)] if metric else []
+        if custom:
+            score = sum(s for s, _ in custom) / len(custom)
         if self.mode == "verbalizer":
             details["soft_score"] = soft_score(
                 [results[k].logprobs for k in keys],
@@ -291,13 +308,15 @@ class Evaluator:
                 ex.id,
                 results[k].prediction,
                 ex.target,
-                results[k].score,
+                custom[i][0] if custom else results[k].score,
                 results[k].logprobs,
                 k in hits,
+                custom[i][1] if custom else None,
             )
-            for ex, k in zip(examples, keys, strict=True)
+            for i, (ex, k) in enumerate(zip(examples, keys, strict=True))
         ]
-        return EvalResult(fp, self.task.metric, score, details, per, calls, len(hits), tokens)
+        name = "python" if custom else self.task.metric
+        return EvalResult(fp, name, score, details, per, calls, len(hits), tokens)
 
     async def aevaluate_many(
         self, prompts: Sequence[Prompt], examples: Sequence[Example]

@@ -8,24 +8,27 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
-from flowpo.config import OptimizeConfig
+from flowpo.config import OptimizeConfig, data_task
 from flowpo.evaluation import EvalCache, Evaluator
+from flowpo.evaluation.evaluator import Mode
 from flowpo.memory import MemoryStore, default_memory_dir, load_embedder
+from flowpo.metrics.callables import PYTHON_PREFIX, as_metric, registered_metric
+from flowpo.metrics.judge import judge_from_config
 from flowpo.models.base import TargetLM
 from flowpo.models.spec import load_target
 from flowpo.operators.actions import format_operators
 from flowpo.operators.base import Operator
 from flowpo.operators.registry import get_operator, operator_names
+from flowpo.programs import PROGRAM_TEMPLATE, load_program
 from flowpo.run.rundir import EVAL_CACHE
 from flowpo.search.scoring import Scorer
-from flowpo.tasks import resolve_task
 from flowpo.tasks.task import Task
 
 
@@ -63,12 +66,23 @@ def _build(config_json: str) -> Resources:
     config = OptimizeConfig(**json.loads(config_json))
     if config.run_dir is None:  # run.settings.prepare sets it before the graph runs
         raise ValueError("the run configuration has no run_dir")
-    task = resolve_task(
-        config.task, seed=config.data_seed, max_input_chars=config.max_input_chars
-    )
-    target = _target(config)
+    task = data_task(config)
+    mode: Mode = "auto"
+    if config.program:  # a chat program: the prompt is its system message
+        target: TargetLM = load_program(config.program, config.run_dir).target()
+        task, mode = replace(task, template=PROGRAM_TEMPLATE), "generate"
+    else:
+        target = _target(config)
     cache = EvalCache(Path(config.run_dir) / EVAL_CACHE)
-    evaluator = Evaluator(task, target, cache=cache, max_new_tokens=config.max_new_tokens)
+    metric = None
+    if (config.metric or "").startswith(PYTHON_PREFIX):  # flowpo.optimize(metric=<callable>)
+        metric = registered_metric(config.run_dir, config.metric or "")
+    judge = judge_from_config(config.metric, config.rubric)  # --metric judge:<spec>
+    if judge is not None:
+        metric = as_metric(judge, next(iter(task.splits.get("train") or []), None))
+    evaluator = Evaluator(
+        task, target, cache=cache, mode=mode, max_new_tokens=config.max_new_tokens, metric=metric
+    )
     names = (
         [n.strip() for n in config.operators.split(",")] if config.operators else operator_names()
     )

@@ -16,6 +16,7 @@ from flowpo.errors import ModelError
 from flowpo.models.base import TargetLM
 from flowpo.models.device import pick_device, pick_dtype
 from flowpo.models.embedded import EMBEDDED_NAME, embedded_gguf
+from flowpo.models.sequences import continuation_logprobs, label_token_ids
 
 KV = list[tuple[torch.Tensor, torch.Tensor]]
 
@@ -129,30 +130,58 @@ class LocalLM(TargetLM):
         return list(dict.fromkeys(x for x in out if x))
 
     def check_words(self, words: list[str]) -> None:
-        """Raise ``ModelError`` for a label word that is not one token, or a collision."""
-        ids = [self.word_token(w) for w in words]
-        if len(set(ids)) != len(ids):
-            raise ModelError(
-                f"two labels share one token: {words}",
-                field="verbalizers",
-                fix="give every label a different word",
-            )
+        """Raise ``ModelError`` for an empty label word or two labels with the same tokens.
+
+        A word of several tokens is fine: it is scored as a sequence
+        (:mod:`flowpo.models.sequences`).
+        """
+        label_token_ids(self.encode, words, self.model_id)
 
     # ---- scoring ------------------------------------------------------------------
     async def score_labels(
         self, prefix: str, texts: list[str], words: list[str]
     ) -> list[list[float]]:
-        """Return next-token log-probs of each label word after ``prefix + text``."""
-        word_ids = [self.word_token(w) for w in words]
-        return await asyncio.to_thread(self.score_sync, prefix, texts, word_ids)
+        """Return the log-prob of each label word after ``prefix + text``.
+
+        A one-token word is its next-token log-prob; a longer word is the sum of its
+        tokens' log-probs (see :mod:`flowpo.models.sequences` for the length handling).
+        """
+        seqs = label_token_ids(self.encode, words, self.model_id)
+        return await asyncio.to_thread(self.score_sequences, prefix, texts, seqs)
 
     @torch.inference_mode()
     def score_sync(
         self, prefix: str, texts: list[str], word_ids: list[int], *, use_cache: bool | None = None
     ) -> list[list[float]]:
-        """Score synchronously; ``use_cache=False`` runs the full text (the plain baseline)."""
+        """Score one-token words; ``use_cache=False`` runs the full text (the plain baseline)."""
+        return self.score_sequences(prefix, texts, [[i] for i in word_ids], use_cache=use_cache)
+
+    @torch.inference_mode()
+    def score_sequences(
+        self, prefix: str, texts: list[str], seqs: list[list[int]], *, use_cache: bool | None = None
+    ) -> list[list[float]]:
+        """Return ``[N][W]`` log-probs of each token sequence after ``prefix + text``."""
+        use_cache = self.prefix_cache if use_cache is None else use_cache
         rows = self.next_token_logprobs(prefix, texts, use_cache=use_cache)  # [N, V]
-        return rows[:, word_ids].tolist()
+        scores = rows[:, [s[0] for s in seqs]].float().cpu()
+        if any(len(s) > 1 for s in seqs):
+            prefix_ids = self.encode(prefix) if prefix else []
+            text_ids = [self.encode(t) for t in texts]
+            with self._lock:
+                kv = self._prefix_kv(prefix, prefix_ids) if use_cache and prefix_ids else None
+
+                def hidden(inputs: list[list[int]]) -> torch.Tensor:
+                    self.stats.calls += 1
+                    self.stats.tokens_in += sum(len(s) for s in inputs)
+                    if kv is not None:
+                        return self._hidden(kv, len(prefix_ids), inputs)[0]
+                    states = self._hidden(None, 0, [prefix_ids + s for s in inputs])[0]
+                    return states[:, len(prefix_ids) :]
+
+                scores += continuation_logprobs(
+                    hidden, self.model.lm_head, text_ids, seqs, self.batch_size
+                )
+        return scores.tolist()
 
     @torch.inference_mode()
     def next_token_logprobs(
@@ -246,27 +275,38 @@ class LocalLM(TargetLM):
 
     def _forward_cached(self, kv: KV, plen: int, suffixes: list[list[int]]) -> torch.Tensor:
         """Run only the examples' tokens on top of the shared prefix cache; [B, V] logits."""
+        hidden, lengths = self._hidden(kv, plen, suffixes)
+        return self._last_logits(hidden, lengths, len(suffixes), suffixes)
+
+    def _forward_full(self, inputs: list[list[int]]) -> torch.Tensor:
+        """Run whole inputs (no prefix reuse); [B, V] logits at each last real token."""
+        hidden, lengths = self._hidden(None, 0, inputs)
+        return self._last_logits(hidden, lengths, len(inputs), inputs)
+
+    def _hidden(
+        self, kv: KV | None, plen: int, seqs: list[list[int]]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``[B, T, H]`` hidden states of right-padded ``seqs`` and their lengths.
+
+        With ``kv`` the sequences continue the shared prefix cache (``plen`` tokens).
+        Right padding needs no mask: causal attention never lets a real token see a pad.
+        """
         from transformers import DynamicCache
 
-        batch = len(suffixes)
-        ids, lengths = self._pad_right(suffixes)
+        ids, lengths = self._pad_right(seqs)
+        if kv is None:
+            return self.model.model(input_ids=ids, use_cache=False).last_hidden_state, lengths
+        batch = len(seqs)
         cache = DynamicCache(
             ddp_cache_data=[
                 (k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v in kv
             ]
         )
-        # Right padding needs no mask: causal attention never lets a real token see a pad.
         positions = torch.arange(plen, plen + ids.shape[1], device=self.device).expand(batch, -1)
         hidden = self.model.model(
             input_ids=ids, past_key_values=cache, position_ids=positions, use_cache=True
-        ).last_hidden_state  # [B, T, H]
-        return self._last_logits(hidden, lengths, batch, suffixes)
-
-    def _forward_full(self, inputs: list[list[int]]) -> torch.Tensor:
-        """Run whole inputs (no prefix reuse); [B, V] logits at each last real token."""
-        ids, lengths = self._pad_right(inputs)
-        hidden = self.model.model(input_ids=ids, use_cache=False).last_hidden_state
-        return self._last_logits(hidden, lengths, len(inputs), inputs)
+        ).last_hidden_state
+        return hidden, lengths
 
     def _last_logits(
         self, hidden: torch.Tensor, lengths: torch.Tensor, batch: int, seqs: list[list[int]]

@@ -153,6 +153,15 @@ class RemoteLM(TargetLM):
                     field="words",
                     fix="give every label a non-empty verbalizer word",
                 )
+        several = [w for w in words if len(w.split()) > 1]
+        if several and not getattr(self, "_warned_words", False):
+            self._warned_words = True
+            log.warning(
+                "%s: label words %s are several words; a remote target is scored on the first "
+                "token only (give one-token words, or a local target, which scores sequences)",
+                self.model_id,
+                several,
+            )
 
     async def score_labels(
         self, prefix: str, texts: list[str], words: list[str]

@@ -82,6 +82,8 @@ class BadCase:
     """The example's formatted input."""
     prediction: Any
     target: Any
+    feedback: str | None = None
+    """A Python metric's feedback on the prediction, if it gave any."""
 
 
 @dataclass

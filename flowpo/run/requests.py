@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from flowpo.config import OptimizeConfig, make_config
+from flowpo.config import OptimizeConfig, data_task, make_config
 from flowpo.errors import ConfigError, DataError
 from flowpo.models.spec import DEFAULT_MODEL
 from flowpo.run.rundir import CONFIG_FILE
-from flowpo.tasks import resolve_task, task_spec
+from flowpo.tasks import task_spec
 from flowpo.tasks.reading import FILE_SUFFIXES
 
 INPUT_KEYS = ("task", "examples", "config")
@@ -102,6 +102,7 @@ def check_request(
         )
     requested = _requested(context, request.get("config") or {})
     fields = {**(defaults or {}), **requested}
+    _refuse_program(context, request.get("config") or {})
     task, examples = request.get("task"), request.get("examples")
     if task is not None and examples is not None:
         raise ConfigError(
@@ -172,11 +173,24 @@ def prepare_request(
         config = config.model_copy(update={"task": str(path)})
     config = config.model_copy(update={"run_dir": run_dir})
     try:
-        resolve_task(config.task, seed=config.data_seed)
+        data_task(config)  # with the request's data options (input/target fields, ...)
     except DataError as e:
         field = "examples" if Path(config.task).name == EXAMPLES_FILE else "task"
         raise DataError(e.what, where=e.where, field=e.field or field, fix=e.fix) from None
     return config
+
+
+def _refuse_program(context: Any, overrides: Mapping[str, Any]) -> None:
+    """A program is code imported by name: only the graph's defaults may name one."""
+    from_context = context if isinstance(context, Mapping) else {}
+    if isinstance(context, OptimizeConfig):
+        from_context = {"program": context.program}
+    if overrides.get("program") or from_context.get("program"):
+        raise ConfigError(
+            "a request may not name a program (it would import code on the server)",
+            field="program",
+            fix="set the program in the graph's defaults: create_graph({'program': ...})",
+        )
 
 
 def _check_examples(examples: Any) -> None:

@@ -26,8 +26,11 @@ from langgraph.types import Command
 from flowpo.config import OptimizeConfig, make_config
 from flowpo.errors import ConfigError, DataError, ModelError, RunStopped
 from flowpo.graphs.optimizer import build
+from flowpo.metrics.judge import check_judge
 from flowpo.run.baseline import resume_baseline, run_baseline
+from flowpo.run.inline import attach_inline, attach_resume, take_inline
 from flowpo.run.outputs import close_run
+from flowpo.run.result import OptimizeResult
 from flowpo.run.rundir import CHECKPOINTS
 from flowpo.run.settings import load_config, prepare
 from flowpo.run.tracing import GRAPH_RUN_NAME, RunCollector, live_tracers
@@ -45,7 +48,7 @@ async def aoptimize(
     control: RunControl | None = None,
     on_review: Reviewer | None = None,
     **overrides: Any,
-) -> dict[str, Any]:
+) -> OptimizeResult:
     """Optimize a prompt; return the final result (also written to the run directory).
 
     A graph method runs the LangGraph loop; a baseline (``opro``, ...) runs
@@ -57,19 +60,27 @@ async def aoptimize(
         control: ``control.request_drain()`` stops the run after the step in progress
             (its checkpoint saved): see :func:`drain_on_sigint`.
         on_review: With ``approve`` on, answers each review request (else the run pauses).
-        **overrides: Any :class:`OptimizeConfig` field, e.g. ``task="sst2"``.
+        **overrides: Any :class:`OptimizeConfig` field, e.g. ``task="sst2"``; also
+            ``examples=[{"input": ..., "target": ..., "split": ...}, ...]`` (instead of a
+            task) and ``metric=<callable>`` (see :mod:`flowpo.run.inline`).
+
+    Returns:
+        The result dict (``result["final"]["test"]``) with ``.prompt``, ``.scores``,
+        ``.costs`` and ``.run_dir`` (:class:`~flowpo.run.result.OptimizeResult`).
 
     Raises:
         RunStopped: A drain was requested; ``flowpo resume`` continues the run.
         ModelError: A model failed for good (retries spent); the run is resumable too.
     """
+    inline = take_inline(overrides)
     if config is None:
         config = cast(OptimizeConfig, make_config(OptimizeConfig, **overrides))
     elif overrides:
         config = config.model_copy(update=overrides)
-    config = prepare(config)
+    check_judge(config.metric, config.rubric)  # before any run directory is made
+    config = prepare(attach_inline(config, inline))
     if not config.method_spec.graph:  # a baseline: a budgeted search, no graph
-        return await run_baseline(config, on_event=on_event, control=control)
+        return OptimizeResult(await run_baseline(config, on_event=on_event, control=control))
     run_dir = Path(str(config.run_dir))
     if (run_dir / CHECKPOINTS).exists():
         raise ConfigError(
@@ -78,7 +89,7 @@ async def aoptimize(
             field="run_dir",
             fix=f"continue it with 'flowpo resume {run_dir}'",
         )
-    return await _stream(config, {}, on_event, control, on_review)
+    return OptimizeResult(await _stream(config, {}, on_event, control, on_review))
 
 
 async def aresume(
@@ -88,7 +99,9 @@ async def aresume(
     control: RunControl | None = None,
     on_review: Reviewer | None = None,
     decision: Any = None,
-) -> dict[str, Any]:
+    metric: Callable[..., Any] | None = None,
+    program: Any = None,
+) -> OptimizeResult:
     """Continue a stopped, killed or paused run from its last checkpoint.
 
     Args:
@@ -97,17 +110,23 @@ async def aresume(
         control: Stops the run after the step in progress (see :func:`drain_on_sigint`).
         on_review: Answers review requests (``approve`` on).
         decision: The answer to the review the run is paused at, if any.
+        metric: The run's Python metric, when it was started with ``metric=<callable>``
+            (``config.yaml`` cannot hold a function; without it the resume stops with a
+            ``ConfigError`` naming the field ``metric``).
+        program: The run's chain, when it was started with ``program=<chain>`` (the same
+            rule as ``metric``; the field is ``program``).
     """
     config = load_config(Path(run_dir))
+    attach_resume(config, metric, program)  # a Python metric or program given again
     if not config.method_spec.graph:  # a baseline keeps no checkpoint
-        return await resume_baseline(config, on_event=on_event, control=control)
+        return OptimizeResult(await resume_baseline(config, on_event=on_event, control=control))
     if config.checkpointer is None and not (Path(run_dir) / CHECKPOINTS).is_file():
         raise DataError(
             "the run has no checkpoint yet",
             where=str(run_dir),
             fix="start it again with 'flowpo optimize'",
         )
-    return await _stream(config, None, on_event, control, on_review, decision)
+    return OptimizeResult(await _stream(config, None, on_event, control, on_review, decision))
 
 
 async def _stream(
@@ -192,7 +211,7 @@ async def _start(
         )
     snapshot = await graph.aget_state(thread)
     if not snapshot.next and snapshot.values.get("result"):
-        return dict(snapshot.values["result"])  # finished already
+        return {**snapshot.values["result"], "run_dir": str(config.run_dir)}  # finished already
     if snapshot.interrupts and decision is None and on_review is not None:
         decision = on_review(snapshot.interrupts[0].value)
     if snapshot.interrupts and decision is not None:
@@ -251,7 +270,7 @@ def optimize(
     control: RunControl | None = None,
     on_review: Reviewer | None = None,
     **overrides: Any,
-) -> dict[str, Any]:
+) -> OptimizeResult:
     """Optimize a prompt (sync wrapper of :func:`aoptimize`)."""
     return asyncio.run(
         aoptimize(config, on_event=on_event, control=control, on_review=on_review, **overrides)
@@ -265,11 +284,19 @@ def resume(
     control: RunControl | None = None,
     on_review: Reviewer | None = None,
     decision: Any = None,
-) -> dict[str, Any]:
+    metric: Callable[..., Any] | None = None,
+    program: Any = None,
+) -> OptimizeResult:
     """Resume a run (sync wrapper of :func:`aresume`)."""
     return asyncio.run(
         aresume(
-            run_dir, on_event=on_event, control=control, on_review=on_review, decision=decision
+            run_dir,
+            on_event=on_event,
+            control=control,
+            on_review=on_review,
+            decision=decision,
+            metric=metric,
+            program=program,
         )
     )
 

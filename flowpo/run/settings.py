@@ -15,7 +15,12 @@ from flowpo.run.rundir import CONFIG_FILE, write_atomic
 def default_run_dir(config: OptimizeConfig) -> Path:
     """Return ``runs/<task>-<method>-<time>`` for a config without a run directory."""
     name = Path(config.task).stem if Path(config.task).suffix else config.task
-    return Path("runs") / f"{name}-{config.method}-{time.strftime('%Y%m%d-%H%M%S')}"
+    base = Path("runs") / f"{name}-{config.method}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = base, 1
+    while path.exists():  # two runs started within one second get two directories
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
 
 
 def prepare(config: OptimizeConfig) -> OptimizeConfig:

@@ -44,8 +44,8 @@ async def preflight(config: OptimizeConfig) -> None:
 
         ensure_ray(config.ray_address, num_cpus=config.ray_workers)
     if parse_spec(config.model).provider != "local":
-        from flowpo.tasks import resolve_task
+        from flowpo.config import data_task
 
-        task = resolve_task(config.task, seed=config.data_seed)
+        task = data_task(config)
         if task.kind == "classification":
             await check_remote_logprobs(config.model)

@@ -139,7 +139,11 @@ def label_word_candidates(
 async def best_label_words(
     lm: Any, task: Any, prompt: Prompt, train: list[Any], soft_weight: float
 ) -> dict[str, str]:
-    """Return the label words that score ``prompt``'s frame best on ``train``.
+    """Return the one-token label words that score ``prompt``'s frame best on ``train``.
+
+    Multi-token label words (scored as sequences by the evaluator) are not candidates
+    here: the search may replace them with one-token words, and the caller keeps the
+    replacement only when it scores better.
 
     Reads the target's next-token log-probs of the same prefix and texts the evaluator
     scores, so after the prompt was evaluated the rows come from the model's memo and the
@@ -152,6 +156,8 @@ async def best_label_words(
     gold = np.array([labels.index(e.target) for e in train])
     current = {**task.verbalizers, **(prompt.verbalizers or {})}
     candidates = label_word_candidates(lm, logp, gold, labels, current)
+    if not all(candidates):  # e.g. a multi-token label with no one-token variant: keep it
+        return {lab: current[lab] for lab in labels}
     ids, _ = search(logp, gold, [[t for t, _ in c] for c in candidates], soft_weight)
     return {lab: dict(c)[t] for lab, c, t in zip(labels, candidates, ids, strict=True)}
 

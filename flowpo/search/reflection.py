@@ -55,6 +55,8 @@ def _case_message(task: Task, prompt_text: str, case: BadCase) -> str:
             data_block("input", case.text),
             "Expected answer: " + data_block("expected", answer_text(task, case.target)),
             "The model's answer: " + data_block("answer", answer_text(task, case.prediction)),
+            *(["The metric's feedback: " + data_block("feedback", case.feedback)]
+              if case.feedback else []),
             "",
             "Why did the model give this wrong answer? Answer in one or two sentences.",
         ]
@@ -119,13 +121,15 @@ def select_bad_cases(
     rng: random.Random,
     *,
     scores: Sequence[float] | None = None,
+    feedback: Sequence[str | None] | None = None,
 ) -> list[BadCase]:
     """Return up to ``k`` wrong predictions, taken round-robin across the gold labels.
 
     A prediction is wrong when its per-example ``scores`` entry is below 1 (if given),
     else when it differs from the target and every accepted answer (case and spacing
     ignored). Label order and the order within each label are shuffled with ``rng``,
-    so the choice is deterministic given the generator's state.
+    so the choice is deterministic given the generator's state. ``feedback`` (a Python
+    metric's text per example) goes with each chosen case to the reflector.
     """
     if not len(examples) == len(predictions) == len(targets):
         raise ValueError("examples, predictions and targets must have the same length")
@@ -135,7 +139,8 @@ def select_bad_cases(
     for i, (ex, pred, gold) in enumerate(zip(examples, predictions, targets, strict=True)):
         wrong = scores[i] < 1.0 if scores is not None else _is_wrong(ex, pred, gold)
         if wrong:
-            case = BadCase(ex, task.format_input(ex), pred, gold)
+            note = feedback[i] if feedback is not None else None
+            case = BadCase(ex, task.format_input(ex), pred, gold, note)
             groups.setdefault(answer_text(task, gold), []).append(case)
     keys = sorted(groups)
     rng.shuffle(keys)

@@ -1,5 +1,6 @@
 """The real embedded model: prefix cache, result cache, verbalizer checks, generation."""
 
+import asyncio
 import json
 
 import numpy as np
@@ -48,13 +49,20 @@ def test_second_evaluation_costs_zero_model_calls(embedded, tmp_path):
     assert [r.label_logprobs for r in second.examples] == [r.label_logprobs for r in first.examples]
 
 
-def test_multi_token_verbalizer_is_refused_with_alternatives(embedded):
-    with pytest.raises(ModelError) as e:
-        embedded.check_words(["(a)", "no"])
-    msg = str(e.value)
-    assert "'(a)'" in msg and "verbalizers" in msg and "candidates" in msg
+def test_multi_token_verbalizers_are_scored_as_sequences(embedded):
+    embedded.check_words(["(a)", "no"])  # several tokens: accepted, scored as a sequence
     with pytest.raises(ModelError, match="share one token"):
         embedded.check_words(["yes", "yes"])
+    with pytest.raises(ModelError) as e:
+        embedded.word_token("(a)")  # the one-token helper still says what to use instead
+    assert "'(a)'" in str(e.value) and "candidates" in str(e.value)
+    prefix, texts = "Is this review positive?", [" Input : a great film Output:"]
+    words = ["very positive", "very negative", "yes"]
+    got = asyncio.run(embedded.score_labels(prefix, texts, words))[0]
+    seqs = [embedded.encode(" " + w) for w in words]
+    full = embedded.score_sequences(prefix, texts, seqs, use_cache=False)[0]
+    assert np.allclose(got, full, atol=1e-3) and got[0] != got[1]
+    assert got[2] == pytest.approx(embedded.score_sync(prefix, texts, seqs[2])[0][0], abs=1e-4)
 
 
 def test_generation_mode_and_chat_model_produce_text(embedded):
