@@ -141,6 +141,23 @@ class OptimizeConfig(FaultOptions, BaseSettings):
     optimizer: Literal["msgd", "msgd-rl"] = Field(
         "msgd-rl", description="Operator-selector update: MSGD (eq. 3) or SARSA (eq. 7)."
     )
+    selector: Literal["learnt", "uniform", "prior"] = Field(
+        "learnt",
+        description="How edits are drawn: from the learnt Q table, uniformly over the valid "
+        "(section, operator) cells, or from the starting prior without learning (the two "
+        "ablation baselines of the learnt selector).",
+    )
+    sarsa_credit: Literal["action", "epoch"] = Field(
+        "action",
+        description="SARSA reward: each action's own gain, paired with the action taken next "
+        "from the prompt it made; or the paper's epoch-mean gain for every action.",
+    )
+    msgd_floor: float | None = Field(
+        None,
+        gt=0,
+        description="Least parent score MSGD divides a gain by (default 1/|train|; the "
+        "paper's 1e-8 lets one gain from a zero parent multiply Q by millions).",
+    )
     start: Literal["manual", "scratch", "template"] = Field(
         "manual",
         description="Initial "

@@ -20,7 +20,7 @@ from flowpo.evaluation import EvalCache, Evaluator
 from flowpo.memory import MemoryStore, default_memory_dir, load_embedder
 from flowpo.models.base import TargetLM
 from flowpo.models.spec import load_target
-from flowpo.operators.actions import format_operators
+from flowpo.operators.actions import Cell, format_operators, run_offers, valid_cells
 from flowpo.operators.base import Operator
 from flowpo.operators.registry import get_operator, operator_names
 from flowpo.run.rundir import EVAL_CACHE
@@ -40,6 +40,20 @@ class Resources:
     operators: dict[str, Operator]
     run_dir: Path
     memory: MemoryStore | None = None
+
+    def cells(self, config: OptimizeConfig, rows: list[str], operators: list[str]) -> list[Cell]:
+        """Return the valid (row, operator) cells of this run (what the selector may draw)."""
+        have = run_offers(
+            rows=rows,
+            classification=self.task.kind == "classification",
+            mode=self.evaluator.mode,
+            label_scores=hasattr(self.target, "next_token_logprobs"),
+            llm=self.llm is not None,
+            demonstrations=bool(self.task.splits.get("pool") or self.task.splits.get("train")),
+            memory=self.memory is not None,
+            reflection=config.reflect_cases > 0,
+        )
+        return valid_cells(rows, operators, have)
 
     def scorer(self, config: OptimizeConfig) -> Scorer:
         """Return what the scoring functions of :mod:`flowpo.search.scoring` need."""

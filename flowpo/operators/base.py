@@ -5,7 +5,7 @@ candidate prompts. LLM output is extracted robustly and rejected when it is empt
 unchanged, too long, or would break the template: a rejection is a failed action,
 never a crash and never a corrupted prompt.
 
-Each operator class declares what it edits (``writes``, ``owns_row``) and what it needs
+Each operator class declares what it edits (``writes``) and what it needs
 (``needs``, ``uses``); :mod:`flowpo.operators.actions` derives the selector's action
 table from these declarations. This module imports no operator family: the families
 import it, and :mod:`flowpo.operators.registry` imports them all.
@@ -62,8 +62,24 @@ BAD_CASES = "bad_cases"
 """Need: wrong predictions of the best prompt (``bad_cases``)."""
 REFLECTION = "reflection"
 """Need: the reflected reasons of the best prompt's bad cases (``reflection``)."""
+GENERATION = "generation"
+"""Need: a task scored on generated text (not on label-word scores), so reasoning is read."""
+LABEL_SECTIONS = "label_sections"
+"""Need: per-label definition sections in the prompt (``label: <name>`` rows)."""
 NEEDS = frozenset(
-    {LLM, LABELS, VERBALIZER, DEMONSTRATIONS, BEAM, HISTORY, MEMORY, BAD_CASES, REFLECTION}
+    {
+        LLM,
+        LABELS,
+        VERBALIZER,
+        GENERATION,
+        DEMONSTRATIONS,
+        BEAM,
+        HISTORY,
+        MEMORY,
+        BAD_CASES,
+        REFLECTION,
+        LABEL_SECTIONS,
+    }
 )
 """Every value ``Operator.needs`` and ``Operator.uses`` may hold."""
 
@@ -151,8 +167,6 @@ class Operator(ABC):
         writes: The one section or prompt part the operator always edits, whichever
             section was drawn (the action is bound to it); ``None`` when the drawn
             section steers the edit.
-        owns_row: The Q-table row (``frame`` or ``label_words``) only this operator can
-            edit: other operators drawn on that row are redirected to it.
         needs: What the operator cannot produce a prompt without (values of ``NEEDS``).
         uses: What the operator uses when available but can do without.
         needs_llm: Whether ``needs`` holds ``"llm"`` (derived, do not set).
@@ -161,7 +175,6 @@ class Operator(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     writes: ClassVar[str | None] = None
-    owns_row: ClassVar[str | None] = None
     needs: ClassVar[frozenset[str]] = frozenset()
     uses: ClassVar[frozenset[str]] = frozenset()
     needs_llm: ClassVar[bool] = False

@@ -53,7 +53,6 @@ class Frame(Operator):
     name = "frame"
     description = "Change the frame around the input (e.g. 'Review: {text}\\nSentiment:')."
     writes = FRAME
-    owns_row = FRAME
     uses = frozenset({LLM})
 
     async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
@@ -96,7 +95,6 @@ class LabelWords(Operator):
     name = "label_words"
     description = "Search one-token label words (names, variants, the target's own favourites)."
     writes = LABEL_WORDS
-    owns_row = LABEL_WORDS
     needs = frozenset({LABELS, VERBALIZER})
 
     async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:

@@ -5,7 +5,7 @@ import pytest
 from flowpo.config import OptimizeConfig, make_config
 from flowpo.errors import ConfigError
 from flowpo.graphs.optimizer import after_evaluate, after_sample, builder
-from flowpo.operators.actions import bind
+from flowpo.operators.actions import valid_cells
 
 
 def test_gflowpo_loops_evaluate_sample_and_others_keep_their_edits():
@@ -20,8 +20,11 @@ def test_gflowpo_loops_evaluate_sample_and_others_keep_their_edits():
 
 
 def test_gfn_operator_writes_the_task_section():
-    assert bind("format", "gfn", ["gfn", "refine"]) == ("task", "gfn")
-    assert bind("task", "gfn", ["gfn"]) == ("task", "gfn")
+    assert valid_cells(["task", "format"], ["gfn", "refine"], {"llm"}) == [
+        ("task", "gfn"),
+        ("task", "refine"),
+        ("format", "refine"),
+    ]
 
 
 def test_method_choices_and_defaults():
