@@ -81,7 +81,7 @@ def run(env: Any, name: str, method: str, seed: int, budget: int) -> dict[str, A
     import dspy
     import torch
 
-    from bench.run import test_examples
+    from bench.common import test_examples
     from flowpo.metrics import score_example
     from flowpo.model_server.server import start_server
     from flowpo.models.local import LocalLM

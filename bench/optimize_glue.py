@@ -20,8 +20,8 @@ from pathlib import Path
 from flowpo.evaluation import EvalCache, Evaluator
 from flowpo.graphs.resources import resources
 from flowpo.prompt import Prompt
-from flowpo.run.rundir import load_config
 from flowpo.run.runner import optimize
+from flowpo.run.settings import load_config
 from flowpo.tasks.manual import manual_prompt
 
 

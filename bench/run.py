@@ -6,10 +6,12 @@ and label words frozen, and the same budget of target-LM example evaluations on 
 The final prompt is chosen on dev and scored on test once (in the quick profile, on a
 fixed seeded sample of the test split, the same for every method).
 
-Methods: manual, fewshot, ape, opro, protegi (flowpo/baselines), promptflow-msgd and
-promptflow-msgd-rl (flowpo.optimize), gflowpo and hybrid (when this build's
-OptimizeConfig offers them), dspy-copro and dspy-mipro (bench/dspy_peer.py; they need
-dspy and an OpenAI-compatible server of the embedded model).
+Methods (bench/common.py, from flowpo's one registry, flowpo.methods): the baselines
+manual, fewshot, ape, opro, protegi (flowpo/baselines, run here on a fresh model per
+cell), the graph methods promptflow-msgd and promptflow-msgd-rl (PromptFlow with either
+selector update), gflowpo and hybrid (flowpo.optimize); and, bench-only, dspy-copro and
+dspy-mipro (bench/dspy_peer.py; they need dspy and an OpenAI-compatible server of the
+embedded model).
 
 Resumable: every finished (task, method, seed, budget) cell is appended to the results
 JSON at once; a re-run skips finished cells.
@@ -27,22 +29,35 @@ import argparse
 import asyncio
 import json
 import os
-import platform
-import random
 import shutil
 import statistics
 import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-ROOT = Path(__file__).resolve().parent
-RESULTS = ROOT / "results"
-RUNS = Path("runs") / "bench"
+from bench.common import (  # noqa: E402 - after the path is set
+    BASELINE_METHODS,
+    DSPY_METHODS,
+    FLOWPO_METHODS,
+    METHODS,
+    MODEL,
+    RESULTS,
+    RUNS,
+    cell_key,
+    flowpo_method,
+    load_results,
+    machine,
+    mean_std,
+    save_cell,
+    setting,
+    test_examples,
+    write_benchmarks,
+)
 
 GLUE = ["sst2", "mrpc", "rte", "qnli", "mnli", "snli"]
 II = [
@@ -50,10 +65,6 @@ II = [
     "num_to_verbal", "rhymes", "sentence_similarity", "singular_to_plural", "synonyms",
     "translation_en-de", "translation_en-fr",
 ]
-BASELINE_METHODS = ["manual", "fewshot", "ape", "opro", "protegi"]
-FLOWPO_METHODS = ["promptflow-msgd", "promptflow-msgd-rl", "gflowpo", "hybrid"]
-DSPY_METHODS = ["dspy-copro", "dspy-mipro"]
-METHODS = BASELINE_METHODS + FLOWPO_METHODS + DSPY_METHODS
 
 PROFILES: dict[str, dict[str, Any]] = {
     "quick": {
@@ -76,64 +87,11 @@ PROFILES: dict[str, dict[str, Any]] = {
         "max_new_tokens": 32,
     },
 }
-MODEL = "local:smollm2-135m"
 NOT_AVAILABLE = "not available in this build"
 GFN_BENCH = {"gfn_batch_size": 4, "gfn_grad_accum": 1, "gfn_steps_per_epoch": 1}
 
 
 # ---- cells ------------------------------------------------------------------------------
-def cell_key(c: dict[str, Any]) -> str:
-    return f"{c['task']}|{c['method']}|{c['seed']}|{c['budget']}"
-
-
-def load_results(path: Path) -> dict[str, Any]:
-    if path.is_file():
-        data: dict[str, Any] = json.loads(path.read_text())
-        return data
-    return {"cells": []}
-
-
-def save_cell(path: Path, cell: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
-    """Merge one finished cell into the results file (locked: several harnesses may run)."""
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        data = load_results(path)
-        data["meta"] = {**meta, **data.get("meta", {}), "updated": meta["updated"]}
-        key = cell_key(cell)
-        data["cells"] = [c for c in data["cells"] if cell_key(c) != key] + [cell]
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False))
-        tmp.replace(path)
-    return data
-
-
-def test_examples(task: Any, limit: int | None) -> list[Any]:
-    """Return the test split, or a fixed seeded sample of ``limit`` (same for every method)."""
-    test = list(task.split("test"))
-    if limit is None or limit >= len(test):
-        return test
-    idx = sorted(random.Random(0).sample(range(len(test)), limit))
-    return [test[i] for i in idx]
-
-
-def flowpo_methods_available() -> set[str]:
-    from flowpo.config import OptimizeConfig
-
-    offered = set(get_args(OptimizeConfig.model_fields["method"].annotation))
-    out = {"promptflow-msgd", "promptflow-msgd-rl"} if "promptflow" in offered else set()
-    return out | (offered & {"gflowpo", "hybrid"})
-
-
-def setting(profile: dict[str, Any], task: Any, key: str) -> Any:
-    """Return a profile setting, the generation tasks' own value when the profile has one."""
-    if task.kind == "generation" and key in profile.get("generation", {}):
-        return profile["generation"][key]
-    return profile[key]
-
-
 class Env:
     """What the cells of one harness process share: the test evaluator's cache, options."""
 
@@ -158,22 +116,24 @@ class Env:
 def run_baseline(env: Env, name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
     import torch
 
-    from flowpo.baselines import BASELINES, NEEDS_LLM, Search
+    from flowpo.baselines import Search
     from flowpo.evaluation import EvalCache, Evaluator
+    from flowpo.methods import get_method
     from flowpo.models.chat import LocalChatModel
     from flowpo.models.local import LocalLM
     from flowpo.tasks import resolve_task
 
+    baseline = get_method(method)
     torch.manual_seed(seed)
     task = resolve_task(name, seed=seed)
     target = LocalLM()  # a fresh instance: no memo shared with other cells
     ev = Evaluator(task, target, cache=EvalCache(),
                    max_new_tokens=setting(env.profile, task, "max_new_tokens"))
     llm = None
-    if method in NEEDS_LLM:  # flowpo's operator-LM settings
+    if baseline.needs_llm:  # flowpo's operator-LM settings
         llm = LocalChatModel(lm=LocalLM(), max_new_tokens=160, temperature=0.7, top_p=0.9)
     search = Search(ev, llm, budget_examples=budget, seed=seed)
-    res = asyncio.run(BASELINES[method](search))
+    res = asyncio.run(baseline.load()(search))
     test, n_test = env.score_test(task, res.prompt)
     return {
         "test": test, "test_n": n_test, "dev": res.dev, "train": res.train,
@@ -188,6 +148,7 @@ def run_baseline(env: Env, name: str, method: str, seed: int, budget: int) -> di
 def run_flowpo(env: Env, name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
     import torch
 
+    from flowpo.methods import get_method
     from flowpo.prompt import Prompt
     from flowpo.run.runner import optimize
     from flowpo.tasks import resolve_task
@@ -195,14 +156,13 @@ def run_flowpo(env: Env, name: str, method: str, seed: int, budget: int) -> dict
     torch.manual_seed(seed)
     run = RUNS / env.args.profile / f"{name}-{method}-s{seed}-b{budget}"
     shutil.rmtree(run, ignore_errors=True)
-    kwargs: dict[str, Any] = {}
-    if method.startswith("promptflow"):
-        kwargs.update(method="promptflow", optimizer=method.removeprefix("promptflow-"))
-    else:
+    base, kwargs = flowpo_method(method)
+    kwargs["method"] = base
+    if get_method(base).samples:
         # One GFlowPO step scores batch x accumulation prompts on the whole train split
         # (4 x 4 x 32 = 512 examples with the authors' defaults) and flowpo checks the
         # budget between epochs: one step of 4 prompts per epoch lets the budget stop it.
-        kwargs.update(method=method, **GFN_BENCH)
+        kwargs.update(GFN_BENCH)
     result = optimize(
         task=name, seed=seed, data_seed=seed, run_dir=run, budget_examples=budget,
         max_epochs=100, edit_format=False, use_memory=False, evaluate_test=False,
@@ -226,8 +186,6 @@ def run_flowpo(env: Env, name: str, method: str, seed: int, budget: int) -> dict
 
 def run_cell(env: Env, name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
     cell: dict[str, Any] = {"task": name, "method": method, "seed": seed, "budget": budget}
-    if method in FLOWPO_METHODS and method not in flowpo_methods_available():
-        return {**cell, "status": NOT_AVAILABLE}
     if method in DSPY_METHODS:
         from bench import dspy_peer
 
@@ -253,27 +211,6 @@ def run_cell(env: Env, name: str, method: str, seed: int, budget: int) -> dict[s
 
 
 # ---- report -----------------------------------------------------------------------------
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}, " \
-           f"Python {platform.python_version()}"
-
-
-def mean_std(xs: list[float]) -> str:
-    if not xs:
-        return "—"
-    if len(xs) == 1:
-        return f"{xs[0]:.3f} (1 seed)"
-    return f"{statistics.mean(xs):.3f} ± {statistics.stdev(xs):.3f}"
-
-
 def _avg(xs: list[Any]) -> str:
     xs = [x for x in xs if x is not None]
     return f"{statistics.mean(xs):.0f}" if xs else "—"
@@ -390,19 +327,6 @@ def plot(data: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
-
-
-def write_benchmarks(section: str, profile_name: str) -> None:
-    """Replace the profile's generated block in BENCHMARKS.md (markers around it)."""
-    path = ROOT.parent / "BENCHMARKS.md"
-    start, end = f"<!-- bench:{profile_name}:start -->", f"<!-- bench:{profile_name}:end -->"
-    text = path.read_text()
-    block = f"{start}\n{section}\n{end}"
-    if start in text and end in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.write_text(text)
 
 
 # ---- main -------------------------------------------------------------------------------

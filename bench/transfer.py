@@ -21,8 +21,9 @@ from typing import Any
 
 from flowpo.graphs.resources import resources
 from flowpo.prompt import Prompt
-from flowpo.run.rundir import CANDIDATES, HISTORY, load_config
+from flowpo.run.rundir import CANDIDATES, HISTORY
 from flowpo.run.runner import optimize
+from flowpo.run.settings import load_config
 
 KEPT = ("initial", "final", "epochs", "budget", "warm_start")
 

@@ -1,7 +1,8 @@
 """flowpo: train prompts like neural networks.
 
 The public API: tasks and examples, sectioned prompts, target models by spec string,
-the evaluator and its cache, metrics, configuration, and the error types.
+the evaluator and its cache, metrics, configuration, the search methods' registry, and
+the error types.
 
 Example:
     >>> import flowpo
@@ -13,6 +14,7 @@ from flowpo.config import EvalConfig, OptimizeConfig
 from flowpo.errors import ConfigError, DataError, FlowpoError, ModelError
 from flowpo.evaluation import Budget, EvalCache, Evaluator
 from flowpo.graphs.service import create_builder, create_graph
+from flowpo.methods import METHODS, Method, get_method
 from flowpo.metrics import METRICS, corpus_score, score_example
 from flowpo.models import DEFAULT_MODEL, TargetLM, load_target, parse_spec
 from flowpo.prompt import DEFAULT_TEMPLATE, Prompt, Section
@@ -25,6 +27,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_TEMPLATE",
+    "METHODS",
     "METRICS",
     "Budget",
     "ConfigError",
@@ -36,6 +39,7 @@ __all__ = [
     "Example",
     "ExampleResult",
     "FlowpoError",
+    "Method",
     "ModelError",
     "OptimizeConfig",
     "Prompt",
@@ -48,6 +52,7 @@ __all__ = [
     "corpus_score",
     "create_builder",
     "create_graph",
+    "get_method",
     "list_tasks",
     "load_target",
     "load_task",

@@ -112,7 +112,9 @@ def _report(result: dict[str, Any]) -> None:
     click.echo(f"stopped: {result.get('stop_reason')} after {result['epochs']} epochs")
     for split in ("train", "dev", "test"):
         if split in final:
-            click.echo(f"{split:5}  initial {init[split]:.4f}  ->  final {final[split]:.4f}")
+            click.echo(
+                f"{split:5}  initial {_num(init.get(split))}  ->  final {_num(final[split])}"
+            )
     b = result["budget"]
     click.echo(
         f"budget: {int(b.get('examples_scored', 0))} train examples scored, "
@@ -121,6 +123,11 @@ def _report(result: dict[str, Any]) -> None:
     )
     click.echo(usage_table(result.get("operator_usage", {})))
     click.echo(f"best prompt: {Path(result['run_dir']) / 'best_prompt.md'}")
+
+
+def _num(value: Any) -> str:
+    """Return a score with 4 decimals, or '-' for a prompt never scored on that split."""
+    return f"{value:.4f}" if isinstance(value, int | float) else "-"
 
 
 def _reviewer(config: OptimizeConfig) -> Callable[[dict[str, Any]], Any] | None:
@@ -168,8 +175,8 @@ def optimize_cmd(quiet: bool, **kwargs: Any) -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def resume_cmd(run_dir: Path, quiet: bool) -> None:
     """Continue a stopped or killed run; examples already scored are not scored again."""
-    from flowpo.run.rundir import load_config
     from flowpo.run.runner import resume
+    from flowpo.run.settings import load_config
 
     _run_and_report(load_config(run_dir), quiet, functools.partial(resume, run_dir))
 

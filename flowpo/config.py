@@ -12,7 +12,11 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flowpo.errors import ConfigError
+from flowpo.methods import DEFAULT_METHOD, METHODS, Method, get_method
 from flowpo.models.spec import DEFAULT_MODEL, parse_spec
+
+BASELINE_BUDGET_ROUNDS = 8
+"""A baseline run without ``budget_examples`` may score the train split this many times."""
 
 
 class FaultOptions(BaseModel):
@@ -132,11 +136,12 @@ class OptimizeConfig(FaultOptions, BaseSettings):
     task: str = Field(
         "sst2", description="Built-in task name (see 'flowpo tasks') or a JSONL/CSV data file."
     )
-    method: Literal["promptflow", "gflowpo", "hybrid"] = Field(
-        "promptflow",
-        description="Search method: PromptFlow's sectioned edits, GFlowPO's trained "
-        "prompt-LM alone (the prompt is one instruction), or hybrid (PromptFlow whose "
-        "selector may also pick the 'gfn' sampler for the task section).",
+    method: str = Field(
+        DEFAULT_METHOD,
+        description="Search method: "
+        + "; ".join(f"{m.name} = {m.description}" for m in METHODS.values())
+        + f". Baselines spend at most budget_examples (default {BASELINE_BUDGET_ROUNDS} x "
+        "the train split) and start from the manual prompt.",
     )
     optimizer: Literal["msgd", "msgd-rl"] = Field(
         "msgd-rl", description="Operator-selector update: MSGD (eq. 3) or SARSA (eq. 7)."
@@ -222,7 +227,9 @@ class OptimizeConfig(FaultOptions, BaseSettings):
         16, ge=1, description="Demonstrations the Few-Shot operator inserts (LM-BFF: 16)."
     )
     budget_examples: int | None = Field(
-        None, description="Most target-LM example evaluations (cache hits are free)."
+        None,
+        description="Most target-LM example evaluations (cache hits are free); none = no "
+        f"limit for graph methods, {BASELINE_BUDGET_ROUNDS} x the train split for baselines.",
     )
     budget_llm_calls: int | None = Field(None, description="Most operator-LM calls.")
     budget_seconds: float | None = Field(None, description="Most wall-clock seconds.")
@@ -339,6 +346,17 @@ class OptimizeConfig(FaultOptions, BaseSettings):
         if value is not None:
             parse_spec(value)
         return value
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, value: str) -> str:
+        get_method(value)  # unknown names fail with the list of known ones
+        return value
+
+    @property
+    def method_spec(self) -> Method:
+        """Return the registered :class:`~flowpo.methods.Method` this run uses."""
+        return get_method(self.method)
 
     @field_validator("checkpointer")
     @classmethod

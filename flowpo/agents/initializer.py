@@ -23,13 +23,13 @@ async def init(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
     update: dict[str, Any] = {"budget": {}}
     with timed(update):
         prompt, calls = await initial_prompt(
-            res.task, res.llm, start=config.start, method=config.method, prompt=config.prompt,
-            prompt_file=config.prompt_file,
+            res.task, res.llm, start=config.start, prompt=config.prompt,
+            prompt_file=config.prompt_file, instruction_only=config.method_spec.instruction_only,
         )
         if calls:
             update["budget"]["llm_calls"] = calls
         rows = policy_rows(prompt, res.task, edit_format=config.edit_format)
-        ops = sorted([*res.operators, *([GFN] if config.method == "hybrid" else [])])
+        ops = sorted([*res.operators, *([GFN] if config.method_spec.sampler_action else [])])
         q = QTable.prior(rows, ops, res.cells(config, rows, ops))
         if res.memory is not None:
             q, used = warm_start(

@@ -31,7 +31,7 @@ async def sample(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dic
     config = runtime.context
     plan = state.get("plan", [])
     steps = [p for p in plan if p["operator"] == GFN]
-    if config.method != "gflowpo" and not steps:
+    if not config.method_spec.instruction_only and not steps:
         return {}  # promptflow never samples; hybrid only for planned gfn actions
     res = resources(config)
     epoch = state.get("epoch", 0) + 1

@@ -2,33 +2,22 @@
 
 Each baseline takes a :class:`~flowpo.baselines.common.Search` (the evaluator, the
 operator LM and a budget of target-LM example evaluations), stops within the budget and
-returns the prompt it chose on dev. ``BASELINES`` maps their names to their entry points.
+returns the prompt it chose on dev. They are registered in :mod:`flowpo.methods` and run
+from ``flowpo optimize --method opro`` like any method (:mod:`flowpo.run.baseline`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from flowpo.baselines.ape import run_ape
 from flowpo.baselines.common import BaselineResult, Search, Trial
-from flowpo.baselines.opro import run_opro
-from flowpo.baselines.protegi import run_protegi
-from flowpo.baselines.simple import run_fewshot, run_manual
 from flowpo.evaluation import BudgetSpent
+from flowpo.methods import METHODS, Baseline
 
-Baseline = Callable[[Search], Awaitable[BaselineResult]]
+BASELINES: dict[str, Baseline] = {m.name: m.load() for m in METHODS.values() if not m.graph}
+"""Baselines by name, a view of :data:`flowpo.methods.METHODS` (the one registry);
+``manual`` and ``fewshot`` search nothing (no budget spent)."""
 
-BASELINES: dict[str, Baseline] = {
-    "manual": run_manual,
-    "fewshot": run_fewshot,
-    "ape": run_ape,
-    "opro": run_opro,
-    "protegi": run_protegi,
-}
-"""Baselines by name; ``manual`` and ``fewshot`` search nothing (no budget spent)."""
-
-NEEDS_LLM = frozenset({"ape", "opro", "protegi"})
-"""Baselines that call the operator LM."""
+NEEDS_LLM = frozenset(m.name for m in METHODS.values() if not m.graph and m.needs_llm)
+"""Baselines that call the operator LM (``Method.needs_llm``)."""
 
 __all__ = [
     "BASELINES",

@@ -26,23 +26,29 @@ from flowpo.agents.sampler import sample
 from flowpo.agents.selector import select
 from flowpo.config import OptimizeConfig
 from flowpo.graphs.state import OptimizerState
+from flowpo.methods import DEFAULT_METHOD, Method, get_method
+
+
+def _method(state: OptimizerState) -> Method:
+    """Return the run's registered method (its flags route the graph)."""
+    return get_method(state.get("method") or DEFAULT_METHOD)
 
 
 def after_evaluate(state: OptimizerState) -> Literal["reflect", "sample", "finalize"]:
     """Go on with another epoch unless ``evaluate`` recorded a reason to stop."""
     if state.get("stop_reason"):
         return "finalize"
-    return "sample" if state.get("method") == "gflowpo" else "reflect"
+    return "reflect" if _method(state).edits else "sample"
 
 
 def after_sample(state: OptimizerState) -> Literal["edit", "evaluate"]:
-    """GFlowPO alone scores its samples next; the other methods still run their edits."""
-    return "evaluate" if state.get("method") == "gflowpo" else "edit"
+    """A method without edits (GFlowPO alone) scores its samples next; the others edit."""
+    return "edit" if _method(state).edits else "evaluate"
 
 
 def after_select(state: OptimizerState) -> Literal["sample", "edit"]:
-    """Hybrid lets the sampler take its planned ``gfn`` actions before the edits."""
-    return "sample" if state.get("method") == "hybrid" else "edit"
+    """Hybrid (``sampler_action``) lets the sampler take its planned ``gfn`` actions first."""
+    return "sample" if _method(state).sampler_action else "edit"
 
 
 def after_review(

@@ -5,7 +5,8 @@
 ``prepare`` checks the request (:mod:`flowpo.run.requests`) and creates the run directory;
 ``optimize`` runs the optimizer graph (:mod:`flowpo.graphs.optimizer`) as a subgraph with
 the checked configuration as its context, forwarding its progress events, so interrupts
-(human approval), checkpoints and ``stream_mode="custom"`` all pass through.
+(human approval), checkpoints and ``stream_mode="custom"`` all pass through. A baseline
+method (``opro``, ...) runs :func:`flowpo.run.baseline.run_baseline` in its place.
 
 :func:`create_graph` is the factory (mount its result in your own ``StateGraph``, or pass
 ``checkpointer=``); ``graph`` is the instance ``langgraph.json`` serves.
@@ -134,6 +135,12 @@ async def optimize(state: FlowpoState, config: RunnableConfig) -> dict[str, Any]
     """Run the optimizer graph on the checked settings; return its result and best prompt."""
     settings = OptimizeConfig(**state["settings"])
     writer = get_stream_writer()
+    best = Path(state["run_dir"]) / BEST_MD
+    if not settings.method_spec.graph:  # a baseline: a budgeted search, no subgraph
+        from flowpo.run.baseline import run_baseline
+
+        result = await run_baseline(settings, on_event=writer)
+        return {"result": result, "best_prompt": best.read_text(encoding="utf-8")}
     limit = max(int(config.get("recursion_limit") or 0), MIN_RECURSION_LIMIT)
     values: dict[str, Any] = {}
     stream: Any = optimizer_graph.astream(
@@ -148,7 +155,6 @@ async def optimize(state: FlowpoState, config: RunnableConfig) -> dict[str, Any]
         else:
             values = chunk
     close_run(Path(state["run_dir"]))
-    best = Path(state["run_dir"]) / BEST_MD
     return {
         "result": {**values.get("result", {}), "run_dir": state["run_dir"]},
         "best_prompt": best.read_text(encoding="utf-8") if best.is_file() else "",

@@ -26,8 +26,10 @@ from langgraph.types import Command
 from flowpo.config import OptimizeConfig, make_config
 from flowpo.errors import ConfigError, DataError, ModelError, RunStopped
 from flowpo.graphs.optimizer import build
+from flowpo.run.baseline import resume_baseline, run_baseline
 from flowpo.run.outputs import close_run
-from flowpo.run.rundir import CHECKPOINTS, load_config, prepare
+from flowpo.run.rundir import CHECKPOINTS
+from flowpo.run.settings import load_config, prepare
 from flowpo.run.tracing import GRAPH_RUN_NAME, RunCollector, live_tracers
 
 Listener = Callable[[dict[str, Any]], None]
@@ -46,6 +48,9 @@ async def aoptimize(
 ) -> dict[str, Any]:
     """Optimize a prompt; return the final result (also written to the run directory).
 
+    A graph method runs the LangGraph loop; a baseline (``opro``, ...) runs
+    :func:`flowpo.run.baseline.run_baseline` into the same kind of run directory.
+
     Args:
         config: The run configuration; keyword overrides build or amend it.
         on_event: Called with every progress event (``{"event": "epoch", ...}``).
@@ -63,6 +68,8 @@ async def aoptimize(
     elif overrides:
         config = config.model_copy(update=overrides)
     config = prepare(config)
+    if not config.method_spec.graph:  # a baseline: a budgeted search, no graph
+        return await run_baseline(config, on_event=on_event, control=control)
     run_dir = Path(str(config.run_dir))
     if (run_dir / CHECKPOINTS).exists():
         raise ConfigError(
@@ -92,6 +99,8 @@ async def aresume(
         decision: The answer to the review the run is paused at, if any.
     """
     config = load_config(Path(run_dir))
+    if not config.method_spec.graph:  # a baseline keeps no checkpoint
+        return await resume_baseline(config, on_event=on_event, control=control)
     if config.checkpointer is None and not (Path(run_dir) / CHECKPOINTS).is_file():
         raise DataError(
             "the run has no checkpoint yet",

@@ -218,15 +218,16 @@ async def initial_prompt(
     llm: BaseChatModel,
     *,
     start: str,
-    method: str,
+    instruction_only: bool = False,
     prompt: str | None = None,
     prompt_file: str | Path | None = None,
 ) -> tuple[Prompt, int]:
     """Return the run's starting prompt and the operator-LM calls drafting it cost.
 
     ``start``: ``template`` (``prompt_file`` with frozen sections), ``scratch`` (drafted
-    by the operator LM) or ``manual`` (the task's manual prompt in sections). GFlowPO
-    alone starts from one instruction, as in the paper.
+    by the operator LM) or ``manual`` (the task's manual prompt in sections). A method
+    whose prompt is one instruction (GFlowPO alone, ``instruction_only``) starts from one
+    instruction, as in the paper.
     """
     if start == "template":
         if prompt_file is None:
@@ -236,7 +237,7 @@ async def initial_prompt(
                 fix="pass --prompt-file template.md",
             )
         return from_template(prompt_file), 0
-    if method == "gflowpo":  # the paper's setting: the prompt is the instruction
+    if instruction_only:  # GFlowPO's setting: the prompt is the instruction
         return Prompt.from_text(prompt or manual_prompt(task)), 0
     if start == "scratch":
         return await draft_from_scratch(llm, task, task.split("train"))

@@ -22,8 +22,9 @@ from langgraph.runtime import RunControl
 
 from flowpo.errors import ModelError, RunStopped
 from flowpo.graphs.resources import resources
-from flowpo.run.rundir import CHECKPOINTS, EVAL_CACHE, HISTORY, load_config
+from flowpo.run.rundir import CHECKPOINTS, EVAL_CACHE, HISTORY
 from flowpo.run.runner import aoptimize, aresume
+from flowpo.run.settings import load_config
 
 pytestmark = pytest.mark.slow
 

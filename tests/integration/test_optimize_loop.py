@@ -13,8 +13,9 @@ import pytest
 from flowpo.cli import main
 from flowpo.graphs.resources import resources
 from flowpo.prompt import Prompt
-from flowpo.run.rundir import CANDIDATES, EVAL_CACHE, HISTORY, load_config
+from flowpo.run.rundir import CANDIDATES, EVAL_CACHE, HISTORY
 from flowpo.run.runner import aresume, optimize
+from flowpo.run.settings import load_config
 
 pytestmark = pytest.mark.slow
 

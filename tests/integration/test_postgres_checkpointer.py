@@ -14,8 +14,9 @@ from postgres_cluster import find_bindir, postgres_cluster
 
 from flowpo.graphs.resources import resources
 from flowpo.run.checkpoints import thread_for
-from flowpo.run.rundir import CANDIDATES, CHECKPOINTS, EVAL_CACHE, HISTORY, load_config
+from flowpo.run.rundir import CANDIDATES, CHECKPOINTS, EVAL_CACHE, HISTORY
 from flowpo.run.runner import aresume
+from flowpo.run.settings import load_config
 
 pytestmark = [
     pytest.mark.slow,

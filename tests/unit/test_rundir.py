@@ -6,8 +6,9 @@ from flowpo.config import OptimizeConfig, make_config
 from flowpo.errors import ConfigError, DataError
 from flowpo.operators.registry import get_operator, operator_names
 from flowpo.prompt import Prompt, Section
-from flowpo.run.rundir import CHECKPOINTS, load_config, prepare, write_best
+from flowpo.run.rundir import CHECKPOINTS, write_best
 from flowpo.run.runner import aoptimize, aresume
+from flowpo.run.settings import load_config, prepare
 
 
 def test_prepare_saves_config_and_refuses_another_task(tmp_path):

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from graph_fakes import fake_models, write_examples  # noqa: F401
 
 from flowpo.operators.actions import run_offers, valid_cells
@@ -24,7 +25,8 @@ def _rows(run_dir):
     return [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
 
 
-def test_every_drawn_action_is_a_valid_cell_and_its_own_cell_is_credited(tmp_path, fake_models):
+@pytest.mark.usefixtures("fake_models")
+def test_every_drawn_action_is_a_valid_cell_and_its_own_cell_is_credited(tmp_path):
     _run(tmp_path, optimizer="msgd")
     rows = [r for r in _rows(tmp_path / "run") if not r.get("summary")]
     table = QTable.from_dict(rows[1]["q"])
@@ -50,7 +52,8 @@ def test_every_drawn_action_is_a_valid_cell_and_its_own_cell_is_credited(tmp_pat
         assert changed <= {(a["section"], a["operator"]) for a in before["actions"]}
 
 
-def test_uniform_selector_keeps_the_prior(tmp_path, fake_models):
+@pytest.mark.usefixtures("fake_models")
+def test_uniform_selector_keeps_the_prior(tmp_path):
     _run(tmp_path, selector="uniform")
     rows = [r for r in _rows(tmp_path / "run") if not r.get("summary")]
     assert rows[1]["q"] == rows[-1]["q"]
