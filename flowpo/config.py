@@ -289,11 +289,20 @@ class OptimizeConfig(FaultOptions, BaseSettings):
     gfn_grad_clip: float = Field(1.0, gt=0, description="Gradient-norm clip (paper: 1.0).")
     gfn_batch_size: int = Field(4, ge=1, description="Prompts per micro-batch (paper: 4).")
     gfn_grad_accum: int = Field(4, ge=1, description="Micro-batches per update (paper: 4).")
-    gfn_warmup_steps: int = Field(
-        99, ge=0, description="Steps that only fill the replay buffer, no gradient (paper: 99)."
+    gfn_warmup_steps: int | None = Field(
+        None,
+        ge=0,
+        description="Steps that only fill the replay buffer, no gradient (paper: 99 of 200). "
+        "Default: a quarter of the steps the run can afford, at most 99, so a run at its "
+        "defaults makes gradient updates.",
     )
-    gfn_steps_per_epoch: int = Field(
-        20, ge=1, description="GFlowPO steps per epoch (gflowpo: 10 epochs x 20 = paper's 200)."
+    gfn_steps_per_epoch: int | None = Field(
+        None,
+        ge=1,
+        description="GFlowPO steps per epoch (gflowpo) or per planned 'gfn' action (hybrid). "
+        "Default: gflowpo 20 (10 epochs x 20 = the paper's 200), fewer when the example "
+        "budget cannot pay for them; hybrid 2 (one action costs about as much as an "
+        "operator's few prompts).",
     )
     gfn_online_ratio: float = Field(
         0.5,

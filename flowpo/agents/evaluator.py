@@ -51,7 +51,10 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
     budget_now = add_counts(state.get("budget"), update["budget"])
     row = history_row(epoch, best, dev, out.candidates, actions, budget_now, state.get("q"))
     write_history(res.run_dir, [*history, row])
-    reason = stop_reason(epoch=epoch, stale=stale, budget=budget_now, config=config)
+    learning = sampler_learns(config, state.get("gfn"), len(res.task.split("train")))
+    reason = stop_reason(
+        epoch=epoch, stale=stale, budget=budget_now, config=config, learning=learning
+    )
     reason = budget_stop(reason, len(out.unpaid), row["budget"].get("examples_scored", 0),
                          config.budget_examples)
     emit(runtime, "epoch", epoch=epoch, best_train=row["best_train"], stale=stale,
@@ -64,6 +67,15 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
     if epoch == 0 and out.candidates:
         update["initial"] = out.candidates[0]
     return update
+
+
+def sampler_learns(config: OptimizeConfig, gfn: dict[str, Any] | None, reward_size: int) -> bool:
+    """Return False while GFlowPO alone still warms up (no gradient update made yet)."""
+    if not config.method_spec.instruction_only:
+        return True
+    from flowpo.gfn.settings import step_plan  # the gfn package loads torch
+
+    return int((gfn or {}).get("step", 0)) > step_plan(config, reward_size)[1]
 
 
 def history_row(
