@@ -152,6 +152,12 @@ class OptimizeConfig(FaultOptions, BaseSettings):
         "(section, operator) cells, or from the starting prior without learning (the two "
         "ablation baselines of the learnt selector).",
     )
+    label_words: Literal["related", "free"] = Field(
+        "related",
+        description="Label-word candidates: the label's name, its variants and words the "
+        "embedding model relates to it (a prompt a person can read), or any word the target "
+        "ranks for the label's examples (free search; can overfit 32 examples).",
+    )
     sarsa_credit: Literal["action", "epoch"] = Field(
         "action",
         description="SARSA reward: each action's own gain, paired with the action taken next "

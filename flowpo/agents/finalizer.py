@@ -13,6 +13,7 @@ from flowpo.graphs.state import OptimizerState, add_counts
 from flowpo.memory.experience import remember
 from flowpo.prompt import Prompt
 from flowpo.run.outputs import write_result
+from flowpo.search.coherence import stale_words
 from flowpo.search.objective import dev_objective
 from flowpo.search.scoring import split_score
 
@@ -28,9 +29,11 @@ async def finalize(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
             finalists = {k: c for k, c in finalists.items() if k in state.get("approved", [k])}
         ranked = [await _on_split(res, c, "dev", update["budget"]) for c in finalists.values()]
         w = config.soft_weight  # the same objective as the search, on dev
-        chosen = max(ranked, key=lambda c: (dev_objective(c, w), c["train_score"] or 0.0))
+        stale = [c["id"] for c in ranked if stale_words(Prompt.from_dict(c["prompt"]), res.task)]
+        deployable = [c for c in ranked if c["id"] not in stale] or ranked
+        chosen = max(deployable, key=lambda c: (dev_objective(c, w), c["train_score"] or 0.0))
         initial = next(c for c in ranked if c["id"] == state["initial"]["id"])
-        result = summary(state, chosen, initial, ranked)
+        result = {**summary(state, chosen, initial, ranked), "refused_incoherent": stale}
         if config.evaluate_test:
             for key, cand in (("initial", initial), ("final", chosen)):
                 scored = await _on_split(res, cand, "test", update["budget"])

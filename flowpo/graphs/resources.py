@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -58,8 +59,21 @@ class Resources:
     def scorer(self, config: OptimizeConfig) -> Scorer:
         """Return what the scoring functions of :mod:`flowpo.search.scoring` need."""
         return Scorer(
-            self.task, self.target, self.evaluator, config.model, self.memory, config.soft_weight
+            self.task, self.target, self.evaluator, config.model, self.memory,
+            config.soft_weight, self.label_embed(config),
         )
+
+    def label_embed(self, config: OptimizeConfig) -> Callable[[Sequence[str]], Any] | None:
+        """Return the embedder that keeps label words related (``None``: free search).
+
+        The experience memory's embedder when a memory is attached, else the embedded
+        MiniLM, loaded once per process.
+        """
+        if config.label_words == "free":
+            return None
+        if self.memory is not None and self.memory.embedder is not None:
+            return self.memory.embedder.embed
+        return _embed_minilm
 
 
 def resources(config: OptimizeConfig) -> Resources:
@@ -70,6 +84,17 @@ def resources(config: OptimizeConfig) -> Resources:
 def rng_for(config: OptimizeConfig, epoch: int, node: str) -> random.Random:
     """Return a generator seeded by (seed, epoch, node): a resumed run draws the same."""
     return random.Random(f"{config.seed}-{epoch}-{node}")
+
+
+@lru_cache(maxsize=1)
+def _minilm() -> Any:
+    """Return the embedded MiniLM embedder (loaded once per process)."""
+    return load_embedder()
+
+
+def _embed_minilm(texts: Sequence[str]) -> Any:
+    """Embed with MiniLM, loading it on first use (a run may never search label words)."""
+    return _minilm().embed(texts)
 
 
 @lru_cache(maxsize=4)

@@ -17,7 +17,7 @@ import random
 import re
 import unicodedata
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -140,6 +140,8 @@ class OperatorContext:
     target: Any = None
     """The target model, for operators that search its cached scores (label words)."""
     soft_weight: float = 0.5
+    label_embed: Callable[[Sequence[str]], Any] | None = None
+    """Embeds words to keep label-word candidates related to their label (``None``: free)."""
     """Weight of the soft score in searches that rank choices themselves."""
     """Demonstrations the Few-Shot operator puts in."""
 

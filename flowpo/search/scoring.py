@@ -14,6 +14,7 @@ from flowpo.evaluation import Evaluator, ExampleBudget
 from flowpo.memory import MemoryStore
 from flowpo.memory.experience import remembered_score, split_key
 from flowpo.prompt import Prompt
+from flowpo.search.coherence import answer_words, relabel
 from flowpo.search.labelwords import best_label_words
 from flowpo.search.objective import result_objective
 from flowpo.tasks.task import Task
@@ -31,6 +32,8 @@ class Scorer:
     """The target model's spec (remembered scores are reused only for the same model)."""
     memory: MemoryStore | None = None
     soft_weight: float = 0.5
+    embed: Any = None
+    """Embeds words for related label-word candidates (``None``: free search)."""
 
 
 @dataclass
@@ -122,10 +125,11 @@ async def refit_words(
     pass (only calibration's three content-free inputs when it is on).
     """
     task, w = scorer.task, scorer.soft_weight
-    words = await best_label_words(scorer.target, task, prompt, list(train), w)
-    if words == {**task.verbalizers, **(prompt.verbalizers or {})}:
+    words = await best_label_words(scorer.target, task, prompt, list(train), w, embed=scorer.embed)
+    current = answer_words(prompt, task)
+    if words == current:
         return prompt, result
-    refit = replace(prompt, verbalizers=words)
+    refit = relabel(prompt, current, words)  # its text and demonstrations name the new words
     second = await scorer.evaluator.aevaluate(refit, train)
     if result_objective(second, w) <= result_objective(result, w):
         return prompt, result
