@@ -152,6 +152,13 @@ class OptimizeConfig(FaultOptions, BaseSettings):
         "(section, operator) cells, or from the starting prior without learning (the two "
         "ablation baselines of the learnt selector).",
     )
+    screen_examples: int = Field(
+        8,
+        ge=0,
+        description="Minibatch screening: a new edit is first scored on this many train "
+        "examples beside its parent and scored on the rest only if it beats it there "
+        "(0 = off; the example budget counts both).",
+    )
     label_words: Literal["related", "free"] = Field(
         "related",
         description="Label-word candidates: the label's name, its variants and words the "

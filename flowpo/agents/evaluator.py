@@ -30,7 +30,12 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
         spent = float((state.get("budget") or {}).get("examples_scored", 0.0))
         budget = ExampleBudget(config.budget_examples, spent)
         pending = state.get("pending", [])
-        out = await score_candidates(res.scorer(config), pending, budget, first=epoch == 0)
+        known = [*state.get("beam", []), *state.get("archive", []), *[state.get("best") or {}]]
+        parents = {c["id"]: c for c in known if c}
+        out = await score_candidates(
+            res.scorer(config), pending, budget, first=epoch == 0, parents=parents
+        )
+        full = [c for c in out.candidates if not c.get("screened")]  # minibatch scores stay out
         update["budget"].update(out.counts)
         by_id = {c["id"]: c for c in out.candidates}
         actions = [  # an action whose candidate the budget could not pay for earns nothing
@@ -40,7 +45,7 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
         ]
         rng = rng_for(config, epoch, "beam")
         beam, best, stale = advance(
-            state.get("beam", []), state.get("best"), out.candidates, state.get("stale", 0),
+            state.get("beam", []), state.get("best"), full, state.get("stale", 0),
             epoch, config, rng,
         )
         append_jsonl(res.run_dir / CANDIDATES, out.candidates)
@@ -61,7 +66,7 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
          budget=budget_now, actions=[f"{a['section']}:{a['operator']}" for a in actions],
          stop_reason=reason)
     seen = [*state.get("seen", []), *[c["near_key"] for c in out.candidates]]
-    archive = rank([*state.get("archive", []), *out.candidates], w)[:ARCHIVE_SIZE]
+    archive = rank([*state.get("archive", []), *full], w)[:ARCHIVE_SIZE]
     update.update(pending=[], beam=beam, best=best, stale=stale, last_actions=actions, seen=seen,
                   archive=archive, usage=usage_delta(actions), history=[row], stop_reason=reason)
     if epoch == 0 and out.candidates:

@@ -60,7 +60,7 @@ class Resources:
         """Return what the scoring functions of :mod:`flowpo.search.scoring` need."""
         return Scorer(
             self.task, self.target, self.evaluator, config.model, self.memory,
-            config.soft_weight, self.label_embed(config),
+            config.soft_weight, self.label_embed(config), config.screen_examples,
         )
 
     def label_embed(self, config: OptimizeConfig) -> Callable[[Sequence[str]], Any] | None:
