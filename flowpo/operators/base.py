@@ -235,12 +235,18 @@ def extract_text(raw: str) -> str:
     return text.strip().strip('"').strip()
 
 
+_MARKUP = re.compile(
+    r"</?(pre|code|div|span|p|br|html|body|ul|li|table|tr|td|h[1-6])\b[^>]*>", re.IGNORECASE
+)
+
+
 def garbage_reason(text: str, *, prose: bool = False) -> str | None:
     """Return why ``text`` is not text a prompt can hold, or ``None`` if it may be.
 
     Control characters and U+FFFD (bytes that were not valid text) mean broken output.
     With ``prose`` (an LLM's instruction text, not data), text of 20 or more characters
-    that is mostly neither letters nor spaces is rejected too.
+    that is mostly neither letters nor spaces is rejected too, and so are HTML markup and
+    text whose lines mostly repeat (a small LM's degenerate loops).
     """
     if "\ufffd" in text or any(
         unicodedata.category(c) == "Cc" and c not in "\n\t\r" for c in text
@@ -251,6 +257,11 @@ def garbage_reason(text: str, *, prose: bool = False) -> str | None:
         letters = sum(c.isalpha() for c in stripped)
         if letters / len(stripped) < 0.4:
             return "output is mostly symbols, not words"
+    if prose and _MARKUP.search(text):
+        return "output is markup (HTML tags), not instructions"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if prose and len(lines) >= 3 and len(set(lines)) <= len(lines) // 2:
+        return "output repeats the same lines"
     return None
 
 
@@ -258,7 +269,7 @@ def check_section(old: Prompt, section: str, new_text: str, ctx: OperatorContext
     """Return why ``new_text`` cannot replace ``section`` of ``old``, or ``None`` if it can."""
     if not new_text.strip():
         return "empty output"
-    garbage = garbage_reason(new_text)
+    garbage = garbage_reason(new_text, prose=section != EXAMPLES)  # demonstrations are data
     if garbage:
         return garbage
     if TEXT_SLOT in new_text or PROMPT_SLOT in new_text:
