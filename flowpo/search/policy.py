@@ -51,20 +51,22 @@ class QTable:
 
     @classmethod
     def prior(cls, sections: list[str], operators: list[str], cells: Sequence[Action]) -> QTable:
-        """Build the start where each operator with a valid cell is equally likely.
+        """Build the start where each row (section) with a valid cell is equally likely.
 
-        An operator's mass ``1/operators`` is split evenly over its valid rows, so a
-        row-bound operator (frame, few-shot) is not made rarer than a free one for having
-        one place to act (the paper's ``1/(sections x operators)`` counts cells no operator
-        can use). Cells outside ``cells`` keep the uniform value: they are never drawn.
+        PromptFlow's uniform ``1/(sections x operators)`` gives every section the same
+        mass; this prior keeps that per-section mass and spreads it over the section's
+        valid cells only, instead of over cells no operator can use. So the frame row, which
+        only the frame operator edits, is drawn as often as the task row, on which nine
+        operators share the mass. Cells outside ``cells`` keep the uniform value: they are
+        never drawn.
         """
         q = cls.uniform(sections, operators)
-        rows_of: dict[str, list[str]] = {}
+        ops_of: dict[str, list[str]] = {}
         for s, a in cells:
-            rows_of.setdefault(a, []).append(s)
-        for a, rows in rows_of.items():
-            for s in rows:
-                q.set(s, a, 1.0 / (len(rows_of) * len(rows)))
+            ops_of.setdefault(s, []).append(a)
+        for s, ops in ops_of.items():
+            for a in ops:
+                q.set(s, a, 1.0 / (len(ops_of) * len(ops)))
         return q
 
     @property

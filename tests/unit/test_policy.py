@@ -216,16 +216,16 @@ def test_learn_msgd_uses_each_parent_and_the_floor() -> None:
     assert q.get("a", "y") == pytest.approx(0.09)  # 0.1 * (1 - 0.05/0.5)
 
 
-def test_prior_gives_each_operator_equal_mass_over_its_valid_rows() -> None:
-    cells = [("t", "refine"), ("f", "refine"), ("frame", "frame")]
-    q = QTable.prior(["t", "f", "frame"], ["refine", "frame"], cells)
-    assert q.get("t", "refine") == q.get("f", "refine") == pytest.approx(0.25)
-    assert q.get("frame", "frame") == pytest.approx(0.5)
+def test_prior_gives_each_section_equal_mass_over_its_valid_cells() -> None:
+    cells = [("t", "refine"), ("t", "rewrite"), ("f", "refine"), ("frame", "frame")]
+    q = QTable.prior(["t", "f", "frame", "steps"], ["refine", "rewrite", "frame"], cells)
+    assert q.get("t", "refine") == q.get("t", "rewrite") == pytest.approx(1 / 6)
+    assert q.get("f", "refine") == q.get("frame", "frame") == pytest.approx(1 / 3)
     probs = action_probabilities(q, epsilon=0.0, cells=cells)
-    assert set(probs) == set(cells)
-    assert probs[("frame", "frame")] == pytest.approx(0.5)
+    assert set(probs) == set(cells)  # no mass on invalid cells or on the empty row
+    assert probs[("frame", "frame")] == pytest.approx(1 / 3)
     uniform = action_probabilities(q, epsilon=0.0, cells=cells, uniform=True)
-    assert all(p == pytest.approx(1 / 3) for p in uniform.values())
+    assert all(p == pytest.approx(1 / 4) for p in uniform.values())
 
 
 def test_sampling_never_draws_an_invalid_cell() -> None:

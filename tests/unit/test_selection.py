@@ -13,7 +13,8 @@ def _f(cid, text, train, dev):
 
 
 def test_close_finalists_tie_and_the_shortest_wins():
-    long = _f("a", "Read the review carefully and then decide its sentiment please.", 0.875, 0.84375)
+    text = "Read the review carefully and then decide its sentiment please."
+    long = _f("a", text, 0.875, 0.84375)
     short = _f("b", "Decide the sentiment.", 0.84375, 0.84375)
     # pooled: a = (28 + 27) / 64 = 0.859; b = (27 + 27) / 64 = 0.84375; se(a) = 0.0435
     assert abs(pooled(long, 32, 32, 0.0) - 55 / 64) < 1e-12
