@@ -150,6 +150,36 @@ class OptimizeConfig(FaultOptions, DataOptions, BaseSettings):
     optimizer: Literal["msgd", "msgd-rl"] = Field(
         "msgd-rl", description="Operator-selector update: MSGD (eq. 3) or SARSA (eq. 7)."
     )
+    selector: Literal["learnt", "uniform", "prior"] = Field(
+        "learnt",
+        description="How edits are drawn: from the learnt Q table, uniformly over the valid "
+        "(section, operator) cells, or from the starting prior without learning (the two "
+        "ablation baselines of the learnt selector).",
+    )
+    screen_examples: int = Field(
+        8,
+        ge=0,
+        description="Minibatch screening: a new edit is first scored on this many train "
+        "examples beside its parent and scored on the rest only if it beats it there "
+        "(0 = off; the example budget counts both).",
+    )
+    label_words: Literal["related", "free"] = Field(
+        "related",
+        description="Label-word candidates: the label's name, its variants and words the "
+        "embedding model relates to it (a prompt a person can read), or any word the target "
+        "ranks for the label's examples (free search; can overfit 32 examples).",
+    )
+    sarsa_credit: Literal["action", "epoch"] = Field(
+        "action",
+        description="SARSA reward: each action's own gain, paired with the action taken next "
+        "from the prompt it made; or the paper's epoch-mean gain for every action.",
+    )
+    msgd_floor: float | None = Field(
+        None,
+        gt=0,
+        description="Least parent score MSGD divides a gain by (default 1/|train|; the "
+        "paper's 1e-8 lets one gain from a zero parent multiply Q by millions).",
+    )
     start: Literal["manual", "scratch", "template"] = Field(
         "manual",
         description="Initial "
@@ -276,11 +306,20 @@ class OptimizeConfig(FaultOptions, DataOptions, BaseSettings):
     gfn_grad_clip: float = Field(1.0, gt=0, description="Gradient-norm clip (paper: 1.0).")
     gfn_batch_size: int = Field(4, ge=1, description="Prompts per micro-batch (paper: 4).")
     gfn_grad_accum: int = Field(4, ge=1, description="Micro-batches per update (paper: 4).")
-    gfn_warmup_steps: int = Field(
-        99, ge=0, description="Steps that only fill the replay buffer, no gradient (paper: 99)."
+    gfn_warmup_steps: int | None = Field(
+        None,
+        ge=0,
+        description="Steps that only fill the replay buffer, no gradient (paper: 99 of 200). "
+        "Default: a quarter of the steps the run can afford, at most 99, so a run at its "
+        "defaults makes gradient updates.",
     )
-    gfn_steps_per_epoch: int = Field(
-        20, ge=1, description="GFlowPO steps per epoch (gflowpo: 10 epochs x 20 = paper's 200)."
+    gfn_steps_per_epoch: int | None = Field(
+        None,
+        ge=1,
+        description="GFlowPO steps per epoch (gflowpo) or per planned 'gfn' action (hybrid). "
+        "Default: gflowpo 20 (10 epochs x 20 = the paper's 200), fewer when the example "
+        "budget cannot pay for them; hybrid 2 (one action costs about as much as an "
+        "operator's few prompts).",
     )
     gfn_online_ratio: float = Field(
         0.5,

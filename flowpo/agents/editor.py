@@ -83,5 +83,6 @@ def operator_context(
         if res.memory is not None
         else None,
         soft_weight=config.soft_weight,
+        label_embed=res.label_embed(config),
         n_shots=config.n_shots,
     )

@@ -30,7 +30,12 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
         spent = float((state.get("budget") or {}).get("examples_scored", 0.0))
         budget = ExampleBudget(config.budget_examples, spent)
         pending = state.get("pending", [])
-        out = await score_candidates(res.scorer(config), pending, budget, first=epoch == 0)
+        known = [*state.get("beam", []), *state.get("archive", []), *[state.get("best") or {}]]
+        parents = {c["id"]: c for c in known if c}
+        out = await score_candidates(
+            res.scorer(config), pending, budget, first=epoch == 0, parents=parents
+        )
+        full = [c for c in out.candidates if not c.get("screened")]  # minibatch scores stay out
         update["budget"].update(out.counts)
         by_id = {c["id"]: c for c in out.candidates}
         actions = [  # an action whose candidate the budget could not pay for earns nothing
@@ -40,7 +45,7 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
         ]
         rng = rng_for(config, epoch, "beam")
         beam, best, stale = advance(
-            state.get("beam", []), state.get("best"), out.candidates, state.get("stale", 0),
+            state.get("beam", []), state.get("best"), full, state.get("stale", 0),
             epoch, config, rng,
         )
         append_jsonl(res.run_dir / CANDIDATES, out.candidates)
@@ -51,19 +56,31 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
     budget_now = add_counts(state.get("budget"), update["budget"])
     row = history_row(epoch, best, dev, out.candidates, actions, budget_now, state.get("q"))
     write_history(res.run_dir, [*history, row])
-    reason = stop_reason(epoch=epoch, stale=stale, budget=budget_now, config=config)
+    learning = sampler_learns(config, state.get("gfn"), len(res.task.split("train")))
+    reason = stop_reason(
+        epoch=epoch, stale=stale, budget=budget_now, config=config, learning=learning
+    )
     reason = budget_stop(reason, len(out.unpaid), row["budget"].get("examples_scored", 0),
                          config.budget_examples)
     emit(runtime, "epoch", epoch=epoch, best_train=row["best_train"], stale=stale,
          budget=budget_now, actions=[f"{a['section']}:{a['operator']}" for a in actions],
          stop_reason=reason)
     seen = [*state.get("seen", []), *[c["near_key"] for c in out.candidates]]
-    archive = rank([*state.get("archive", []), *out.candidates], w)[:ARCHIVE_SIZE]
+    archive = rank([*state.get("archive", []), *full], w)[:ARCHIVE_SIZE]
     update.update(pending=[], beam=beam, best=best, stale=stale, last_actions=actions, seen=seen,
                   archive=archive, usage=usage_delta(actions), history=[row], stop_reason=reason)
     if epoch == 0 and out.candidates:
         update["initial"] = out.candidates[0]
     return update
+
+
+def sampler_learns(config: OptimizeConfig, gfn: dict[str, Any] | None, reward_size: int) -> bool:
+    """Return False while GFlowPO alone still warms up (no gradient update made yet)."""
+    if not config.method_spec.instruction_only:
+        return True
+    from flowpo.gfn.settings import step_plan  # the gfn package loads torch
+
+    return int((gfn or {}).get("step", 0)) > step_plan(config, reward_size)[1]
 
 
 def history_row(

@@ -13,12 +13,13 @@ from flowpo.graphs.state import OptimizerState, add_counts
 from flowpo.memory.experience import remember
 from flowpo.prompt import Prompt
 from flowpo.run.outputs import write_result
-from flowpo.search.objective import dev_objective
+from flowpo.search.coherence import stale_words
 from flowpo.search.scoring import split_score
+from flowpo.search.selection import choose, wilson
 
 
 async def finalize(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[str, Any]:
-    """Choose the prompt with the best dev objective; score it and the initial one on test."""
+    """Choose the prompt to deploy (train and dev pooled); score it and the initial on test."""
     config = runtime.context
     res = resources(config)
     update: dict[str, Any] = {"budget": {}}
@@ -28,9 +29,13 @@ async def finalize(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
             finalists = {k: c for k, c in finalists.items() if k in state.get("approved", [k])}
         ranked = [await _on_split(res, c, "dev", update["budget"]) for c in finalists.values()]
         w = config.soft_weight  # the same objective as the search, on dev
-        chosen = max(ranked, key=lambda c: (dev_objective(c, w), c["train_score"] or 0.0))
+        stale = [c["id"] for c in ranked if stale_words(Prompt.from_dict(c["prompt"]), res.task)]
+        deployable = [c for c in ranked if c["id"] not in stale] or ranked
+        n_train, n_dev = len(res.task.split("train")), len(res.task.splits.get("dev") or [])
+        chosen = choose(deployable, n_train, n_dev, w)  # ties within the noise: the shortest
         initial = next(c for c in ranked if c["id"] == state["initial"]["id"])
-        result = summary(state, chosen, initial, ranked)
+        result = {**summary(state, chosen, initial, ranked), "refused_incoherent": stale}
+        result["final"]["dev_interval"] = list(wilson(chosen["val_score"] or 0.0, n_dev))
         if config.evaluate_test:
             for key, cand in (("initial", initial), ("final", chosen)):
                 scored = await _on_split(res, cand, "test", update["budget"])

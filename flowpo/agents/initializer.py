@@ -30,7 +30,7 @@ async def init(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
             update["budget"]["llm_calls"] = calls
         rows = policy_rows(prompt, res.task, edit_format=config.edit_format)
         ops = sorted([*res.operators, *([GFN] if config.method_spec.sampler_action else [])])
-        q = QTable.uniform(rows, ops)
+        q = QTable.prior(rows, ops, res.cells(config, rows, ops))
         if res.memory is not None:
             q, used = warm_start(
                 res.memory, q, res.task.description or res.task.name, res.run_dir.name

@@ -3,8 +3,11 @@
 * ``gflowpo``: the prompt is one instruction; the queue's and the epoch's best fresh
   prompts become candidates (scored on train already: the evaluator cache makes the
   ``evaluate`` node free for them).
-* ``hybrid``: only for the planned ``gfn`` actions; the sampled text replaces the
-  planned section of the action's parent, and the action is credited like any operator.
+* ``hybrid``: only for the planned ``gfn`` actions; each action's samples are scored in
+  the prompt they will be inserted into (the section of the action's own parent), the
+  best new one replaces that section, and the action is credited like any operator. The
+  replay buffer holds rewards measured in one context: when the parent or section changes,
+  it is emptied (a reward from another prompt says nothing about this one).
 """
 
 from __future__ import annotations
@@ -23,10 +26,14 @@ from flowpo.operators.actions import GFN
 from flowpo.prompt import Prompt
 from flowpo.run.rundir import GFN_ADAPTER, GFN_HISTORY, append_jsonl
 
+Found = tuple[dict[str, Any] | None, Callable[[str], Prompt], list[tuple[str, float]]]
+"""A planned action (``None`` for gflowpo), how its texts become prompts, its samples."""
+
 
 async def sample(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[str, Any]:
-    """Run ``gfn_steps_per_epoch`` GFlowPO steps; return candidates and the learner state."""
+    """Run the planned GFlowPO steps; return candidates and the learner state."""
     from flowpo.gfn.session import make_scorer, run_steps, sync, trainer_for  # torch: lazily
+    from flowpo.gfn.settings import step_plan
 
     config = runtime.context
     plan = state.get("plan", [])
@@ -39,24 +46,29 @@ async def sample(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dic
     with timed(update):
         trainer = trainer_for(config, res.task, res.memory)
         sync(trainer, state.get("gfn"), res.run_dir)
-        make = _maker(state, steps, trainer)
+        context = (state.get("gfn") or {}).get("context")
         before = res.evaluator.budget.as_dict()
         spent = float((state.get("budget") or {}).get("examples_scored", 0.0))
         budget = ExampleBudget(config.budget_examples, spent)
         train = res.task.split("train")
-        score = make_scorer(res.evaluator, train, make, budget)
-        reports = await run_steps(trainer, score, config.gfn_steps_per_epoch, budget, len(train))
+        per = step_plan(config, len(train))[0]
+        reports: list[Any] = []
+        found: list[Found] = []
+        groups: list[dict[str, Any] | None] = list(steps) or [None]
+        for step in groups:
+            make, context = _context(state, step, trainer, context)
+            score = make_scorer(res.evaluator, train, make, budget)
+            done = await run_steps(trainer, score, per, budget, len(train))
+            reports += done
+            found.append((step, make, _fresh(done)))
         trainer.save_adapter(res.run_dir / GFN_ADAPTER)
         after = res.evaluator.budget.as_dict()
         update["budget"] = {k: float(after[k] - before[k]) for k in after}
-        fresh = sorted({t: a for r in reports for t, a in r.fresh}.items(), key=lambda x: -x[1])
-        texts = [t for t, _ in trainer.queue.items] if not steps else []
-        texts = list(dict.fromkeys([*texts, *(t for t, _ in fresh)]))
-        pending, actions = _propose(state, res, texts, steps, make, epoch)
-    row = epoch_row(epoch, trainer, reports, fresh)
+        pending, actions = _propose(state, res, trainer, found, epoch)
+    row = epoch_row(epoch, trainer, reports, _fresh(reports))
     append_jsonl(res.run_dir / GFN_HISTORY, [row])
     emit(runtime, "gfn", **{k: v for k, v in row.items() if k != "queue"})
-    update.update(gfn=trainer.state_dict(), pending=pending)
+    update.update(gfn={**trainer.state_dict(), "context": context}, pending=pending)
     if steps:
         update.update(gfn_actions=actions, plan=[p for p in plan if p["operator"] != GFN])
     else:
@@ -64,21 +76,31 @@ async def sample(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dic
     return update
 
 
-def _maker(
-    state: OptimizerState, steps: list[dict[str, Any]], trainer: Any
-) -> Callable[[str], Prompt]:
-    """Return how a sampled text becomes a prompt: alone (gflowpo) or in its parent (hybrid).
+def _fresh(reports: list[Any]) -> list[tuple[str, float]]:
+    """Return the steps' freshly sampled (text, accuracy), best first, one per text."""
+    return sorted({t: a for r in reports for t, a in r.fresh}.items(), key=lambda x: -x[1])
 
-    In hybrid the parent's current text of the planned section is offered to the trainer's
-    queue first, so DMU sees what the sample is to replace.
+
+def _context(
+    state: OptimizerState, step: dict[str, Any] | None, trainer: Any, context: str | None
+) -> tuple[Callable[[str], Prompt], str | None]:
+    """Return how a sampled text becomes a prompt, and the context its rewards belong to.
+
+    ``gflowpo`` (no step): the text is the prompt. ``hybrid``: the text replaces the
+    planned section of the step's parent; when that context differs from the one the
+    replay rewards were measured in, the replay is emptied, and the parent's current text
+    is offered to the queue so DMU sees what a sample is to replace.
     """
-    if not steps:
-        return Prompt.from_text
-    parent = _known(state)[steps[0]["parent_id"]]
-    base, section = Prompt.from_dict(parent["prompt"]), steps[0]["section"]
+    if step is None:
+        return Prompt.from_text, None
+    parent = _known(state)[step["parent_id"]]
+    base, section = Prompt.from_dict(parent["prompt"]), step["section"]
+    here = f"{parent['id']}:{section}"
+    if here != context:
+        trainer.replay.clear()
     current = next((s.text for s in base.sections if s.name == section), "")
     trainer.queue.offer(current, parent["train_score"] or 0.0)
-    return lambda z: base.with_section(section, z)
+    return (lambda z: base.with_section(section, z)), here
 
 
 def epoch_row(
@@ -104,41 +126,41 @@ def _known(state: OptimizerState) -> dict[str, dict[str, Any]]:
 def _propose(
     state: OptimizerState,
     res: Any,
-    texts: list[str],
-    steps: list[dict[str, Any]],
-    make: Callable[[str], Prompt],
+    trainer: Any,
+    found: list[Found],
     epoch: int,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Turn new texts into candidates: all of them (gflowpo) or one per planned action."""
+    """Turn new texts into candidates.
+
+    ``gflowpo``: the queue's and the fresh samples; ``hybrid``: the best new sample of each
+    planned action, in its own parent.
+    """
     seen = set(state.get("seen", []))
-    fresh = []
-    for text in texts:
-        fp = make(text).near_key(res.task.template, res.task.verbalizers)
-        if fp not in seen:
-            seen.add(fp)
-            fresh.append(text)
-    if not steps:
-        cands = [
-            new_candidate(make(t), cid=f"g{epoch}-{i}", epoch=epoch) for i, t in enumerate(fresh)
-        ]
-        return cands, []
-    pending, actions = [], []
-    known = _known(state)
-    for i, step in enumerate(steps):
+    pending: list[dict[str, Any]] = []
+    actions: list[dict[str, Any]] = []
+    for i, (step, make, fresh) in enumerate(found):
+        texts = [t for t, _ in fresh] if step else [t for t, _ in trainer.queue.items]
+        texts = list(dict.fromkeys([*texts, *(t for t, _ in fresh)]))
+        new = [t for t in texts if _unseen(make(t), res, seen)]
+        if step is None:
+            pending += [new_candidate(make(t), cid=f"g{epoch}-{j}", epoch=epoch)
+                        for j, t in enumerate(new)]
+            continue
         action = {**step, "candidate_id": None, "failed": True, "reason": "no new sample"}
-        if i < len(fresh):
-            parent = known[step["parent_id"]]
-            prompt = Prompt.from_dict(parent["prompt"]).with_section(step["section"], fresh[i])
+        if new:
             cid = f"g{epoch}-{i}"
-            pending.append(
-                new_candidate(
-                    prompt,
-                    cid=cid,
-                    epoch=epoch,
-                    parent_id=parent["id"],
-                    action=(step["section"], GFN),
-                )
-            )
+            pending.append(new_candidate(make(new[0]), cid=cid, epoch=epoch,
+                                         parent_id=step["parent_id"],
+                                         action=(step["section"], GFN)))
             action.update(candidate_id=cid, failed=False, reason="")
         actions.append(action)
     return pending, actions
+
+
+def _unseen(prompt: Prompt, res: Any, seen: set[str]) -> bool:
+    key = prompt.near_key(res.task.template, res.task.verbalizers)
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
+

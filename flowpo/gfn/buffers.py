@@ -27,6 +27,11 @@ class ReplayBuffer:
         """Return the number of prompts held."""
         return len(self._heap)
 
+    def clear(self) -> None:
+        """Forget every prompt (their rewards were measured in another context)."""
+        self._heap.clear()
+        self._texts.clear()
+
     def add(self, text: str, accuracy: float) -> None:
         """Offer a prompt; the worst one leaves when the buffer is full."""
         if text in self._texts or not text.strip():

@@ -85,7 +85,7 @@ def trainer_for(config: Any, task: Task, memory: Any = None) -> GfnTrainer:
     """Return the run's trainer (one per configuration and process; the latest two kept)."""
     key = json.dumps(config.model_dump(mode="json"), sort_keys=True)
     if key not in _TRAINERS:
-        settings = GfnSettings.from_config(config)
+        settings = GfnSettings.from_config(config, len(task.split("train")))
         _TRAINERS[key] = GfnTrainer(
             settings,
             demonstrations(task),

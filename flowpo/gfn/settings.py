@@ -12,6 +12,38 @@ from typing import Any
 from flowpo.config import OptimizeConfig
 from flowpo.errors import ConfigError
 
+PAPER_WARMUP = 99
+"""The paper's warm-up: 99 of its 200 steps only fill the replay buffer."""
+GFLOWPO_STEPS_PER_EPOCH = 20
+"""Steps per epoch of ``gflowpo`` (10 epochs x 20 = the paper's 200 steps)."""
+HYBRID_STEPS_PER_ACTION = 2
+"""Steps per planned ``gfn`` action in ``hybrid``: warm-up, then an update."""
+
+
+def step_plan(config: Any, reward_size: int) -> tuple[int, int]:
+    """Return (steps per epoch or per ``gfn`` action, warm-up steps) the run can afford.
+
+    Explicit ``gfn_steps_per_epoch`` / ``gfn_warmup_steps`` win. Otherwise ``gflowpo``
+    plans ``max_epochs x 20`` steps, fewer when ``budget_examples`` cannot pay for them (a
+    step scores at most ``batch x grad_accum`` fresh samples on the reward set), and warms
+    up for a quarter of them (at most the paper's 99), so its first update comes early and
+    most steps learn. ``hybrid`` runs 2 steps per planned ``gfn`` action and warms up for
+    one, so its second step already updates.
+    """
+    hybrid = bool(getattr(config.method_spec, "sampler_action", False))
+    per = config.gfn_steps_per_epoch or (
+        HYBRID_STEPS_PER_ACTION if hybrid else GFLOWPO_STEPS_PER_EPOCH
+    )
+    total = per * config.max_epochs
+    if config.budget_examples is not None and config.gfn_steps_per_epoch is None and not hybrid:
+        cost = config.gfn_batch_size * config.gfn_grad_accum * max(1, reward_size)
+        total = max(2, min(total, config.budget_examples // cost))
+        per = max(1, total // config.max_epochs)
+    if config.gfn_warmup_steps is not None:
+        return per, config.gfn_warmup_steps
+    warmup = 1 if hybrid else min(PAPER_WARMUP, max(1, total // 4))
+    return per, warmup
+
 
 def _default(name: str) -> Any:
     """Return the default of ``OptimizeConfig.gfn_<name>``: the authors' values live there."""
@@ -41,7 +73,7 @@ class GfnSettings:
     """Prompts per micro-batch."""
     grad_accum: int = _default("grad_accum")
     """Micro-batches per optimizer update."""
-    warmup_steps: int = _default("warmup_steps")
+    warmup_steps: int = PAPER_WARMUP
     """Steps that only fill the replay buffer (no gradient)."""
     online_ratio: float = _default("online_ratio")
     """Chance a micro-batch is freshly sampled (1.0 = on-policy only)."""
@@ -87,13 +119,18 @@ class GfnSettings:
             )
 
     @classmethod
-    def from_config(cls, config: Any) -> GfnSettings:
-        """Read the ``gfn_*`` fields of an ``OptimizeConfig`` (and its seed)."""
+    def from_config(cls, config: Any, reward_size: int = 32) -> GfnSettings:
+        """Read the ``gfn_*`` fields of an ``OptimizeConfig`` (and its seed).
+
+        The warm-up is the one :func:`step_plan` derives for a reward set of
+        ``reward_size`` examples when the config leaves it unset.
+        """
         values = {
             f.name: getattr(config, f"gfn_{f.name}")
             for f in fields(cls)
             if hasattr(config, f"gfn_{f.name}")
         }
+        values["warmup_steps"] = step_plan(config, reward_size)[1]
         if hasattr(config, "device"):
             values["device"] = config.device
         return cls(**values, seed=int(getattr(config, "seed", 0)))

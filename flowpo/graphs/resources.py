@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -23,7 +24,7 @@ from flowpo.metrics.callables import PYTHON_PREFIX, as_metric, registered_metric
 from flowpo.metrics.judge import judge_from_config
 from flowpo.models.base import TargetLM
 from flowpo.models.spec import load_target
-from flowpo.operators.actions import format_operators
+from flowpo.operators.actions import Cell, format_operators, run_offers, valid_cells
 from flowpo.operators.base import Operator
 from flowpo.operators.registry import get_operator, operator_names
 from flowpo.programs import PROGRAM_TEMPLATE, load_program
@@ -44,11 +45,38 @@ class Resources:
     run_dir: Path
     memory: MemoryStore | None = None
 
+    def cells(self, config: OptimizeConfig, rows: list[str], operators: list[str]) -> list[Cell]:
+        """Return the valid (row, operator) cells of this run (what the selector may draw)."""
+        have = run_offers(
+            rows=rows,
+            classification=self.task.kind == "classification",
+            mode=self.evaluator.mode,
+            label_scores=hasattr(self.target, "next_token_logprobs"),
+            llm=self.llm is not None,
+            demonstrations=bool(self.task.splits.get("pool") or self.task.splits.get("train")),
+            memory=self.memory is not None,
+            reflection=config.reflect_cases > 0,
+        )
+        return valid_cells(rows, operators, have)
+
     def scorer(self, config: OptimizeConfig) -> Scorer:
         """Return what the scoring functions of :mod:`flowpo.search.scoring` need."""
         return Scorer(
-            self.task, self.target, self.evaluator, config.model, self.memory, config.soft_weight
+            self.task, self.target, self.evaluator, config.model, self.memory,
+            config.soft_weight, self.label_embed(config), config.screen_examples,
         )
+
+    def label_embed(self, config: OptimizeConfig) -> Callable[[Sequence[str]], Any] | None:
+        """Return the embedder that keeps label words related (``None``: free search).
+
+        The experience memory's embedder when a memory is attached, else the embedded
+        MiniLM, loaded once per process.
+        """
+        if config.label_words == "free":
+            return None
+        if self.memory is not None and self.memory.embedder is not None:
+            return self.memory.embedder.embed
+        return _embed_minilm
 
 
 def resources(config: OptimizeConfig) -> Resources:
@@ -59,6 +87,17 @@ def resources(config: OptimizeConfig) -> Resources:
 def rng_for(config: OptimizeConfig, epoch: int, node: str) -> random.Random:
     """Return a generator seeded by (seed, epoch, node): a resumed run draws the same."""
     return random.Random(f"{config.seed}-{epoch}-{node}")
+
+
+@lru_cache(maxsize=1)
+def _minilm() -> Any:
+    """Return the embedded MiniLM embedder (loaded once per process)."""
+    return load_embedder()
+
+
+def _embed_minilm(texts: Sequence[str]) -> Any:
+    """Embed with MiniLM, loading it on first use (a run may never search label words)."""
+    return _minilm().embed(texts)
 
 
 @lru_cache(maxsize=4)

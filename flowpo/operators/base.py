@@ -5,7 +5,7 @@ candidate prompts. LLM output is extracted robustly and rejected when it is empt
 unchanged, too long, or would break the template: a rejection is a failed action,
 never a crash and never a corrupted prompt.
 
-Each operator class declares what it edits (``writes``, ``owns_row``) and what it needs
+Each operator class declares what it edits (``writes``) and what it needs
 (``needs``, ``uses``); :mod:`flowpo.operators.actions` derives the selector's action
 table from these declarations. This module imports no operator family: the families
 import it, and :mod:`flowpo.operators.registry` imports them all.
@@ -17,7 +17,7 @@ import random
 import re
 import unicodedata
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -62,8 +62,24 @@ BAD_CASES = "bad_cases"
 """Need: wrong predictions of the best prompt (``bad_cases``)."""
 REFLECTION = "reflection"
 """Need: the reflected reasons of the best prompt's bad cases (``reflection``)."""
+GENERATION = "generation"
+"""Need: a task scored on generated text (not on label-word scores), so reasoning is read."""
+LABEL_SECTIONS = "label_sections"
+"""Need: per-label definition sections in the prompt (``label: <name>`` rows)."""
 NEEDS = frozenset(
-    {LLM, LABELS, VERBALIZER, DEMONSTRATIONS, BEAM, HISTORY, MEMORY, BAD_CASES, REFLECTION}
+    {
+        LLM,
+        LABELS,
+        VERBALIZER,
+        GENERATION,
+        DEMONSTRATIONS,
+        BEAM,
+        HISTORY,
+        MEMORY,
+        BAD_CASES,
+        REFLECTION,
+        LABEL_SECTIONS,
+    }
 )
 """Every value ``Operator.needs`` and ``Operator.uses`` may hold."""
 
@@ -126,6 +142,8 @@ class OperatorContext:
     target: Any = None
     """The target model, for operators that search its cached scores (label words)."""
     soft_weight: float = 0.5
+    label_embed: Callable[[Sequence[str]], Any] | None = None
+    """Embeds words to keep label-word candidates related to their label (``None``: free)."""
     """Weight of the soft score in searches that rank choices themselves."""
     """Demonstrations the Few-Shot operator puts in."""
 
@@ -153,8 +171,6 @@ class Operator(ABC):
         writes: The one section or prompt part the operator always edits, whichever
             section was drawn (the action is bound to it); ``None`` when the drawn
             section steers the edit.
-        owns_row: The Q-table row (``frame`` or ``label_words``) only this operator can
-            edit: other operators drawn on that row are redirected to it.
         needs: What the operator cannot produce a prompt without (values of ``NEEDS``).
         uses: What the operator uses when available but can do without.
         needs_llm: Whether ``needs`` holds ``"llm"`` (derived, do not set).
@@ -163,7 +179,6 @@ class Operator(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     writes: ClassVar[str | None] = None
-    owns_row: ClassVar[str | None] = None
     needs: ClassVar[frozenset[str]] = frozenset()
     uses: ClassVar[frozenset[str]] = frozenset()
     needs_llm: ClassVar[bool] = False
@@ -222,12 +237,18 @@ def extract_text(raw: str) -> str:
     return text.strip().strip('"').strip()
 
 
+_MARKUP = re.compile(
+    r"</?(pre|code|div|span|p|br|html|body|ul|li|table|tr|td|h[1-6])\b[^>]*>", re.IGNORECASE
+)
+
+
 def garbage_reason(text: str, *, prose: bool = False) -> str | None:
     """Return why ``text`` is not text a prompt can hold, or ``None`` if it may be.
 
     Control characters and U+FFFD (bytes that were not valid text) mean broken output.
     With ``prose`` (an LLM's instruction text, not data), text of 20 or more characters
-    that is mostly neither letters nor spaces is rejected too.
+    that is mostly neither letters nor spaces is rejected too, and so are HTML markup and
+    text whose lines mostly repeat (a small LM's degenerate loops).
     """
     if "\ufffd" in text or any(
         unicodedata.category(c) == "Cc" and c not in "\n\t\r" for c in text
@@ -238,6 +259,11 @@ def garbage_reason(text: str, *, prose: bool = False) -> str | None:
         letters = sum(c.isalpha() for c in stripped)
         if letters / len(stripped) < 0.4:
             return "output is mostly symbols, not words"
+    if prose and _MARKUP.search(text):
+        return "output is markup (HTML tags), not instructions"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if prose and len(lines) >= 3 and len(set(lines)) <= len(lines) // 2:
+        return "output repeats the same lines"
     return None
 
 
@@ -245,7 +271,7 @@ def check_section(old: Prompt, section: str, new_text: str, ctx: OperatorContext
     """Return why ``new_text`` cannot replace ``section`` of ``old``, or ``None`` if it can."""
     if not new_text.strip():
         return "empty output"
-    garbage = garbage_reason(new_text)
+    garbage = garbage_reason(new_text, prose=section != EXAMPLES)  # demonstrations are data
     if garbage:
         return garbage
     if TEXT_SLOT in new_text or PROMPT_SLOT in new_text:

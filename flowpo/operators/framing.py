@@ -24,6 +24,7 @@ from flowpo.operators.base import (
 )
 from flowpo.operators.llm import ask, clean, data_block, system_prompt
 from flowpo.prompt import PROMPT_SLOT, TEXT_SLOT, Prompt, check_template
+from flowpo.search.coherence import answer_words, relabel
 from flowpo.search.labelwords import best_label_words
 
 FRAMES = (
@@ -53,7 +54,6 @@ class Frame(Operator):
     name = "frame"
     description = "Change the frame around the input (e.g. 'Review: {text}\\nSentiment:')."
     writes = FRAME
-    owns_row = FRAME
     uses = frozenset({LLM})
 
     async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
@@ -96,7 +96,6 @@ class LabelWords(Operator):
     name = "label_words"
     description = "Search one-token label words (names, variants, the target's own favourites)."
     writes = LABEL_WORDS
-    owns_row = LABEL_WORDS
     needs = frozenset({LABELS, VERBALIZER})
 
     async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
@@ -108,11 +107,14 @@ class LabelWords(Operator):
         if ctx.target is None or not hasattr(ctx.target, "next_token_logprobs"):
             result.rejected.append("label-word search needs a local target (next-token scores)")
             return result
-        words = await best_label_words(ctx.target, ctx.task, prompt, ctx.train, ctx.soft_weight)
-        if words == {**ctx.task.verbalizers, **(prompt.verbalizers or {})}:
+        words = await best_label_words(
+            ctx.target, ctx.task, prompt, ctx.train, ctx.soft_weight, embed=ctx.label_embed
+        )
+        current = answer_words(prompt, ctx.task)
+        if words == current:
             result.rejected.append("the current label words are already the best found")
             return result
-        result.prompts.append(replace(prompt, verbalizers=words))
+        result.prompts.append(relabel(prompt, current, words))  # text and demos follow
         return result
 
 

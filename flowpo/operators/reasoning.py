@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from flowpo.operators.base import (
     FORMAT,
+    GENERATION,
     LLM,
     STEPS,
     Operator,
@@ -76,6 +77,7 @@ class CoT(Operator):
     name = "cot"
     description = "Write brief step-by-step guidance into the steps section."
     writes = STEPS
+    needs = frozenset({GENERATION})  # a verbalizer reads one next token: no reasoning follows
     uses = frozenset({LLM})
 
     async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:

@@ -60,9 +60,14 @@ class SectionEdit(Operator):
     summary: ClassVar[bool] = True
 
     async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
-        """Return the section as the operator LM edited it after ``instruction``."""
+        """Return the sections the operator LM wrote after ``instruction``, several drafts.
+
+        A small operator LM rarely gets an edit right at the first try: ``ctx.n_drafts``
+        sampled drafts come from one batched call, every valid one is a candidate, and
+        minibatch screening keeps the scoring of the losers cheap.
+        """
         user = section_request(prompt, section, ctx, self.instruction, summary=self.summary)
-        return await edit_with_llm(prompt, section, ctx, user)
+        return await edit_with_llm(prompt, section, ctx, user, n=ctx.n_drafts)
 
 
 @register

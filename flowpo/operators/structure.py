@@ -17,6 +17,7 @@ from flowpo.operators.base import (
     EXAMPLES,
     FORMAT,
     LABEL_PREFIX,
+    LABEL_SECTIONS,
     TASK,
     Operator,
     OperatorContext,
@@ -173,7 +174,7 @@ class Merge(Operator):
         "Merge the best beam prompts: each label section from the prompt with "
         "the best F1 on that label, the rest from the best prompt."
     )
-    needs = frozenset({BEAM})
+    needs = frozenset({BEAM, LABEL_SECTIONS})  # without label sections it gives the parent back
 
     async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
         """Return the merged prompt, unless it is one the beam already holds."""

@@ -233,6 +233,7 @@ async def _result(
         "budget": budget,
         "operator_usage": {},
         "warm_start": [],
+        "refused_incoherent": [],
     }
 
 

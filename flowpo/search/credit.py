@@ -32,6 +32,8 @@ def credit(
     score = objective(child, soft_weight) if child else None
     failed = bool(action.get("failed")) or child is None
     gain = action_gain({**action, "failed": failed}, score, penalty)
+    if child is not None and child.get("screened"):  # judged beside its parent on a minibatch
+        gain = float(child["screen_gain"])
     return {**action, "failed": failed, "child_score": score, "gain": gain}
 
 

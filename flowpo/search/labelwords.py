@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -107,16 +107,56 @@ def discriminative_tokens(
     return out
 
 
+RELATED_SIMILARITY = 0.4
+"""Least embedding similarity of a word to its label's name for the word to be related."""
+RELATED_MARGIN = 0.05
+"""How much closer a related word must be to its own label's name than to any other's."""
+Embed = Callable[[Sequence[str]], np.ndarray]
+"""Texts -> ``[N, D]`` normalised embeddings (the experience memory's embedder)."""
+
+
+def related_words(words: list[str], labels: list[str], own: int, embed: Embed) -> list[bool]:
+    """Return, per word, whether it is related to ``labels[own]`` rather than to the others.
+
+    Related: embedding similarity to the label's name at least :data:`RELATED_SIMILARITY`
+    and :data:`RELATED_MARGIN` above its similarity to every other label's name, so a
+    label word stays a word a reader links to its label (``negative`` -> ``worse``, not a
+    token that merely separates 32 training examples, such as ``animal``).
+    """
+    if not words:
+        return []
+    names = [label.replace("_", " ") for label in labels]
+    sims = embed(words) @ embed(names).T  # [W, L]
+    others = np.delete(sims, own, axis=1)
+    best_other = others.max(axis=1) if others.shape[1] else np.full(len(words), -1.0)
+    mine = sims[:, own]
+    ok = (mine >= RELATED_SIMILARITY) & (mine >= best_other + RELATED_MARGIN)
+    return [bool(x) for x in ok]
+
+
 def label_word_candidates(
     lm: Any,
     logp: np.ndarray,
     gold: np.ndarray,
     labels: list[str],
     current: dict[str, str],
+    *,
+    embed: Embed | None = None,
 ) -> list[list[tuple[int, str]]]:
-    """Return (token id, word) candidates per label, current word first."""
+    """Return (token id, word) candidates per label, current word first.
+
+    Besides the current word and the label's name and its variants, each label gets the
+    tokens the target ranks highest for its examples: with ``embed`` (related words, the
+    default of the loop) only those :func:`related_words` keeps, from a wider list; without
+    it (``--label-words free``) the top four, whatever they are.
+    """
     allowed = word_mask(lm)
-    found = discriminative_tokens(logp, gold, len(labels), allowed, k=4)
+    found = discriminative_tokens(logp, gold, len(labels), allowed, k=4 if embed is None else 40)
+    if embed is not None:
+        for i, extra in enumerate(found):
+            words = [lm.tokenizer.decode([t]).strip() for t in extra]
+            keep = related_words(words, labels, i, embed)
+            found[i] = [t for t, k in zip(extra, keep, strict=True) if k][:4]
     out = []
     for label, extra in zip(labels, found, strict=True):
         words = [
@@ -137,7 +177,13 @@ def label_word_candidates(
 
 
 async def best_label_words(
-    lm: Any, task: Any, prompt: Prompt, train: list[Any], soft_weight: float
+    lm: Any,
+    task: Any,
+    prompt: Prompt,
+    train: list[Any],
+    soft_weight: float,
+    *,
+    embed: Embed | None = None,
 ) -> dict[str, str]:
     """Return the one-token label words that score ``prompt``'s frame best on ``train``.
 
@@ -155,7 +201,9 @@ async def best_label_words(
     labels = list(task.labels)
     gold = np.array([labels.index(e.target) for e in train])
     current = {**task.verbalizers, **(prompt.verbalizers or {})}
-    candidates = label_word_candidates(lm, logp, gold, labels, current)
+    candidates = await asyncio.to_thread(
+        label_word_candidates, lm, logp, gold, labels, current, embed=embed
+    )
     if not all(candidates):  # e.g. a multi-token label with no one-token variant: keep it
         return {lab: current[lab] for lab in labels}
     ids, _ = search(logp, gold, [[t for t, _ in c] for c in candidates], soft_weight)

@@ -16,8 +16,6 @@ from typing import Any
 
 Q_FLOOR = 1e-6
 """Smallest Q value kept, so a value never reaches zero or flips sign."""
-SCORE_EPS = 1e-8
-"""Denominator used by :func:`msgd_update` when the parent score is 0."""
 
 Action = tuple[str, str]
 
@@ -50,6 +48,26 @@ class QTable:
         return cls(
             list(sections), list(operators), {s: dict.fromkeys(operators, u) for s in sections}
         )
+
+    @classmethod
+    def prior(cls, sections: list[str], operators: list[str], cells: Sequence[Action]) -> QTable:
+        """Build the start where each row (section) with a valid cell is equally likely.
+
+        PromptFlow's uniform ``1/(sections x operators)`` gives every section the same
+        mass; this prior keeps that per-section mass and spreads it over the section's
+        valid cells only, instead of over cells no operator can use. So the frame row, which
+        only the frame operator edits, is drawn as often as the task row, on which nine
+        operators share the mass. Cells outside ``cells`` keep the uniform value: they are
+        never drawn.
+        """
+        q = cls.uniform(sections, operators)
+        ops_of: dict[str, list[str]] = {}
+        for s, a in cells:
+            ops_of.setdefault(s, []).append(a)
+        for s, ops in ops_of.items():
+            for a in ops:
+                q.set(s, a, 1.0 / (len(ops_of) * len(ops)))
+        return q
 
     @property
     def uniform_value(self) -> float:
@@ -149,70 +167,6 @@ class QTable:
         return out
 
 
-def msgd_update(
-    q: QTable,
-    section: str,
-    operator: str,
-    parent_score: float,
-    child_score: float,
-    alpha: float = 1.0,
-) -> float:
-    """Apply the MSGD update ``Q <- Q * (1 + alpha * Norm)`` (PromptFlow eq. 3, appendix).
-
-    ``Norm = (child - parent) / |parent|`` is the relative score gain; a parent score of
-    0 uses the denominator ``SCORE_EPS`` (1e-8) instead. The result is clamped to
-    ``Q_FLOOR`` (1e-6) so a large negative ``alpha * Norm`` cannot flip Q's sign.
-
-    Returns:
-        The new Q(section, operator), also stored in ``q``.
-    """
-    denom = abs(parent_score) if parent_score != 0 else SCORE_EPS
-    norm = (child_score - parent_score) / denom
-    new = max(Q_FLOOR, q.get(section, operator) * (1.0 + alpha * norm))
-    q.set(section, operator, new)
-    return new
-
-
-def sarsa_update(
-    q: QTable,
-    s: str,
-    a: str,
-    reward: float,
-    s_next: str,
-    a_next: str,
-    alpha: float = 0.5,
-    gamma: float = 0.5,
-    *,
-    next_table: QTable | None = None,
-) -> float:
-    """Apply SARSA: ``Q(s,a) += alpha (R + gamma Q(s',a') - Q(s,a))`` (PromptFlow eq. 5/7).
-
-    Args:
-        q: Table updated in place.
-        s: Section of the action taken.
-        a: Operator of the action taken.
-        reward: R, the epoch reward (see :func:`epoch_reward`).
-        s_next: Section of the next action.
-        a_next: Operator of the next action.
-        alpha: Learning rate (0.5 in the paper's example).
-        gamma: Discount (0.5 in the paper's example).
-        next_table: Table to read Q(s',a') from (the next state's table); defaults to ``q``.
-
-    Returns:
-        The new Q(s, a), clamped to ``Q_FLOOR`` since Q doubles as a selection weight.
-    """
-    q_next = (q if next_table is None else next_table).get(s_next, a_next)
-    old = q.get(s, a)
-    new = max(Q_FLOOR, old + alpha * (reward + gamma * q_next - old))
-    q.set(s, a, new)
-    return new
-
-
-def epoch_reward(gains: list[float]) -> float:
-    """Return R, the mean score gain of the epoch's sampled actions (0.0 for none)."""
-    return sum(gains) / len(gains) if gains else 0.0
-
-
 def action_probabilities(
     q: QTable,
     *,
@@ -220,6 +174,8 @@ def action_probabilities(
     epsilon: float = 0.1,
     sections: list[str] | None = None,
     section_weights: Mapping[str, float] | None = None,
+    cells: Sequence[Action] | None = None,
+    uniform: bool = False,
 ) -> dict[Action, float]:
     """Return the probability of each action under :func:`sample_actions`' first draw.
 
@@ -229,8 +185,12 @@ def action_probabilities(
     (Q ~ 0.06 is not flattened, unlike ``softmax(Q)``); temperature < 1 sharpens it. Each
     action's weight is multiplied by its section's weight (default 1; a 0 weight removes
     the row). With probability ``epsilon`` the draw is uniform over the allowed actions.
+    ``cells`` restricts the actions to the valid ones; ``uniform`` ignores Q and the
+    section weights (the ablation baseline of the learnt selector).
     """
-    actions, weights = _candidates(q, temperature, epsilon, sections, section_weights)
+    actions, weights = _candidates(
+        q, temperature, epsilon, sections, section_weights, cells, uniform
+    )
     total = sum(weights)
     n = len(actions)
     return {
@@ -245,6 +205,8 @@ def _candidates(
     epsilon: float,
     sections: list[str] | None,
     section_weights: Mapping[str, float] | None,
+    cells: Sequence[Action] | None = None,
+    uniform: bool = False,
 ) -> tuple[list[Action], list[float]]:
     """Check the arguments; list the allowed actions and their unnormalised weights."""
     if temperature <= 0:
@@ -256,8 +218,13 @@ def _candidates(
     if any(w < 0 for w in sw.values()):
         raise ValueError("section weights must be >= 0")
     actions = [(s, a) for s in rows if sw.get(s, 1.0) > 0 for a in q.operators]
+    if cells is not None:
+        valid = set(cells)
+        actions = [act for act in actions if act in valid]
     if not actions:
         raise ValueError("no action to sample: no sections, operators or positive weights")
+    if uniform:
+        return actions, [1.0] * len(actions)
     logits = [math.log(max(Q_FLOOR, q.get(s, a))) / temperature for s, a in actions]
     top = max(logits)
     weights = [
@@ -276,6 +243,8 @@ def sample_actions(
     sections: list[str] | None = None,
     section_weights: Mapping[str, float] | None = None,
     distinct: bool = True,
+    cells: Sequence[Action] | None = None,
+    uniform: bool = False,
 ) -> list[Action]:
     """Draw ``k`` (section, operator) actions (see :func:`action_probabilities`).
 
@@ -288,11 +257,15 @@ def sample_actions(
         sections: Rows to sample from (the caller leaves frozen sections out).
         section_weights: Per-section probability multipliers >= 0 (:func:`section_credit`).
         distinct: No repeats within one call until every allowed action has been drawn.
+        cells: Only these actions may be drawn (the valid cells; default: every cell).
+        uniform: Draw uniformly over the allowed actions, ignoring Q and section weights.
 
     Returns:
         The actions, in draw order.
     """
-    actions, weights = _candidates(q, temperature, epsilon, sections, section_weights)
+    actions, weights = _candidates(
+        q, temperature, epsilon, sections, section_weights, cells, uniform
+    )
     out: list[Action] = []
     pool = list(range(len(actions)))
     for _ in range(max(0, k)):
@@ -342,37 +315,3 @@ def section_credit(
     if total <= 0:
         return dict.fromkeys(sections, 1.0)
     return {s: w * len(raw) / total for s, w in raw.items()}
-
-
-def learn(
-    q: QTable,
-    actions: Sequence[Mapping[str, Any]],
-    nxt: Sequence[tuple[str, str]],
-    *,
-    optimizer: str,
-    alpha: float = 1.0,
-    sarsa_alpha: float = 0.5,
-    sarsa_gamma: float = 0.5,
-) -> None:
-    """Update ``q`` from the evaluated ``actions`` (PromptFlow eq. 3 or eq. 7).
-
-    ``optimizer="msgd"``: each action's Q moves by its relative gain over its parent.
-    ``"msgd-rl"``: SARSA with ``R`` = the epoch's mean gain, each action paired with the
-    next planned action ``nxt`` (round robin).
-    """
-    if not actions:
-        return
-    for s, _ in [*((a["section"], a["operator"]) for a in actions), *nxt]:
-        if s not in q.sections:
-            q.add_section(s)
-    if optimizer == "msgd":
-        for a in actions:
-            parent = float(a.get("parent_score") or 0.0)
-            msgd_update(q, a["section"], a["operator"], parent, parent + a["gain"], alpha=alpha)
-        return
-    reward = epoch_reward([a["gain"] for a in actions])
-    for i, a in enumerate(actions):
-        s2, a2 = nxt[i % len(nxt)] if nxt else (a["section"], a["operator"])
-        sarsa_update(
-            q, a["section"], a["operator"], reward, s2, a2, alpha=sarsa_alpha, gamma=sarsa_gamma
-        )

@@ -6,7 +6,9 @@ taken once per new best.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import itertools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -14,6 +16,7 @@ from flowpo.evaluation import Evaluator, ExampleBudget
 from flowpo.memory import MemoryStore
 from flowpo.memory.experience import remembered_score, split_key
 from flowpo.prompt import Prompt
+from flowpo.search.coherence import answer_words, relabel
 from flowpo.search.labelwords import best_label_words
 from flowpo.search.objective import result_objective
 from flowpo.tasks.task import Task
@@ -31,6 +34,10 @@ class Scorer:
     """The target model's spec (remembered scores are reused only for the same model)."""
     memory: MemoryStore | None = None
     soft_weight: float = 0.5
+    embed: Any = None
+    """Embeds words for related label-word candidates (``None``: free search)."""
+    screen_size: int = 0
+    """Train examples a new candidate is screened on first (0: no screening)."""
 
 
 @dataclass
@@ -45,13 +52,22 @@ class Scored:
 
 
 async def score_candidates(
-    scorer: Scorer, pending: Sequence[dict[str, Any]], budget: ExampleBudget, *, first: bool
+    scorer: Scorer,
+    pending: Sequence[dict[str, Any]],
+    budget: ExampleBudget,
+    *,
+    first: bool,
+    parents: Mapping[str, dict[str, Any]] | None = None,
 ) -> Scored:
     """Score ``pending`` on train through ``budget``; reuse remembered near-duplicates.
 
     A candidate is scored only when its uncached train examples fit in what the budget
     has left, so the run never overshoots; the initial prompt (``first``) is always
-    scored, and a score reused from the memory costs nothing.
+    scored, and a score reused from the memory costs nothing. With screening on, an edit
+    is first scored on a minibatch of train beside its parent (:func:`screen`), and only
+    one that beats its parent there is scored on the rest (ProTeGi's and GEPA's way of
+    spending the reward set on promising prompts); a frame, judged with its own label
+    words, is never screened.
     """
     train = scorer.task.split("train")
     out = Scored(counts={"examples_scored": 0.0, "examples_cached": 0.0, "tokens": 0.0})
@@ -69,17 +85,74 @@ async def score_candidates(
             if not budget.fits(scorer.evaluator.uncached(prompt, train)):
                 out.unpaid.add(cand["id"])
                 continue
+        parent = (parents or {}).get(cand.get("parent_id") or "")
+        edit = parent is not None and bool(cand.get("action"))  # not a reviewer's own prompt
+        if scorer.screen_size and edit and parent and not is_new_frame(cand, scorer):
+            screened = await screen(scorer, prompt, Prompt.from_dict(parent["prompt"]), train)
+            _count(out, budget, screened.child, screened.parent)
+            if not screened.passed:
+                out.candidates.append({**cand, **keys, **screened.fields()})
+                continue
         result = await scorer.evaluator.aevaluate(prompt, train)
         if is_new_frame(cand, scorer):  # a frame is judged with its own best label words
             prompt, result = await refit_words(scorer, prompt, result, train)
             keys["near_key"] = prompt.near_key(scorer.task.template, scorer.task.verbalizers)
             cand = {**cand, "prompt": prompt.to_dict()}
+        _count(out, budget, result)
+        out.candidates.append({**cand, **keys, **train_fields(result)})
+    return out
+
+
+def _count(out: Scored, budget: ExampleBudget, *results: EvalResult) -> None:
+    for result in results:
         budget.charge(result.model_calls)
         out.counts["examples_scored"] += result.model_calls
         out.counts["examples_cached"] += result.cached
         out.counts["tokens"] += result.tokens
-        out.candidates.append({**cand, **keys, **train_fields(result)})
-    return out
+
+
+@dataclass
+class Screening:
+    """A candidate and its parent scored on the same train minibatch."""
+
+    child: EvalResult
+    parent: EvalResult
+    soft_weight: float
+
+    @property
+    def gain(self) -> float:
+        """Return the child's objective minus the parent's, on the minibatch."""
+        w = self.soft_weight
+        return result_objective(self.child, w) - result_objective(self.parent, w)
+
+    @property
+    def passed(self) -> bool:
+        """Return True when the child beats its parent on the minibatch."""
+        return self.gain > 0
+
+    def fields(self) -> dict[str, Any]:
+        """Return the fields of a candidate left on its minibatch score."""
+        return {**train_fields(self.child), "screened": True, "screen_gain": self.gain}
+
+
+def screen_batch(train: Sequence[Example], size: int) -> list[Example]:
+    """Return the fixed minibatch edits are screened on: ``size`` examples, every label."""
+    ranked = sorted(train, key=lambda e: hashlib.sha1(str(e.id).encode()).hexdigest())
+    by_label: dict[str, list[Example]] = {}
+    for ex in ranked:
+        by_label.setdefault(str(ex.target), []).append(ex)
+    rows = [ex for group in itertools.zip_longest(*by_label.values()) for ex in group if ex]
+    return rows[:size]
+
+
+async def screen(
+    scorer: Scorer, prompt: Prompt, parent: Prompt, train: Sequence[Example]
+) -> Screening:
+    """Score ``prompt`` and its parent on the screening minibatch (the parent's is cached)."""
+    batch = screen_batch(train, scorer.screen_size)
+    child = await scorer.evaluator.aevaluate(prompt, batch)
+    before = await scorer.evaluator.aevaluate(parent, batch)
+    return Screening(child, before, scorer.soft_weight)
 
 
 def train_fields(result: EvalResult) -> dict[str, Any]:
@@ -122,10 +195,11 @@ async def refit_words(
     pass (only calibration's three content-free inputs when it is on).
     """
     task, w = scorer.task, scorer.soft_weight
-    words = await best_label_words(scorer.target, task, prompt, list(train), w)
-    if words == {**task.verbalizers, **(prompt.verbalizers or {})}:
+    words = await best_label_words(scorer.target, task, prompt, list(train), w, embed=scorer.embed)
+    current = answer_words(prompt, task)
+    if words == current:
         return prompt, result
-    refit = replace(prompt, verbalizers=words)
+    refit = relabel(prompt, current, words)  # its text and demonstrations name the new words
     second = await scorer.evaluator.aevaluate(refit, train)
     if result_objective(second, w) <= result_objective(result, w):
         return prompt, result

@@ -11,11 +11,16 @@ def stop_reason(
     stale: int,
     budget: dict[str, float],
     config: Any,
+    learning: bool = True,
 ) -> str | None:
-    """Return why the loop should stop now, or ``None`` to go on."""
+    """Return why the loop should stop now, or ``None`` to go on.
+
+    ``learning=False`` (a GFlowPO learner still warming up) suspends the patience stop:
+    a run must not be called converged before its learner made one gradient update.
+    """
     if epoch >= config.max_epochs:
         return f"max_epochs ({config.max_epochs}) reached"
-    if stale >= config.patience:
+    if learning and stale >= config.patience:
         return f"converged: no train-loss gain > {config.tol} for {config.patience} epochs"
     limits = (
         ("examples_scored", config.budget_examples, "target-LM example budget"),

@@ -11,10 +11,10 @@ from flowpo.errors import ConfigError
 from flowpo.operators.actions import (
     GFN,
     SAMPLER_ACTIONS,
-    bind,
     bound_sections,
     format_operators,
-    row_owners,
+    run_offers,
+    valid_cells,
 )
 from flowpo.operators.base import LLM, NEEDS, REGISTRY, Operator, register
 from flowpo.operators.registry import FAMILIES, get_operator, operator_names
@@ -43,118 +43,64 @@ OPS = [
     "gfn",
 ]
 
-# What the selector's ``_bind`` returned before the operators declared their sections,
-# for every (row, operator) pair it did not leave unchanged.
-TEXT_ROW_BINDING = {
-    "calibrate": ("label_words", "calibrate"),
-    "cot": ("steps", "cot"),
-    "few_shot": ("examples", "few_shot"),
-    "frame": ("frame", "frame"),
-    "label_words": ("label_words", "label_words"),
-    "gfn": ("task", "gfn"),
-}
-"""On a section row, whatever the available operators (``gfn`` on ``task`` is unchanged)."""
-EXPECTED_ALL_AVAILABLE = {
-    **{
-        (row, op): out
-        for row in ("task", "label: negative", "label: positive", "format")
-        for op, out in TEXT_ROW_BINDING.items()
-    },
-    ("examples", "calibrate"): ("label_words", "calibrate"),
-    ("examples", "cot"): ("steps", "cot"),
-    ("examples", "frame"): ("frame", "frame"),
-    ("examples", "label_words"): ("label_words", "label_words"),
-    ("examples", "gfn"): ("task", "gfn"),
-    ("steps", "calibrate"): ("label_words", "calibrate"),
-    ("steps", "few_shot"): ("examples", "few_shot"),
-    ("steps", "frame"): ("frame", "frame"),
-    ("steps", "label_words"): ("label_words", "label_words"),
-    ("steps", "gfn"): ("task", "gfn"),
-    ("frame", "calibrate"): ("frame", "frame"),
-    ("frame", "cot"): ("frame", "frame"),
-    ("frame", "define_sort"): ("frame", "frame"),
-    ("frame", "differential_evolution"): ("frame", "frame"),
-    ("frame", "few_shot"): ("frame", "frame"),
-    ("frame", "label_words"): ("frame", "frame"),
-    ("frame", "merge"): ("frame", "frame"),
-    ("frame", "rag"): ("frame", "frame"),
-    ("frame", "refine"): ("frame", "frame"),
-    ("frame", "reflection"): ("frame", "frame"),
-    ("frame", "repeat_instructions"): ("frame", "frame"),
-    ("frame", "rewrite"): ("frame", "frame"),
-    ("frame", "self_consistency"): ("frame", "frame"),
-    ("frame", "short_instruction"): ("frame", "frame"),
-    ("frame", "gfn"): ("frame", "frame"),
-    ("label_words", "cot"): ("label_words", "label_words"),
-    ("label_words", "define_sort"): ("label_words", "label_words"),
-    ("label_words", "differential_evolution"): ("label_words", "label_words"),
-    ("label_words", "few_shot"): ("label_words", "label_words"),
-    ("label_words", "frame"): ("label_words", "label_words"),
-    ("label_words", "merge"): ("label_words", "label_words"),
-    ("label_words", "rag"): ("label_words", "label_words"),
-    ("label_words", "refine"): ("label_words", "label_words"),
-    ("label_words", "reflection"): ("label_words", "label_words"),
-    ("label_words", "repeat_instructions"): ("label_words", "label_words"),
-    ("label_words", "rewrite"): ("label_words", "label_words"),
-    ("label_words", "self_consistency"): ("label_words", "label_words"),
-    ("label_words", "short_instruction"): ("label_words", "label_words"),
-    ("label_words", "gfn"): ("label_words", "label_words"),
-}
-"""Available: every operator and ``gfn`` (the hybrid method with ``edit_format``)."""
-EXPECTED_WITHOUT_ROW_OWNERS = {
-    **{
-        (row, op): out
-        for row in ("task", "label: negative", "label: positive", "format")
-        for op, out in TEXT_ROW_BINDING.items()
-    },
-    ("examples", "calibrate"): ("label_words", "calibrate"),
-    ("examples", "cot"): ("steps", "cot"),
-    ("examples", "frame"): ("frame", "frame"),
-    ("examples", "label_words"): ("label_words", "label_words"),
-    ("examples", "gfn"): ("task", "gfn"),
-    ("steps", "calibrate"): ("label_words", "calibrate"),
-    ("steps", "few_shot"): ("examples", "few_shot"),
-    ("steps", "frame"): ("frame", "frame"),
-    ("steps", "label_words"): ("label_words", "label_words"),
-    ("steps", "gfn"): ("task", "gfn"),
-    ("frame", "calibrate"): ("label_words", "calibrate"),
-    ("frame", "cot"): ("steps", "cot"),
-    ("frame", "few_shot"): ("examples", "few_shot"),
-    ("frame", "label_words"): ("label_words", "label_words"),
-    ("frame", "gfn"): ("task", "gfn"),
-    ("label_words", "cot"): ("steps", "cot"),
-    ("label_words", "few_shot"): ("examples", "few_shot"),
-    ("label_words", "frame"): ("frame", "frame"),
-    ("label_words", "gfn"): ("task", "gfn"),
-}
-"""Available: every operator and ``gfn`` but ``frame`` and ``label_words``."""
+DEFAULT_HAVE = run_offers(
+    rows=ROWS,
+    classification=True,
+    mode="verbalizer",
+    label_scores=True,
+    llm=True,
+    demonstrations=True,
+    memory=False,
+    reflection=True,
+)
+"""What the default SST-2 run offers (embedded target, operator LM, no memory)."""
+FREE = [
+    "define_sort",
+    "differential_evolution",
+    "rag",
+    "refine",
+    "reflection",
+    "repeat_instructions",
+    "rewrite",
+    "self_consistency",
+    "short_instruction",
+]
+"""Operators that edit whichever text section was drawn."""
+TEXT_ROWS = ["task", "label: negative", "label: positive", "format"]
 
 
 def test_the_table_covers_every_registered_operator():
     assert sorted(OPS) == sorted([*operator_names(), GFN])
 
 
-@pytest.mark.parametrize(
-    ("available", "expected"),
-    [
-        (OPS, EXPECTED_ALL_AVAILABLE),
-        ([o for o in OPS if o not in ("frame", "label_words")], EXPECTED_WITHOUT_ROW_OWNERS),
-    ],
-)
-def test_bind_gives_the_selectors_former_actions(available, expected):
-    for row in ROWS:
-        for op in OPS:
-            assert bind(row, op, available) == expected.get((row, op), (row, op)), (row, op)
+def test_default_table_holds_exactly_the_cells_an_operator_can_use():
+    cells = valid_cells(ROWS, OPS, DEFAULT_HAVE)
+    expected = {(row, op) for row in TEXT_ROWS for op in FREE}
+    expected |= {("label: negative", "merge"), ("label: positive", "merge")}
+    expected |= {("examples", "few_shot"), ("frame", "frame"), ("task", "gfn")}
+    expected |= {("label_words", "label_words"), ("label_words", "calibrate")}
+    assert set(cells) == expected
+    assert len(cells) == len(set(cells)) == 4 * 9 + 2 + 3 + 2
 
 
-def test_bind_redirects_only_to_an_available_owner():
-    assert bind("frame", "refine", ["refine", "frame"]) == ("frame", "frame")
-    assert bind("label_words", "refine", ["refine", "frame"]) == ("label_words", "refine")
-    assert bind("label_words", "calibrate", ["calibrate", "label_words"]) == (
-        "label_words",
-        "calibrate",
+def test_needs_remove_cells_the_run_cannot_serve():
+    generate = run_offers(
+        rows=["task", "format", "examples", "steps"], classification=False, mode="generate",
+        label_scores=False, llm=False, demonstrations=True, memory=False, reflection=False,
     )
-    assert bind("some section", "unknown", []) == ("some section", "unknown")
+    cells = set(valid_cells(["task", "format", "examples", "steps"], OPS, generate))
+    assert ("steps", "cot") in cells  # generated text: reasoning is read
+    assert not {c for c in cells if c[1] in ("refine", "rewrite", "reflection")}  # no LLM
+    assert not {c for c in cells if c[1] in ("label_words", "calibrate", "merge", "frame")} - {
+        ("frame", "frame")
+    }
+    assert ("steps", "cot") not in set(valid_cells(ROWS, OPS, DEFAULT_HAVE))  # verbalizer
+
+
+def test_frozen_or_missing_rows_give_no_cells():
+    assert valid_cells(["task"], ["few_shot", "frame", "refine"], DEFAULT_HAVE) == [
+        ("task", "refine")
+    ]
 
 
 def test_derived_tables_match_the_former_constants():
@@ -166,7 +112,6 @@ def test_derived_tables_match_the_former_constants():
         "label_words": "label_words",
         "calibrate": "label_words",
     }
-    assert row_owners() == {"frame": "frame", "label_words": "label_words"}
     assert format_operators() == {
         "frame": "frame",
         "label_words": "label_words",

@@ -9,14 +9,19 @@ from collections import Counter
 
 import pytest
 
+from flowpo.search.learning import (
+    epoch_reward,
+    learn_msgd,
+    learn_sarsa,
+    msgd_update,
+    next_action,
+    sarsa_update,
+)
 from flowpo.search.policy import (
     Q_FLOOR,
     QTable,
     action_probabilities,
-    epoch_reward,
-    msgd_update,
     sample_actions,
-    sarsa_update,
     section_credit,
 )
 
@@ -80,6 +85,18 @@ def test_msgd_clamps_to_floor() -> None:
     assert q.get("s", "o") == 1e-6
     # From the floor, a further loss stays at the floor (never zero or negative).
     assert msgd_update(q, "s", "o", 0.8, 0.1, alpha=3.0) == 1e-6
+
+
+def test_msgd_zero_parent_is_divided_by_the_floor() -> None:
+    # A generation task starts at 0. With the loop's floor 1/|train| = 1/32, a gain of
+    # 0.03125 (one example) gives Norm = 0.03125 / 0.03125 = 1 -> Q doubles, not x3e6.
+    q = QTable.uniform(["s"], ["o"])
+    q.set("s", "o", 0.05)
+    assert msgd_update(q, "s", "o", 0.0, 1 / 32, floor=1 / 32) == pytest.approx(0.1)
+    # A parent above the floor keeps the paper's relative gain: (0.6-0.5)/0.5 = 0.2.
+    assert msgd_update(q, "s", "o", 0.5, 0.6, floor=1 / 32) == pytest.approx(0.12)
+    # A loss from a zero parent: Norm = -0.03125 / 0.03125 = -1 -> clamped to the floor.
+    assert msgd_update(q, "s", "o", 0.0, -1 / 32, floor=1 / 32) == Q_FLOOR
 
 
 def test_msgd_zero_parent_uses_epsilon_denominator() -> None:
@@ -148,6 +165,74 @@ def test_sarsa_defaults_and_reads_next_from_same_table() -> None:
     assert sarsa_update(q, "a", "x", 0.1, "b", "x") == pytest.approx(0.25)
     # 0.2 + 1.0 * (0.1 + 0.0 * 0.4 - 0.2) = 0.1 with alpha 1, gamma 0 (0.25 is now the old Q).
     assert sarsa_update(q, "a", "x", 0.1, "b", "x", alpha=1.0, gamma=0.0) == pytest.approx(0.1)
+
+
+def test_sarsa_credits_each_action_with_its_own_gain_and_actual_next_action() -> None:
+    q = table(["a", "b"], ["x", "y"], [[0.2, 0.1], [0.4, 0.3]])
+    actions = [
+        {"section": "a", "operator": "x", "gain": 0.1, "candidate_id": "c1"},
+        {"section": "b", "operator": "y", "gain": -0.05, "candidate_id": None},
+    ]
+    plan = [  # c1 is edited next with (b, x); the failed action's section b has (b, x) too
+        {"section": "a", "operator": "y", "parent_id": "c0"},
+        {"section": "b", "operator": "x", "parent_id": "c1"},
+    ]
+    assert next_action(actions[0], plan) == ("b", "x")
+    assert next_action(actions[1], plan) == ("b", "x")
+    assert next_action({"section": "z", "operator": "y", "candidate_id": "q"}, plan) == ("z", "y")
+    learn_sarsa(q, actions, plan)
+    # (a,x): 0.2 + 0.5 * (0.1 + 0.5 * 0.4 - 0.2) = 0.25
+    assert q.get("a", "x") == pytest.approx(0.25)
+    # (b,y): 0.3 + 0.5 * (-0.05 + 0.5 * 0.4 - 0.3) = 0.225 (Q(b,x) = 0.4, untouched)
+    assert q.get("b", "y") == pytest.approx(0.225)
+    assert q.get("a", "y") == 0.1 and q.get("b", "x") == 0.4
+
+
+def test_sarsa_epoch_credit_is_the_papers_form() -> None:
+    q = table(["a", "b"], ["x", "y"], [[0.2, 0.1], [0.4, 0.3]])
+    actions = [
+        {"section": "a", "operator": "x", "gain": 0.1},
+        {"section": "b", "operator": "y", "gain": -0.05},
+    ]
+    plan = [{"section": "b", "operator": "x"}, {"section": "a", "operator": "y"}]
+    learn_sarsa(q, actions, plan, credit="epoch")
+    # R = 0.025 for both; (a,x) pairs with (b,x) = 0.4: 0.2 + 0.5 (0.025 + 0.2 - 0.2)
+    assert q.get("a", "x") == pytest.approx(0.2125)
+    # (b,y) pairs with (a,y) = 0.1: 0.3 + 0.5 (0.025 + 0.05 - 0.3) = 0.1875
+    assert q.get("b", "y") == pytest.approx(0.1875)
+
+
+def test_learn_msgd_uses_each_parent_and_the_floor() -> None:
+    q = table(["a"], ["x", "y"], [[0.1, 0.1]])
+    learn_msgd(
+        q,
+        [
+            {"section": "a", "operator": "x", "parent_score": 0.0, "gain": 0.0625},
+            {"section": "a", "operator": "y", "parent_score": 0.5, "gain": -0.05},
+        ],
+        floor=1 / 16,
+    )
+    assert q.get("a", "x") == pytest.approx(0.2)  # 0.1 * (1 + 0.0625/0.0625)
+    assert q.get("a", "y") == pytest.approx(0.09)  # 0.1 * (1 - 0.05/0.5)
+
+
+def test_prior_gives_each_section_equal_mass_over_its_valid_cells() -> None:
+    cells = [("t", "refine"), ("t", "rewrite"), ("f", "refine"), ("frame", "frame")]
+    q = QTable.prior(["t", "f", "frame", "steps"], ["refine", "rewrite", "frame"], cells)
+    assert q.get("t", "refine") == q.get("t", "rewrite") == pytest.approx(1 / 6)
+    assert q.get("f", "refine") == q.get("frame", "frame") == pytest.approx(1 / 3)
+    probs = action_probabilities(q, epsilon=0.0, cells=cells)
+    assert set(probs) == set(cells)  # no mass on invalid cells or on the empty row
+    assert probs[("frame", "frame")] == pytest.approx(1 / 3)
+    uniform = action_probabilities(q, epsilon=0.0, cells=cells, uniform=True)
+    assert all(p == pytest.approx(1 / 4) for p in uniform.values())
+
+
+def test_sampling_never_draws_an_invalid_cell() -> None:
+    q = QTable.uniform(["a", "b"], ["x", "y"])
+    cells = [("a", "x"), ("b", "y")]
+    drawn = sample_actions(q, 200, random.Random(1), epsilon=0.5, distinct=False, cells=cells)
+    assert set(drawn) == set(cells)
 
 
 def test_sarsa_clamps_to_floor() -> None:

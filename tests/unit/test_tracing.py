@@ -62,7 +62,7 @@ def fake_resources(monkeypatch, tmp_path):
         config = OptimizeConfig(**json.loads(config_json))
         cache = EvalCache(config.run_dir / EVAL_CACHE)
         target = HashTarget()
-        names = ["refine", "few_shot", "repeat_instructions"]
+        names = ["refine", "few_shot"]
         return resources_mod.Resources(
             task,
             target,
@@ -87,7 +87,7 @@ def _config(run_dir, epochs, **kw):
         reflect_cases=2,
         evaluate_test=False,
         use_memory=False,
-        operators="refine,few_shot,repeat_instructions",
+        operators="refine,few_shot",
         edit_format=False,
         patience=10,
     )

@@ -136,3 +136,12 @@ def test_no_flowpo_module_imports_or_loads_pickle():
                 if kw.get("allow_pickle") == "True" or kw.get("pickle_fallback") == "True":
                     offenders.append(f"{path}:{node.lineno} {func} allows pickle")
     assert not offenders, offenders
+
+
+def test_degenerate_llm_sections_are_rejected_as_prose():
+    from flowpo.operators.base import garbage_reason
+
+    assert "markup" in garbage_reason("<pre><code>\n" * 25, prose=True)
+    assert "repeats" in garbage_reason("- a\n- a\n- a\n- b", prose=True)
+    assert garbage_reason("Answer with one word.\nBe brief.", prose=True) is None
+    assert garbage_reason("<pre><code>\n" * 25) is None  # data (demonstrations) is not prose

@@ -1,0 +1,63 @@
+"""Choosing the final prompt when 32 dev examples cannot tell close finalists apart.
+
+Each finalist is judged on train and dev pooled (twice the examples of dev alone, so half
+the noise of a dev-only ranking); finalists whose pooled objective is within one standard
+error of the best one tie, and among ties the shortest prompt wins (fewer words to
+overfit, cheaper to run). The chosen prompt's dev accuracy is reported with its 95%
+Wilson interval, so a reader sees how much the dev score can be trusted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from flowpo.prompt import Prompt
+
+
+def wilson(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Return the Wilson score interval of a proportion ``p`` measured on ``n`` examples.
+
+    Example:
+        >>> [round(x, 3) for x in wilson(0.75, 32)]
+        [0.579, 0.867]
+    """
+    if n <= 0:
+        return (0.0, 1.0)
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def pooled(c: dict[str, Any], n_train: int, n_dev: int, soft_weight: float) -> float:
+    """Return a finalist's objective on train and dev pooled, weighted by their sizes."""
+    train = (c.get("train_score") or 0.0) + soft_weight * (c.get("train_soft") or 0.0)
+    dev = (c.get("val_score") or 0.0) + soft_weight * (c.get("val_soft") or 0.0)
+    return (n_train * train + n_dev * dev) / max(1, n_train + n_dev)
+
+
+def choose(
+    finalists: Sequence[dict[str, Any]], n_train: int, n_dev: int, soft_weight: float
+) -> dict[str, Any]:
+    """Return the finalist to deploy: the shortest among those tied with the best pooled.
+
+    Args:
+        finalists: Candidates with ``train_score``/``train_soft`` and ``val_score``/``val_soft``.
+        n_train: Train (reward) examples they were scored on.
+        n_dev: Dev examples they were scored on.
+        soft_weight: Weight of the soft score in the objective.
+    """
+    scores = [pooled(c, n_train, n_dev, soft_weight) for c in finalists]
+    top = max(range(len(finalists)), key=lambda i: scores[i])
+    acc = ((finalists[top].get("train_score") or 0.0) * n_train
+           + (finalists[top].get("val_score") or 0.0) * n_dev) / max(1, n_train + n_dev)
+    se = math.sqrt(max(acc * (1 - acc), 1e-4) / max(1, n_train + n_dev))
+    tied = [i for i in range(len(finalists)) if scores[i] >= scores[top] - se]
+    return finalists[min(tied, key=lambda i: (_length(finalists[i]), -scores[i]))]
+
+
+def _length(c: dict[str, Any]) -> int:
+    prompt = Prompt.from_dict(c["prompt"])
+    return len(prompt.text.split())

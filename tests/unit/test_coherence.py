@@ -1,0 +1,65 @@
+"""Label words, text and demonstrations agree: relabel, stale words, best_prompt.md."""
+
+import doctest
+
+import flowpo.search.coherence as coherence
+from flowpo.prompt import Prompt
+from flowpo.run.rundir import BEST_MD, write_best
+from flowpo.search.coherence import relabel, stale_words
+from flowpo.search.drafting import sections_from_manual
+from flowpo.search.labelwords import related_words
+from flowpo.tasks import load_task
+
+
+def test_a_label_word_change_rewrites_the_text_and_the_demonstrations(tmp_path):
+    task = load_task("sst2")  # words no/yes
+    start = sections_from_manual(task, None)
+    demos = "Input : a great film Output: yes\nInput : dull Output: no"
+    prompt = start.with_section("examples", demos)
+    assert stale_words(prompt, task) == []
+    new = relabel(prompt, {"negative": "no", "positive": "yes"},
+                  {"negative": "bad", "positive": "good"})
+    assert new.verbalizers == {"negative": "bad", "positive": "good"}
+    text = new.text
+    assert "'no'" not in text and "'yes'" not in text
+    assert "Answer with one word: 'bad' or 'good'." in text
+    assert "Output: good\nInput : dull Output: bad" in text
+    assert "best described as 'negative'" in text  # the label's name is not an answer word
+    assert stale_words(new, task) == []
+    # changing the words alone leaves the text naming the old ones: refused
+    only_words = Prompt(prompt.sections, prompt.template, {"negative": "bad", "positive": "good"})
+    assert stale_words(only_words, task) == ["no", "yes"]
+    # round trip through best_prompt.md keeps text and words together
+    write_best(tmp_path, new, {}, task.template, task.verbalizers)
+    back = Prompt.from_file(tmp_path / BEST_MD)
+    assert back.verbalizers == new.verbalizers and back.text == new.text
+    assert stale_words(back, task) == []
+
+
+def test_swapped_words_do_not_chain():
+    p = Prompt.from_text("Say 'no' for bad and 'yes' for good.")
+    q = relabel(p, {"a": "no", "b": "yes"}, {"a": "yes", "b": "no"})
+    assert q.text == "Say 'yes' for bad and 'no' for good."
+
+
+def test_related_words_keep_words_near_their_own_label():
+    vectors = {
+        "negative": [1.0, 0.0], "positive": [0.0, 1.0], "worse": [0.9, 0.1],
+        "animal": [0.3, 0.3], "great": [0.1, 0.95],
+    }
+
+    def embed(texts):
+        import numpy as np
+
+        rows = np.array([vectors[t] for t in texts], dtype=float)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    labels = ["negative", "positive"]
+    # animal: cos 0.707 to both names: not closer to either, so not related to negative
+    assert related_words(["worse", "animal", "great"], labels, 0, embed) == [True, False, False]
+    assert related_words(["worse", "animal", "great"], labels, 1, embed) == [False, False, True]
+
+
+def test_coherence_examples_run():
+    failed, attempted = doctest.testmod(coherence)
+    assert attempted and failed == 0

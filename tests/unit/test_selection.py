@@ -1,0 +1,35 @@
+"""Final selection: pooled train+dev, ties within one standard error go to the shortest."""
+
+import doctest
+
+import flowpo.search.selection as selection
+from flowpo.prompt import Prompt
+from flowpo.search.selection import choose, pooled, wilson
+
+
+def _f(cid, text, train, dev):
+    return {"id": cid, "prompt": Prompt.from_text(text).to_dict(), "train_score": train,
+            "val_score": dev, "train_soft": 0.0, "val_soft": 0.0}
+
+
+def test_close_finalists_tie_and_the_shortest_wins():
+    text = "Read the review carefully and then decide its sentiment please."
+    long = _f("a", text, 0.875, 0.84375)
+    short = _f("b", "Decide the sentiment.", 0.84375, 0.84375)
+    # pooled: a = (28 + 27) / 64 = 0.859; b = (27 + 27) / 64 = 0.84375; se(a) = 0.0435
+    assert abs(pooled(long, 32, 32, 0.0) - 55 / 64) < 1e-12
+    assert choose([long, short], 32, 32, 0.0)["id"] == "b"
+
+
+def test_a_clear_winner_is_kept_however_long():
+    long = _f("a", "Read the review carefully and then decide its sentiment please.", 0.875, 0.875)
+    short = _f("b", "Decide.", 0.5, 0.5)
+    assert choose([short, long], 32, 32, 0.0)["id"] == "a"
+
+
+def test_wilson_interval_is_the_textbook_one():
+    low, high = wilson(0.5, 32)
+    assert round(low, 3) == 0.336 and round(high, 3) == 0.664
+    assert wilson(0.0, 0) == (0.0, 1.0)
+    failed, attempted = doctest.testmod(selection)
+    assert attempted and failed == 0
