@@ -37,7 +37,7 @@ def _load_gguf(directory: str, gguf: str, dtype: str) -> tuple[Any, Any]:
     import transformers.modeling_gguf_pytorch_utils as gguf_utils
 
     bar = gguf_utils.tqdm
-    gguf_utils.tqdm = functools.partial(bar, disable=True)  # type: ignore[assignment]
+    gguf_utils.tqdm = functools.partial(bar, disable=True)
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(
             directory, gguf_file=gguf, local_files_only=True
@@ -51,7 +51,7 @@ def _load_gguf(directory: str, gguf: str, dtype: str) -> tuple[Any, Any]:
             quantization_config=transformers.GgufConfig(dequantize=True),
         )
     finally:
-        gguf_utils.tqdm = bar  # type: ignore[assignment]
+        gguf_utils.tqdm = bar
     return tokenizer, model
 
 

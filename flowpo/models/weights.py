@@ -124,7 +124,7 @@ def save_dense(tokenizer: Any, model: Any, target: Path, source: dict[str, str])
 
 
 def cached_source(
-    directory: Path,
+    directory: str | Path,
     gguf: str,
     version: str,
     load_gguf: Callable[[], tuple[Any, Any]],
