@@ -242,6 +242,11 @@ class OptimizeConfig(FaultOptions, BaseSettings):
         description="Experience memory directory (default: "
         "$FLOWPO_MEMORY or ~/.cache/flowpo/memory, shared by runs).",
     )
+    memory_snapshot: Path | None = Field(
+        None,
+        description="Read only the memory records a snapshot names: an earlier run's "
+        "memory_read.json (or its run directory), to repeat that run exactly.",
+    )
     embedder: str = Field(
         "local:all-minilm-l6-v2",
         description="Embedding model of the "

@@ -18,6 +18,7 @@ from langchain_core.language_models import BaseChatModel
 from flowpo.config import OptimizeConfig
 from flowpo.evaluation import EvalCache, Evaluator
 from flowpo.memory import MemoryStore, default_memory_dir, load_embedder
+from flowpo.memory.snapshot import READ_FILE, ReadLog, load_snapshot
 from flowpo.models.base import TargetLM
 from flowpo.models.spec import load_target
 from flowpo.operators.actions import format_operators
@@ -63,9 +64,7 @@ def _build(config_json: str) -> Resources:
     config = OptimizeConfig(**json.loads(config_json))
     if config.run_dir is None:  # rundir.prepare sets it before the graph runs
         raise ValueError("the run configuration has no run_dir")
-    task = resolve_task(
-        config.task, seed=config.data_seed, max_input_chars=config.max_input_chars
-    )
+    task = resolve_task(config.task, seed=config.data_seed, max_input_chars=config.max_input_chars)
     target = _target(config)
     cache = EvalCache(Path(config.run_dir) / EVAL_CACHE)
     evaluator = Evaluator(task, target, cache=cache, max_new_tokens=config.max_new_tokens)
@@ -75,14 +74,19 @@ def _build(config_json: str) -> Resources:
     if not config.edit_format:
         names = [n for n in names if n not in format_operators()]
     operators = {name: get_operator(name) for name in names}
-    memory = None
-    if config.use_memory:
-        memory = MemoryStore(
-            config.memory_dir or default_memory_dir(), load_embedder(config.embedder)
-        )
+    memory = _memory(config) if config.use_memory else None
     return Resources(
         task, target, evaluator, _operator_llm(config), operators, Path(config.run_dir), memory
     )
+
+
+def _memory(config: OptimizeConfig) -> MemoryStore:
+    """Open the run's memory: reads logged to the run directory, limited to a snapshot."""
+    path = config.memory_dir or default_memory_dir()
+    snap = config.memory_snapshot
+    log = ReadLog(Path(str(config.run_dir)) / READ_FILE, path, snap)
+    only = load_snapshot(snap) if snap is not None else None
+    return MemoryStore(path, load_embedder(config.embedder), only=only, read_log=log)
 
 
 def _target(config: OptimizeConfig) -> TargetLM:
@@ -102,7 +106,7 @@ def _operator_llm(config: OptimizeConfig) -> BaseChatModel:
     llm = load_chat_model(config.operator_model or config.model, **_model_options(config))
     if isinstance(llm, LocalChatModel):
         llm.max_new_tokens = config.operator_max_tokens
-        llm.temperature, llm.top_p = 0.7, 0.9
+        llm.temperature, llm.top_p, llm.seed = 0.7, 0.9, config.seed
     return llm
 
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import hashlib
+import json
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -31,6 +35,18 @@ def _cache_arg() -> str:
         if "cache" in inspect.signature(LlamaModel.forward).parameters
         else ("past_key_values")
     )
+
+
+@contextlib.contextmanager
+def _seeded(key: list[Any] | None) -> Iterator[None]:
+    """Seed torch's generator from a hash of ``key`` inside the block (restored after)."""
+    if key is None:
+        yield
+        return
+    raw = json.dumps(key, ensure_ascii=False, sort_keys=True).encode()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int.from_bytes(hashlib.sha256(raw).digest()[:8], "big") >> 1)
+        yield
 
 
 class LocalLM(TargetLM):
@@ -314,8 +330,14 @@ class LocalLM(TargetLM):
         max_new_tokens: int = 32,
         temperature: float = 0.0,
         top_p: float = 1.0,
+        seed: int | None = None,
     ) -> list[str]:
-        """Decode each input (left-padded batches); greedy unless ``temperature > 0``."""
+        """Decode each input (left-padded batches); greedy unless ``temperature > 0``.
+
+        Sampling is seeded per batch from ``seed`` and a hash of the batch's inputs and
+        settings, so the same request with the same seed gives the same text, whatever
+        ran before it; ``seed=None`` draws from torch's global generator.
+        """
         out: list[str] = []
         tok = self.tokenizer
         tok.padding_side = "left"
@@ -329,9 +351,14 @@ class LocalLM(TargetLM):
                     if temperature > 0
                     else {"do_sample": False}
                 )
-                gen = self.model.generate(
-                    **enc, max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id, **sampling
-                )
+                key = [seed, chunk, temperature, top_p, max_new_tokens]
+                with _seeded(None if seed is None or temperature <= 0 else key):
+                    gen = self.model.generate(
+                        **enc,
+                        max_new_tokens=max_new_tokens,
+                        pad_token_id=tok.pad_token_id,
+                        **sampling,
+                    )
                 new = gen[:, enc["input_ids"].shape[1] :]
                 self.stats.calls += 1
                 self.stats.examples += len(chunk)

@@ -140,3 +140,47 @@ def test_an_all_cached_evaluation_loads_no_model(tmp_path):
     result = Evaluator(task, lazy, cache=cache).evaluate(prompt, examples)
     assert result.cached == 2 and result.model_calls == 0
     assert not lazy.loaded
+
+
+class RandomTokenizer:
+    pad_token_id = 0
+    padding_side = "right"
+
+    def __call__(self, texts, **kwargs):
+        import torch
+
+        ids = torch.ones((len(texts), 3), dtype=torch.long)
+        return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+
+    def batch_decode(self, rows, skip_special_tokens=True):
+        return [" ".join(str(int(t)) for t in row) for row in rows]
+
+
+class RandomModel:
+    """Samples tokens from torch's global generator, as ``generate(do_sample=True)`` does."""
+
+    def generate(self, input_ids, attention_mask, max_new_tokens, pad_token_id, **sampling):
+        import torch
+
+        new = torch.randint(1, 1000, (input_ids.shape[0], max_new_tokens))
+        return torch.cat([input_ids, new], dim=1)
+
+
+def sampler():
+    lm = LocalLM(dtype="float32")
+    lm.tokenizer, lm.model = RandomTokenizer(), RandomModel()
+    return lm
+
+
+def test_sampling_is_seeded_per_request():
+    import torch
+
+    lm = sampler()
+    a = lm.generate_sync(["write a prompt"], temperature=0.7, seed=3)
+    torch.rand(5)  # whatever ran before does not matter
+    assert lm.generate_sync(["write a prompt"], temperature=0.7, seed=3) == a
+    assert lm.generate_sync(["write a prompt"], temperature=0.7, seed=4) != a
+    assert lm.generate_sync(["another request"], temperature=0.7, seed=3) != a
+    state = torch.random.get_rng_state()
+    lm.generate_sync(["write a prompt"], temperature=0.7, seed=3)
+    assert torch.equal(torch.random.get_rng_state(), state)  # the global generator is left alone
