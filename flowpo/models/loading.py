@@ -47,12 +47,20 @@ def _load_gguf(directory: str, gguf: str, dtype: str) -> tuple[Any, Any]:
             gguf_file=gguf,
             local_files_only=True,
             dtype=getattr(torch, dtype),
-            # A plain dense model: trainable (LoRA), no hub lookup for packed-matmul kernels.
-            quantization_config=transformers.GgufConfig(dequantize=True),
+            **_dense_gguf(transformers),
         )
     finally:
         gguf_utils.tqdm = bar
     return tokenizer, model
+
+
+def _dense_gguf(transformers: Any) -> dict[str, Any]:
+    """Ask for a plain dense model: trainable (LoRA), no hub lookup for packed kernels.
+
+    Transformers versions without ``GgufConfig`` always dequantize GGUF files.
+    """
+    config = getattr(transformers, "GgufConfig", None)
+    return {} if config is None else {"quantization_config": config(dequantize=True)}
 
 
 def _load_dense(source: str, dtype: str) -> tuple[Any, Any]:
