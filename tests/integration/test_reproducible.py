@@ -33,7 +33,9 @@ def remember(memory, run, score):
     store = MemoryStore(memory, load_embedder("local:all-minilm-l6-v2"))
     store.add(
         [
-            MemoryRecord("section", f"Say if the review is positive ({run}).", "sst2", run, "m", score),
+            MemoryRecord(
+                "section", f"Say if the review is positive ({run}).", "sst2", run, "m", score
+            ),
             MemoryRecord(
                 "q_table", "Classify the sentiment of a movie-review sentence", "sst2", run,
                 "m", data={"q_table": q.to_dict()},
