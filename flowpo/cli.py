@@ -12,35 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-from pydantic_settings import BaseSettings
 
+from flowpo.cli_options import GroupedCommand, options_from
 from flowpo.config import EvalConfig, OptimizeConfig, make_config
 from flowpo.errors import FlowpoError, RunStopped
-
-
-def options_from(config_cls: type[BaseSettings]) -> Callable[[Callable[..., Any]], Any]:
-    """Add one ``--flag`` per config field, with the field's description as help.
-
-    Every default is ``None`` so an unset flag falls through to the environment and then
-    to the field's default (explicit > environment > default).
-    """
-
-    def decorate(fn: Callable[..., Any]) -> Any:
-        for name, field in reversed(list(config_cls.model_fields.items())):
-            choices = typing.get_args(field.annotation)
-            kind: Any = (
-                click.Choice(choices)
-                if choices and all(isinstance(c, str) for c in choices)
-                else None
-            )
-            default = field.default if field.default is not None else "none"
-            help_ = f"{field.description} [default: {default}]"
-            fn = click.option(
-                f"--{name.replace('_', '-')}", name, type=kind, default=None, help=help_
-            )(fn)
-        return fn
-
-    return decorate
 
 
 @click.group()
@@ -49,7 +24,7 @@ def cli() -> None:
     """Train prompts like neural networks."""
 
 
-@cli.command("eval")
+@cli.command("eval", cls=GroupedCommand)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @options_from(EvalConfig)
 def eval_cmd(quiet: bool, **kwargs: Any) -> None:
@@ -152,7 +127,7 @@ def _run_and_report(config: OptimizeConfig, quiet: bool, run: Callable[..., Any]
     _report(result)
 
 
-@cli.command("optimize")
+@cli.command("optimize", cls=GroupedCommand)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @options_from(OptimizeConfig)
 def optimize_cmd(quiet: bool, **kwargs: Any) -> None:

@@ -117,11 +117,18 @@ def make_config(cls: type[BaseSettings], **kwargs: Any) -> BaseSettings:
         if isinstance(cause, ConfigError):  # a validator's own error already says it all
             raise cause from None
         field = ".".join(str(p) for p in err["loc"]) or "config"
+        command = _COMMANDS.get(cls.__name__, "")
+        flag = "--" + field.replace("_", "-")
         raise ConfigError(
-            f"invalid value {err.get('input')!r}: {err['msg']}",
+            f"invalid value {err.get('input')!r} for {flag}: {err['msg']}",
             field=field,
-            fix=f"see 'flowpo --help' for {field}",
+            fix=f"see 'flowpo {command} --help' for {flag} "
+            f"(or the environment variable FLOWPO_{field.upper()})".replace("  ", " "),
         ) from None
+
+
+_COMMANDS = {"EvalConfig": "eval", "OptimizeConfig": "optimize"}
+"""The command whose flags each config class generates (named in error messages)."""
 
 
 class OptimizeConfig(FaultOptions, BaseSettings):
