@@ -30,7 +30,13 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
         spent = float((state.get("budget") or {}).get("examples_scored", 0.0))
         budget = ExampleBudget(config.budget_examples, spent)
         pending = state.get("pending", [])
-        out = await score_candidates(res.scorer(config), pending, budget, first=epoch == 0)
+        out = await score_candidates(
+            res.scorer(config), pending, budget, first=epoch == 0,
+            on_scored=lambda n, so_far: emit(
+                runtime, "scored", epoch=epoch, done=n, planned=len(pending),
+                budget=add_counts(state.get("budget"), so_far.counts),
+            ),
+        )
         update["budget"].update(out.counts)
         by_id = {c["id"]: c for c in out.candidates}
         actions = [  # an action whose candidate the budget could not pay for earns nothing

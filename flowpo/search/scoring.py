@@ -6,7 +6,7 @@ taken once per new best.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -45,17 +45,25 @@ class Scored:
 
 
 async def score_candidates(
-    scorer: Scorer, pending: Sequence[dict[str, Any]], budget: ExampleBudget, *, first: bool
+    scorer: Scorer,
+    pending: Sequence[dict[str, Any]],
+    budget: ExampleBudget,
+    *,
+    first: bool,
+    on_scored: Callable[[int, Scored], None] | None = None,
 ) -> Scored:
     """Score ``pending`` on train through ``budget``; reuse remembered near-duplicates.
 
     A candidate is scored only when its uncached train examples fit in what the budget
     has left, so the run never overshoots; the initial prompt (``first``) is always
-    scored, and a score reused from the memory costs nothing.
+    scored, and a score reused from the memory costs nothing. ``on_scored(n, so_far)``
+    is called after each of the ``pending`` candidates (progress within an epoch).
     """
     train = scorer.task.split("train")
     out = Scored(counts={"examples_scored": 0.0, "examples_cached": 0.0, "tokens": 0.0})
-    for cand in pending:
+    for n, cand in enumerate(pending, 1):
+        if on_scored is not None and n > 1:
+            on_scored(n - 1, out)
         prompt = Prompt.from_dict(cand["prompt"])
         keys = _keys(scorer.task, prompt, train)
         known = remembered_score(scorer.memory, prompt.text, scorer.task.name, scorer.model, keys)
@@ -79,6 +87,8 @@ async def score_candidates(
         out.counts["examples_cached"] += result.cached
         out.counts["tokens"] += result.tokens
         out.candidates.append({**cand, **keys, **train_fields(result)})
+    if on_scored is not None and pending:
+        on_scored(len(pending), out)
     return out
 
 

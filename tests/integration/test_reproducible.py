@@ -21,6 +21,8 @@ TINY = [
     "--reflect-cases", "2",
     "--operator-max-tokens", "24",
     "--operators", "rewrite,rag,refine,short_instruction",
+    "--evaluate-test", "false",
+    "--track-dev", "false",
     "--dtype", "float32",
     "--seed", "7",
     "--quiet",
