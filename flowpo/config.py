@@ -335,6 +335,13 @@ class OptimizeConfig(FaultOptions, BaseSettings):
             parse_spec(value)
         return value
 
+    @field_validator("memory_snapshot")
+    @classmethod
+    def _snapshot_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not Path(value).exists():
+            raise ValueError("no such file or run directory (give a run's memory_read.json)")
+        return value
+
     @field_validator("checkpointer")
     @classmethod
     def _checkpointer_url(cls, value: str | None) -> str | None:

@@ -75,3 +75,11 @@ def test_a_bad_snapshot_names_the_flag(tmp_path):
     assert e.value.field == "memory_snapshot"
     with pytest.raises(ConfigError):
         load_snapshot(tmp_path / "missing.json")
+
+
+def test_a_missing_snapshot_is_refused_before_the_run(tmp_path):
+    from flowpo.config import OptimizeConfig, make_config
+
+    with pytest.raises(ConfigError) as e:
+        make_config(OptimizeConfig, memory_snapshot=tmp_path / "missing.json")
+    assert e.value.field == "memory_snapshot" and "--memory-snapshot" in str(e.value)
