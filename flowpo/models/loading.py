@@ -36,8 +36,9 @@ def _load_gguf(directory: str, gguf: str, dtype: str) -> tuple[Any, Any]:
     transformers = _quiet_transformers()
     import transformers.modeling_gguf_pytorch_utils as gguf_utils
 
-    bar = gguf_utils.tqdm
-    gguf_utils.tqdm = functools.partial(bar, disable=True)
+    bar = getattr(gguf_utils, "tqdm", None)  # its conversion bar ignores the verbosity
+    if bar is not None:
+        gguf_utils.tqdm = functools.partial(bar, disable=True)
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(
             directory, gguf_file=gguf, local_files_only=True
@@ -50,7 +51,8 @@ def _load_gguf(directory: str, gguf: str, dtype: str) -> tuple[Any, Any]:
             **_dense_gguf(transformers),
         )
     finally:
-        gguf_utils.tqdm = bar
+        if bar is not None:
+            gguf_utils.tqdm = bar
     return tokenizer, model
 
 

@@ -9,9 +9,10 @@ from flowpo.models.weights import cache_root
 pytestmark = pytest.mark.slow
 
 
-def test_cached_weights_give_identical_logits_to_the_gguf_load():
-    tok_c, cached = load_causal_lm("smollm2-135m", "cpu", "float32")
-    tok_g, gguf = load_causal_lm("smollm2-135m", "cpu", "float32", cache=False)
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_cached_weights_give_identical_logits_to_the_gguf_load(dtype):
+    tok_c, cached = load_causal_lm("smollm2-135m", "cpu", dtype)
+    tok_g, gguf = load_causal_lm("smollm2-135m", "cpu", dtype, cache=False)
     assert any((cache_root() / "models").glob("SmolLM2-135M-Instruct.Q4_1-*"))
     texts = ["Review: a gripping, funny film.\nSentiment:", "Translate to French: cat"]
     for text in texts:
