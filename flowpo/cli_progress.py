@@ -90,9 +90,15 @@ class Progress:
         self.best: float | None = None
 
     def __call__(self, event: dict[str, Any]) -> None:
-        """Update the bar from one event (``epoch`` or ``scored``)."""
+        """Update the bar from one event (``edited``, ``scored`` or ``epoch``)."""
         kind = event.get("event")
-        if kind == "scored":
+        if kind == "edited":
+            self.bar.set_description_str(
+                f"epoch {event.get('epoch', 0)}: edited {event.get('done', 0)}/"
+                f"{event.get('planned', 0)} actions",
+                refresh=True,
+            )
+        elif kind == "scored":
             self.bar.set_description_str(
                 f"epoch {event.get('epoch', 0)}: scored {event.get('done', 0)}/"
                 f"{event.get('planned', 0)} candidates",

@@ -41,6 +41,8 @@ def test_eval_bar_draws_nothing_when_all_is_cached_or_on_error(capsys):
 
 def test_progress_moves_within_an_epoch(capsys):
     progress = Progress(2, quiet=False)
+    progress({"event": "edited", "epoch": 1, "done": 1, "planned": 6})
+    assert "epoch 1: edited 1/6 actions" in str(progress.bar)
     progress({"event": "scored", "epoch": 1, "done": 2, "planned": 6,
               "budget": {"examples_scored": 64}})  # fmt: skip
     text = str(progress.bar)
