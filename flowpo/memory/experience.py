@@ -112,7 +112,6 @@ def near_duplicate(
         return None
     return max(close, key=lambda h: (h[1], float(h[0].score or 0.0), -(h[0].id or 0)))[0]
 
-
 KEPT = ("near_key", "train_key", "train_soft", "per_label")
 """Candidate fields stored with a prompt record so a near-duplicate can reuse its score."""
 NEAR = 0.9
