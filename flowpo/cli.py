@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 import time
 import typing
 from collections.abc import Callable
@@ -12,35 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import click
-from pydantic_settings import BaseSettings
 
+from flowpo.cli_options import GroupedCommand, options_from
+from flowpo.cli_progress import EvalBar, Progress, report, setup_output
 from flowpo.config import EvalConfig, OptimizeConfig, make_config
 from flowpo.errors import FlowpoError, RunStopped
-
-
-def options_from(config_cls: type[BaseSettings]) -> Callable[[Callable[..., Any]], Any]:
-    """Add one ``--flag`` per config field, with the field's description as help.
-
-    Every default is ``None`` so an unset flag falls through to the environment and then
-    to the field's default (explicit > environment > default).
-    """
-
-    def decorate(fn: Callable[..., Any]) -> Any:
-        for name, field in reversed(list(config_cls.model_fields.items())):
-            choices = typing.get_args(field.annotation)
-            kind: Any = (
-                click.Choice(choices)
-                if choices and all(isinstance(c, str) for c in choices)
-                else None
-            )
-            default = field.default if field.default is not None else "none"
-            help_ = f"{field.description} [default: {default}]"
-            fn = click.option(
-                f"--{name.replace('_', '-')}", name, type=kind, default=None, help=help_
-            )(fn)
-        return fn
-
-    return decorate
 
 
 @click.group()
@@ -49,26 +24,21 @@ def cli() -> None:
     """Train prompts like neural networks."""
 
 
-@cli.command("eval")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@cli.command("eval", cls=GroupedCommand)
+@click.option("--quiet", is_flag=True, help="No progress bar, no model-loading line.")
 @options_from(EvalConfig)
 def eval_cmd(quiet: bool, **kwargs: Any) -> None:
     """Score a prompt on a task split with the target model and write a JSON result."""
-    from tqdm import tqdm
-
     from flowpo.api import default_output, evaluate
 
+    setup_output(quiet)
     config = typing.cast(EvalConfig, make_config(EvalConfig, **kwargs))
-    bar = tqdm(total=None, unit="ex", disable=quiet, file=sys.stderr, desc=config.task)
-
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
+    bar = EvalBar(config.task, quiet)
     start = time.perf_counter()
-    result, summary = evaluate(config, progress=progress)
-    bar.close()
+    try:
+        result, summary = evaluate(config, progress=bar)
+    finally:
+        bar.close()
     summary["seconds"] = round(time.perf_counter() - start, 2)
     out = config.output or default_output(config, result)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -79,55 +49,6 @@ def eval_cmd(quiet: bool, **kwargs: Any) -> None:
         f"on {summary['examples']} examples ({result.model_calls} scored, "
         f"{result.cached} cached, {summary['seconds']} s) -> {out}"
     )
-
-
-class _Progress:
-    """Render the graph's custom stream events as a progress bar."""
-
-    def __init__(self, total: int, quiet: bool) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=total, unit="epoch", disable=quiet, file=sys.stderr)
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        if event.get("event") != "epoch":
-            return
-        budget = event.get("budget", {})
-        self.bar.n = int(event.get("epoch", 0))
-        best = event.get("best_train")
-        self.bar.set_postfix_str(
-            f"best train {best:.3f} | scored {int(budget.get('examples_scored', 0))} ex, "
-            f"{int(budget.get('llm_calls', 0))} LLM calls | "
-            f"last: {', '.join(event.get('actions', [])[:3]) or '-'}"
-            if best is not None
-            else "",
-            refresh=True,
-        )
-
-
-def _report(result: dict[str, Any]) -> None:
-    from flowpo.search.credit import usage_table
-
-    init, final = result["initial"], result["final"]
-    click.echo(f"stopped: {result.get('stop_reason')} after {result['epochs']} epochs")
-    for split in ("train", "dev", "test"):
-        if split in final:
-            click.echo(
-                f"{split:5}  initial {_num(init.get(split))}  ->  final {_num(final[split])}"
-            )
-    b = result["budget"]
-    click.echo(
-        f"budget: {int(b.get('examples_scored', 0))} train examples scored, "
-        f"{int(b.get('examples_cached', 0))} served from cache, "
-        f"{int(b.get('llm_calls', 0))} operator-LM calls, {b.get('seconds', 0):.0f} s"
-    )
-    click.echo(usage_table(result.get("operator_usage", {})))
-    click.echo(f"best prompt: {Path(result['run_dir']) / 'best_prompt.md'}")
-
-
-def _num(value: Any) -> str:
-    """Return a score with 4 decimals, or '-' for a prompt never scored on that split."""
-    return f"{value:.4f}" if isinstance(value, int | float) else "-"
 
 
 def _reviewer(config: OptimizeConfig) -> Callable[[dict[str, Any]], Any] | None:
@@ -150,17 +71,18 @@ def _run_and_report(config: OptimizeConfig, quiet: bool, run: Callable[..., Any]
 
     from flowpo.run.runner import drain_on_sigint
 
-    progress = _Progress(config.max_epochs, quiet)
+    setup_output(quiet)
+    progress = Progress(config.max_epochs, quiet)
     try:
         with drain_on_sigint(RunControl()) as control:
             result = run(on_event=progress, control=control, on_review=_reviewer(config))
     finally:
-        progress.bar.close()
-    _report(result)
+        progress.close()
+    report(result)
 
 
-@cli.command("optimize")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@cli.command("optimize", cls=GroupedCommand)
+@click.option("--quiet", is_flag=True, help="No progress bar, no model-loading line.")
 @options_from(OptimizeConfig)
 def optimize_cmd(quiet: bool, **kwargs: Any) -> None:
     """Optimize a prompt on a task; writes everything to the run directory."""
@@ -172,7 +94,7 @@ def optimize_cmd(quiet: bool, **kwargs: Any) -> None:
 
 @cli.command("resume")
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="No progress bar, no model-loading line.")
 def resume_cmd(run_dir: Path, quiet: bool) -> None:
     """Continue a stopped or killed run; examples already scored are not scored again."""
     from flowpo.run.runner import resume

@@ -51,3 +51,26 @@ class ModelError(FlowpoError, RuntimeError):
 
 class RunStopped(FlowpoError, RuntimeError):
     """A run stopped before its end on request (Ctrl-C); its last checkpoint is saved."""
+
+
+EXTRAS = {
+    "serve": "the model server, 'flowpo serve-model' (starlette, uvicorn)",
+    "server": "the LangGraph server, 'flowpo serve' (langgraph-cli[inmem], langgraph-sdk)",
+    "ray": "the Ray executor (ray)",
+    "postgres": "the Postgres checkpointer (psycopg, langgraph-checkpoint-postgres)",
+    "gfn": "GFlowPO's LoRA training (peft)",
+    "phoenix": "Arize Phoenix tracing (arize-phoenix, langsmith[otel])",
+}
+"""Optional extras of pyproject.toml and what each one brings (used in install hints)."""
+
+
+def install_hint(extra: str) -> str:
+    """Return how to install an extra from a flowpo clone (flowpo is not on PyPI).
+
+    Args:
+        extra: A key of :data:`EXTRAS`, e.g. ``serve`` (not ``server``: see EXTRAS).
+    """
+    return (
+        f"from the flowpo clone: pip install -e '.[{extra}]' (extra '{extra}': "
+        f"{EXTRAS[extra]}), or 'make install'"
+    )

@@ -6,7 +6,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from flowpo.agents.common import new_candidate, timed
+from flowpo.agents.common import emit, new_candidate, timed
 from flowpo.config import OptimizeConfig
 from flowpo.graphs.resources import Resources, resources, rng_for
 from flowpo.graphs.state import OptimizerState
@@ -47,6 +47,7 @@ async def edit(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
                 kept.append({**step, "candidate_id": cid, "failed": False, "reason": "",
                              "diff": diff})
             actions.extend(kept or [failed_action(step, result)])
+            emit(runtime, "edited", epoch=epoch, done=i + 1, planned=len(state.get("plan", [])))
     update.update(
         {"pending": pending, "last_actions": actions, "epoch": epoch, "plan": [], "gfn_actions": []}
     )

@@ -33,7 +33,11 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
         known = [*state.get("beam", []), *state.get("archive", []), *[state.get("best") or {}]]
         parents = {c["id"]: c for c in known if c}
         out = await score_candidates(
-            res.scorer(config), pending, budget, first=epoch == 0, parents=parents
+            res.scorer(config), pending, budget, first=epoch == 0, parents=parents,
+            on_scored=lambda n, so_far: emit(
+                runtime, "scored", epoch=epoch, done=n, planned=len(pending),
+                budget=add_counts(state.get("budget"), so_far.counts),
+            ),
         )
         full = [c for c in out.candidates if not c.get("screened")]  # minibatch scores stay out
         update["budget"].update(out.counts)

@@ -42,6 +42,8 @@ async def finalize(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
                 result[key]["test"] = scored["test_score"]
     result["budget"] = add_counts(state.get("budget"), update["budget"])
     if res.memory is not None:
+        read = res.memory.read_log
+        result["memory_read"] = len(read.records) if read is not None else 0
         result["memory_records"] = remember(
             res.memory, dict(state), task=res.task.name,
             description=res.task.description or res.task.name, run=res.run_dir.name,

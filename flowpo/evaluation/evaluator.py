@@ -142,8 +142,6 @@ class Evaluator:
         self, prompt: Prompt, examples: Sequence[Example], *, progress: Progress | None = None
     ) -> EvalResult:
         """Score one prompt on ``examples``; cached results cost no model call."""
-        if self.mode == "verbalizer":
-            self.model.check_words(self._words(prompt))
         prefix, pattern = prompt.split_render(self.task.template)
         texts = [self.task.format_input(ex) for ex in examples]
         keys = [example_key(ex, t) for ex, t in zip(examples, texts, strict=True)]
@@ -153,6 +151,8 @@ class Evaluator:
         )
         hits = self.cache.get_many(fp, keys, self._model_key, mode)
         todo = [i for i, k in enumerate(keys) if k not in hits]
+        if todo and self.mode == "verbalizer":  # all cached: the model is never loaded
+            self.model.check_words(self._words(prompt))
         tokens0, scored0 = self.model.stats.tokens_in, self.model.stats.examples
         done = len(examples) - len(todo)
         if progress:

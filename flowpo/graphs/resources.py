@@ -20,6 +20,7 @@ from flowpo.config import OptimizeConfig, data_task
 from flowpo.evaluation import EvalCache, Evaluator
 from flowpo.evaluation.evaluator import Mode
 from flowpo.memory import MemoryStore, default_memory_dir, load_embedder
+from flowpo.memory.snapshot import READ_FILE, ReadLog, load_snapshot
 from flowpo.metrics.callables import PYTHON_PREFIX, as_metric, registered_metric
 from flowpo.metrics.judge import judge_from_config
 from flowpo.models.base import TargetLM
@@ -128,14 +129,19 @@ def _build(config_json: str) -> Resources:
     if not config.edit_format:
         names = [n for n in names if n not in format_operators()]
     operators = {name: get_operator(name) for name in names}
-    memory = None
-    if config.use_memory:
-        memory = MemoryStore(
-            config.memory_dir or default_memory_dir(), load_embedder(config.embedder)
-        )
+    memory = _memory(config) if config.use_memory else None
     return Resources(
         task, target, evaluator, _operator_llm(config), operators, Path(config.run_dir), memory
     )
+
+
+def _memory(config: OptimizeConfig) -> MemoryStore:
+    """Open the run's memory: reads logged to the run directory, limited to a snapshot."""
+    path = config.memory_dir or default_memory_dir()
+    snap = config.memory_snapshot
+    log = ReadLog(Path(str(config.run_dir)) / READ_FILE, path, snap)
+    only = load_snapshot(snap) if snap is not None else None
+    return MemoryStore(path, load_embedder(config.embedder), only=only, read_log=log)
 
 
 def _target(config: OptimizeConfig) -> TargetLM:
@@ -155,7 +161,7 @@ def _operator_llm(config: OptimizeConfig) -> BaseChatModel:
     llm = load_chat_model(config.operator_model or config.model, **_model_options(config))
     if isinstance(llm, LocalChatModel):
         llm.max_new_tokens = config.operator_max_tokens
-        llm.temperature, llm.top_p = 0.7, 0.9
+        llm.temperature, llm.top_p, llm.seed = 0.7, 0.9, config.seed
     return llm
 
 

@@ -21,6 +21,7 @@ from flowpo.memory.core import MemoryWarning, StoreCore, default_memory_dir
 from flowpo.memory.embeddings import Embedder
 from flowpo.memory.index import VectorIndex
 from flowpo.memory.records import KINDS, MemoryRecord, check_record
+from flowpo.memory.snapshot import ReadLog
 
 __all__ = ["MemoryStore", "MemoryWarning", "default_memory_dir"]
 
@@ -35,6 +36,8 @@ class MemoryStore(StoreCore):
         create: Create the memory if it does not exist (else DataError).
         reembed: If the memory was built with another model, re-embed every record with
             ``embedder`` instead of raising ConfigError.
+        only: Let searches see only these record ids (a snapshot: ``--memory-snapshot``).
+        read_log: Note every record a search returns (a run's ``memory_read.json``).
 
     Raises:
         ConfigError: The memory was built with another embedding model or dimension.
@@ -48,9 +51,13 @@ class MemoryStore(StoreCore):
         *,
         create: bool = True,
         reembed: bool = False,
+        only: Sequence[int] | None = None,
+        read_log: ReadLog | None = None,
     ) -> None:
         """Open (or create) the memory and make its index match its records."""
         self._connect(path, embedder, create, reembed)
+        self.only = None if only is None else frozenset(int(i) for i in only)
+        self.read_log = read_log
 
     # -- writes --------------------------------------------------------------------------
 
@@ -154,9 +161,16 @@ class MemoryStore(StoreCore):
             if clauses:
                 sql = f"SELECT id FROM records WHERE {' AND '.join(clauses)}"
                 allowed = [int(r[0]) for r in self._conn.execute(sql, params)]
+            if self.only is not None:
+                allowed = sorted(
+                    i for i in (self.only if allowed is None else allowed) if i in self.only
+                )
             hits = self._index.search(query_vec, k, allowed)
             by_id = {r.id: r for r in self.get([i for i, _ in hits])}
-        return [(by_id[i], sim) for i, sim in hits if i in by_id]
+        found = [(by_id[i], sim) for i, sim in hits if i in by_id]
+        if self.read_log is not None:
+            self.read_log.add(r for r, _ in found)
+        return found
 
     def get(self, ids: Sequence[int]) -> list[MemoryRecord]:
         """Return the records with these ids, in the given order (unknown ids skipped)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from flowpo.errors import ConfigError, install_hint
 from flowpo.models.spec import DEFAULT_MODEL
 
 
@@ -37,7 +38,13 @@ def serve_model(
     """
     import socket
 
-    import uvicorn
+    try:
+        import uvicorn
+    except ImportError:
+        raise ConfigError(
+            "'flowpo serve-model' needs uvicorn and starlette",
+            fix=install_hint("serve"),
+        ) from None
 
     from flowpo.model_server.server import build_app, check_host, load_local
 

@@ -31,6 +31,11 @@ class LocalChatModel(BaseChatModel):
     max_new_tokens: int = Field(256, description="Longest answer, in tokens.")
     temperature: float = Field(0.0, description="0 for greedy decoding.")
     top_p: float = Field(0.9, description="Nucleus sampling mass when temperature > 0.")
+    seed: int | None = Field(
+        None,
+        description="Seeds sampling per request (with a hash of the request): the same "
+        "conversation and seed give the same answer. None: torch's global generator.",
+    )
 
     @property
     def _llm_type(self) -> str:
@@ -50,6 +55,7 @@ class LocalChatModel(BaseChatModel):
             max_new_tokens=self.max_new_tokens,
             temperature=self.temperature,
             top_p=self.top_p,
+            seed=self.seed,
         )
         return [o.strip() for o in outs]
 

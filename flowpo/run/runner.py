@@ -33,7 +33,13 @@ from flowpo.run.outputs import close_run
 from flowpo.run.result import OptimizeResult
 from flowpo.run.rundir import CHECKPOINTS
 from flowpo.run.settings import load_config, prepare
-from flowpo.run.tracing import GRAPH_RUN_NAME, RunCollector, live_tracers
+from flowpo.run.tracing import (
+    GRAPH_RUN_NAME,
+    RunCollector,
+    flush_live,
+    live_tracers,
+    run_metadata,
+)
 
 Listener = Callable[[dict[str, Any]], None]
 Reviewer = Callable[[dict[str, Any]], Any]
@@ -148,12 +154,12 @@ async def _stream(
         if isinstance(start, dict):
             return start  # finished already, or paused for a review
         payload = start.payload
-        collector = RunCollector()
+        collector, live = RunCollector(), live_tracers()
         traced = {
             **thread,
-            "callbacks": [collector, *live_tracers()],
+            "callbacks": [collector, *live],
             "run_name": GRAPH_RUN_NAME,
-            "metadata": {"run_dir": str(config.run_dir), "task": config.task},
+            "metadata": run_metadata(config),
         }
         try:
             while True:
@@ -166,6 +172,7 @@ async def _stream(
                 payload = Command(resume=on_review(snapshot.interrupts[0].value))
         finally:  # also when the run fails or stops: the trace shows where
             close_run(Path(str(config.run_dir)), collector)
+            flush_live(live)
     result = snapshot.values.get("result")
     if not result:
         raise RuntimeError("the run ended without a result")
@@ -251,8 +258,7 @@ async def _pass(
         ) from None
     except ModelError as e:
         raise ModelError(
-            f"{e.what}; the run stopped, its last checkpoint and every scored example "
-            "are saved",
+            f"{e.what}; the run stopped, its last checkpoint and every scored example are saved",
             where=e.where,
             field=e.field,
             fix=f"{e.fix.rstrip('.') + ', then ' if e.fix else ''}{_resume_hint(config)}",

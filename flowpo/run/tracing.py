@@ -40,7 +40,34 @@ MAX_TEXT = 2000
 MAX_ITEMS = 40
 STATE_KEYS = {"beam", "pending", "best", "plan", "last_actions", "q", "history", "result"}
 """Keys that mark a dict as (part of) the optimizer's graph state."""
-METADATA_KEYS = ("langgraph_node", "langgraph_step", "ls_model_name", "ls_provider", "epoch")
+RUN_KEYS = ("task", "model", "operator_model", "method", "seed", "budget", "run_dir")
+"""What the root run of a trace carries: which run this is (see :func:`run_metadata`)."""
+METADATA_KEYS = (
+    "langgraph_node", "langgraph_step", "ls_model_name", "ls_provider", "epoch", *RUN_KEYS
+)  # fmt: skip
+
+
+def run_metadata(config: Any) -> dict[str, Any]:
+    """Return the root run's metadata: task, models, method, seed, budget, run directory.
+
+    Args:
+        config: The run's :class:`~flowpo.config.OptimizeConfig`.
+    """
+    budget = {
+        "max_epochs": config.max_epochs,
+        "examples": config.budget_examples,
+        "llm_calls": config.budget_llm_calls,
+        "seconds": config.budget_seconds,
+    }
+    return {
+        "task": config.task,
+        "model": config.model,
+        "operator_model": config.operator_model or config.model,
+        "method": config.method,
+        "seed": config.seed,
+        "budget": budget,
+        "run_dir": str(config.run_dir),
+    }
 
 
 @dataclass
@@ -108,6 +135,9 @@ def _walk(run: Run) -> Iterator[Run]:
 def to_record(run: Run) -> dict[str, Any]:
     """Return one run as a LangSmith ``create_run`` payload with condensed inputs/outputs."""
     metadata = (run.extra or {}).get("metadata", {})
+    inputs = run.inputs or {}
+    if run.parent_run_id is None and not inputs:  # the graph's root: say which run it is
+        inputs = {k: metadata[k] for k in RUN_KEYS if k in metadata}
     return {
         "id": str(run.id),
         "trace_id": str(run.trace_id),
@@ -117,7 +147,7 @@ def to_record(run: Run) -> dict[str, Any]:
         "run_type": run.run_type,
         "start_time": _iso(run.start_time),
         "end_time": _iso(run.end_time),
-        "inputs": summarize(jsonable(run.inputs or {})),
+        "inputs": summarize(jsonable(inputs)),
         "outputs": summarize(jsonable(run.outputs or {})),
         "error": run.error,
         "tags": list(run.tags or []),
@@ -260,6 +290,22 @@ def live_tracers() -> list[BaseCallbackHandler]:
 
     client = Client(hide_inputs=summarize, hide_outputs=summarize)
     return [LangChainTracer(client=client, project_name=project_name())]
+
+
+def flush_live(tracers: list[BaseCallbackHandler]) -> None:
+    """Send what live tracers still hold before the run returns (their queues drain).
+
+    LangSmith's client posts runs from a background thread in batches; without this a
+    short process can exit before the last batch (the graph's root run) is sent.
+    """
+    for tracer in tracers:
+        wait = getattr(tracer, "wait_for_futures", None)
+        if callable(wait):
+            wait()
+        client = getattr(tracer, "client", None)
+        flush = getattr(client, "flush", None)
+        if callable(flush):
+            flush()
 
 
 def _first_line(e: Exception) -> str:

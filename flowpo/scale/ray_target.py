@@ -17,7 +17,7 @@ import socket
 from typing import Any
 from urllib.parse import urlsplit
 
-from flowpo.errors import ConfigError, FlowpoError
+from flowpo.errors import ConfigError, FlowpoError, install_hint
 from flowpo.models.base import TargetLM
 
 _WORKER_MODELS: dict[str, TargetLM] = {}
@@ -73,7 +73,7 @@ def ensure_ray(address: str | None, *, num_cpus: int | None = None) -> Any:
         import ray
     except ImportError as exc:
         raise ConfigError(
-            "the Ray executor needs Ray", field="executor", fix="pip install 'flowpo[ray]'"
+            "the Ray executor needs Ray", field="executor", fix=install_hint("ray")
         ) from exc
     if address and address != "auto":
         _check_reachable(address)

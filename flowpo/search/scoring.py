@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -58,6 +58,7 @@ async def score_candidates(
     *,
     first: bool,
     parents: Mapping[str, dict[str, Any]] | None = None,
+    on_scored: Callable[[int, Scored], None] | None = None,
 ) -> Scored:
     """Score ``pending`` on train through ``budget``; reuse remembered near-duplicates.
 
@@ -67,11 +68,14 @@ async def score_candidates(
     is first scored on a minibatch of train beside its parent (:func:`screen`), and only
     one that beats its parent there is scored on the rest (ProTeGi's and GEPA's way of
     spending the reward set on promising prompts); a frame, judged with its own label
-    words, is never screened.
+    words, is never screened. ``on_scored(n, so_far)``
+    is called after each of the ``pending`` candidates (progress within an epoch).
     """
     train = scorer.task.split("train")
     out = Scored(counts={"examples_scored": 0.0, "examples_cached": 0.0, "tokens": 0.0})
-    for cand in pending:
+    for n, cand in enumerate(pending, 1):
+        if on_scored is not None and n > 1:
+            on_scored(n - 1, out)
         prompt = Prompt.from_dict(cand["prompt"])
         keys = _keys(scorer.task, prompt, train)
         known = remembered_score(scorer.memory, prompt.text, scorer.task.name, scorer.model, keys)
@@ -100,6 +104,8 @@ async def score_candidates(
             cand = {**cand, "prompt": prompt.to_dict()}
         _count(out, budget, result)
         out.candidates.append({**cand, **keys, **train_fields(result)})
+    if on_scored is not None and pending:
+        on_scored(len(pending), out)
     return out
 
 

@@ -1,6 +1,7 @@
 """Multi-token label words on a tiny random-weight causal LM (built offline in tmp_path)."""
 
 import json
+import logging
 
 import pytest
 import torch
@@ -99,8 +100,13 @@ def test_a_remote_target_warns_once_about_several_word_labels(caplog):
     from flowpo.models.remote import RemoteLM
 
     lm = RemoteLM("m", base_url="http://127.0.0.1:1/v1")  # the check needs no connection
-    with caplog.at_level("WARNING"):
-        lm.check_words(["very positive", "negative"])
-        lm.check_words(["very positive", "negative"])
+    logger = logging.getLogger("flowpo.models.remote")  # the CLI may stop propagation above
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level("WARNING", logger="flowpo.models.remote"):
+            lm.check_words(["very positive", "negative"])
+            lm.check_words(["very positive", "negative"])
+    finally:
+        logger.removeHandler(caplog.handler)
     warned = [r for r in caplog.records if "several words" in r.getMessage()]
     assert len(warned) == 1 and "first token" in warned[0].getMessage()

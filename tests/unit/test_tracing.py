@@ -4,6 +4,7 @@ import asyncio
 import doctest
 import hashlib
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -103,6 +104,11 @@ def test_trace_has_one_run_per_node_execution_and_model_calls_under_them(fake_re
     runs = read_trace(run_dir)
     graphs = [r for r in runs if r["parent_run_id"] is None]
     assert [g["name"] for g in graphs] == ["flowpo"]
+    root = graphs[0]
+    for key, value in (("task", "sst2"), ("method", "promptflow"), ("seed", 0)):
+        assert root["inputs"][key] == value and root["extra"]["metadata"][key] == value
+    assert root["inputs"]["model"] == "local:smollm2-135m"
+    assert root["inputs"]["budget"]["max_epochs"] == 2
     nodes = _node_runs(runs, graphs[0]["id"])
     # init, evaluate (epoch 0), review, then reflect, select, edit, evaluate (1), review
     # ..., finalize (review passes through without approval; promptflow never samples)
@@ -299,3 +305,35 @@ def test_example_budget_is_never_overshot_within_an_epoch(fake_resources):
     assert 32 < spent <= 80, result["budget"]
     assert "budget spent" in result["stop_reason"], result["stop_reason"]
     assert result["epochs"] <= 2
+
+
+def test_langsmith_env_sends_condensed_runs_live(fake_resources, monkeypatch):
+    """A LangSmith-compatible endpoint on 127.0.0.1 receives every run before the call returns."""
+    from langsmith import utils
+
+    def forget_env():  # langsmith caches what it read from the environment
+        utils.get_env_var.cache_clear()
+        utils.get_tracer_project.cache_clear()
+
+    server = HTTPServer(("127.0.0.1", 0), _Sink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Sink.posted.clear()
+    try:
+        monkeypatch.setenv("LANGSMITH_TRACING", "true")
+        monkeypatch.setenv("LANGSMITH_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+        monkeypatch.setenv("LANGSMITH_API_KEY", "local-test")
+        forget_env()
+        asyncio.run(aoptimize(_config(fake_resources / "run", 1)))
+        sent = b"".join(  # read as soon as the run returns: the runner flushed the sink
+            b if isinstance(b, bytes) else json.dumps(b).encode() for _, b in _Sink.posted
+        )
+    finally:
+        server.shutdown()
+        monkeypatch.undo()
+        forget_env()
+    names = set(re.findall(rb'"name":\s*"([^"]+)"', sent))
+    assert {b"flowpo", b"evaluate", b"target_lm", b"finalize"} <= names, names
+    assert any(b"@" in n for n in names), names  # operator spans
+    assert b"seen_count" in sent and b'"seen": [' not in sent  # states condensed
+    assert re.search(rb'"method":\s*"promptflow"', sent)  # the root run's metadata
+    assert re.search(rb'"task":\s*"sst2"', sent)
