@@ -35,7 +35,7 @@ async def finalize(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
         chosen = choose(deployable, n_train, n_dev, w)  # ties within the noise: the shortest
         initial = next(c for c in ranked if c["id"] == state["initial"]["id"])
         result = {**summary(state, chosen, initial, ranked), "refused_incoherent": stale}
-        result["final"]["dev_interval"] = list(wilson(chosen["val_score"] or 0.0, n_dev))
+        result["dev_interval"] = list(wilson(chosen["val_score"] or 0.0, n_dev))
         if config.evaluate_test:
             for key, cand in (("initial", initial), ("final", chosen)):
                 scored = await _on_split(res, cand, "test", update["budget"])

@@ -32,6 +32,7 @@ from flowpo.graphs.resources import Resources, resources
 from flowpo.prompt import Prompt
 from flowpo.run.outputs import close_run, write_result
 from flowpo.run.rundir import CANDIDATES, HISTORY, write_atomic
+from flowpo.search.selection import wilson
 from flowpo.types import Candidate, Example
 
 Listener = Callable[[dict[str, Any]], None]
@@ -234,6 +235,9 @@ async def _result(
         "operator_usage": {},
         "warm_start": [],
         "refused_incoherent": [],
+        "dev_interval": list(
+            wilson(scores["final"].get("dev") or 0.0, len(res.task.splits.get("dev") or []))
+        ),
     }
 
 

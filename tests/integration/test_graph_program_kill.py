@@ -77,6 +77,8 @@ def test_graph_program_survives_kill_minus_9(tmp_path):
         "3",
         "--actions-per-epoch",
         "2",
+        "--operators",
+        "repeat_instructions,few_shot",  # the reminder is what the scripted graph rewards
         "--reflect-cases",
         "0",
         "--operator-max-tokens",
