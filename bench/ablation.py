@@ -26,7 +26,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import MODEL, RESULTS, load_results, machine, save_cell, test_examples, write_benchmarks
+from common import (
+    MODEL,
+    RESULTS,
+    load_results,
+    machine,
+    mean_std,
+    save_cell,
+    test_examples,
+    write_benchmarks,
+)
 
 import flowpo
 from flowpo.evaluation import EvalCache, Evaluator
@@ -105,7 +114,7 @@ def report(data: dict[str, Any]) -> str:
         row, means = [], []
         for t in tasks:
             xs = [c["test"] for c in cells if (c["task"], c["method"]) == (t, arm)]
-            row.append(_mean_std(xs))
+            row.append(mean_std(xs))
             if xs:
                 means.append(statistics.mean(xs))
         spent = [c["spent"] for c in cells if c["method"] == arm]
@@ -114,13 +123,6 @@ def report(data: dict[str, Any]) -> str:
                      f"{statistics.mean(spent):.0f} |")
     return "\n".join(lines)
 
-
-def _mean_std(xs: list[float]) -> str:
-    if not xs:
-        return "—"
-    if len(xs) == 1:
-        return f"{xs[0]:.3f} (1 seed)"
-    return f"{statistics.mean(xs):.3f} ± {statistics.stdev(xs):.3f} ({len(xs)})"
 
 
 def main() -> None:
@@ -145,6 +147,9 @@ def main() -> None:
                     print(f"{task} {arm} s{seed}: test {cell['test']:.3f} dev {cell['dev']}, "
                           f"{cell['spent']:g} examples", flush=True)
                     data = save_cell(PATH, cell, meta)
+    if not data["cells"]:
+        print(f"no finished cell in {PATH} yet: nothing to report")
+        return
     table = report(data)
     print(table)
     write_benchmarks(table, "ablation")
