@@ -20,13 +20,14 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from common import machine, write_benchmarks
 
 ROOT = Path(__file__).resolve().parent
 LOAD = """
@@ -99,17 +100,6 @@ def measure(dtype: str, repeats: int) -> dict[str, object]:
     return out
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
-
 
 def table(raw: dict, dtype: str, repeats: int) -> str:
     def med(xs: list[float]) -> str:
@@ -158,17 +148,6 @@ def table(raw: dict, dtype: str, repeats: int) -> str:
     )
 
 
-def write_benchmarks(section: str) -> None:
-    path = ROOT.parent / "BENCHMARKS.md"
-    start, end = "<!-- bench:startup:start -->", "<!-- bench:startup:end -->"
-    text = path.read_text()
-    block = f"{start}\n{section}\n{end}"
-    if start in text and end in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.write_text(text)
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -183,7 +162,7 @@ def main() -> None:
     section = table(raw, args.dtype, args.repeats)
     print(section)
     if not args.no_write:
-        write_benchmarks(section)
+        write_benchmarks(section, "startup")
 
 
 if __name__ == "__main__":

@@ -96,13 +96,18 @@ class ConfigurableProgram:
         return ConfigurableTarget(self)
 
 
-class ConfigurableTarget(TargetLM):
-    """A configurable program as the evaluator's target (generation, whole outputs)."""
+class OutputTarget(TargetLM):
+    """A program as the evaluator's target: generation only, its outputs kept whole.
+
+    Subclasses run the program in ``generate``; label-word scoring is refused, since a
+    program is judged by a metric on what it outputs.
+    """
 
     raw_output = True
+    """The evaluator gives the metric the whole (stripped) output, not its first line."""
 
-    def __init__(self, program: ConfigurableProgram) -> None:
-        """Wrap ``program``."""
+    def __init__(self, program: Any) -> None:
+        """Wrap ``program``; its id (for the result cache) is its fingerprint."""
         super().__init__()
         self.program = program
         self.model_id = f"program:{program.fingerprint}"
@@ -112,7 +117,9 @@ class ConfigurableTarget(TargetLM):
         from flowpo.errors import ModelError
 
         raise ModelError(
-            "a program has no label-word scores", field="mode", fix="score it with a metric"
+            "a program has no label-word scores",
+            field="mode",
+            fix="score it in generation mode (the default for programs) with a metric",
         )
 
     async def score_labels(
@@ -121,6 +128,12 @@ class ConfigurableTarget(TargetLM):
         """Refuse label-word scoring (see :meth:`check_words`)."""
         self.check_words(words)
         return []
+
+
+class ConfigurableTarget(OutputTarget):
+    """A configurable program as the evaluator's target (generation, whole outputs)."""
+
+    program: ConfigurableProgram
 
     async def generate(
         self, prefix: str, texts: list[str], *, max_new_tokens: int = 32

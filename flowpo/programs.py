@@ -20,9 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from flowpo.configurable import ConfigurableProgram
-from flowpo.errors import ConfigError, ModelError
-from flowpo.models.base import TargetLM
+from flowpo.configurable import ConfigurableProgram, OutputTarget
+from flowpo.errors import ConfigError
 
 PYTHON_PREFIX = "python:"
 PROGRAM_TEMPLATE = "{prompt}{text}"
@@ -101,32 +100,10 @@ class ChatProgram:
         return RunnableSequence(prompt, *self.rest) if self.rest else prompt
 
 
-class ProgramTarget(TargetLM):
+class ProgramTarget(OutputTarget):
     """A chat program as the evaluator's target: generation only, outputs kept whole."""
 
-    raw_output = True
-    """The evaluator gives the metric the whole (stripped) output, not its first line."""
-
-    def __init__(self, program: ChatProgram) -> None:
-        """Wrap ``program``; its id (for the result cache) is its fingerprint."""
-        super().__init__()
-        self.program = program
-        self.model_id = f"program:{program.fingerprint}"
-
-    def check_words(self, words: list[str]) -> None:
-        """Refuse label-word scoring: a program is scored on its outputs."""
-        raise ModelError(
-            "a chat program has no label-word scores",
-            field="mode",
-            fix="score it in generation mode (the default for programs) with a metric",
-        )
-
-    async def score_labels(
-        self, prefix: str, texts: list[str], words: list[str]
-    ) -> list[list[float]]:
-        """Refuse label-word scoring (see :meth:`check_words`)."""
-        self.check_words(words)
-        return []
+    program: ChatProgram
 
     async def generate(
         self, prefix: str, texts: list[str], *, max_new_tokens: int = 32

@@ -32,8 +32,9 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
         pending = state.get("pending", [])
         known = [*state.get("beam", []), *state.get("archive", []), *[state.get("best") or {}]]
         parents = {c["id"]: c for c in known if c}
+        scorer = res.scorer(config)  # built once for the train and the dev scoring
         out = await score_candidates(
-            res.scorer(config), pending, budget, first=epoch == 0, parents=parents,
+            scorer, pending, budget, first=epoch == 0, parents=parents,
             on_scored=lambda n, so_far: emit(
                 runtime, "scored", epoch=epoch, done=n, planned=len(pending),
                 budget=add_counts(state.get("budget"), so_far.counts),
@@ -56,7 +57,7 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
         history = state.get("history", [])
         dev = None
         if config.track_dev:
-            dev = await best_dev(res.scorer(config), best, history, update["budget"])
+            dev = await best_dev(scorer, best, history, update["budget"])
     budget_now = add_counts(state.get("budget"), update["budget"])
     row = history_row(epoch, best, dev, out.candidates, actions, budget_now, state.get("q"))
     write_history(res.run_dir, [*history, row])
