@@ -42,8 +42,10 @@ def batch(tag: str, start: int, size: int) -> list[MemoryRecord]:
     ]
 
 
-def write(path: str, tag: str, total: int, size: int, go: str) -> None:
-    """Wait for the ``go`` file, then add ``total`` records in batches of ``size``."""
+def write(path: str, tag: str, total: int, size: int, go: str, ready: str = "") -> None:
+    """Say ``ready`` (a file), wait for the ``go`` file, then add ``total`` records."""
+    if ready:
+        Path(ready).touch()
     while not Path(go).exists():
         time.sleep(0.005)
     store = MemoryStore(Path(path), HashEmbedder())

@@ -51,8 +51,14 @@ def check_consistent(store: MemoryStore, path: Path) -> list[int]:
 
 def test_two_processes_writing_at_once_lose_nothing(tmp_path):
     mem, go = tmp_path / "mem", tmp_path / "go"
-    procs = [child(f"h.write({str(mem)!r}, {tag!r}, 200, 5, {str(go)!r})") for tag in "ab"]
-    time.sleep(0.5)
+    ready = [tmp_path / f"ready-{tag}" for tag in "ab"]
+    procs = [
+        child(f"h.write({str(mem)!r}, {tag!r}, 200, 5, {str(go)!r}, {str(r)!r})")
+        for tag, r in zip("ab", ready, strict=True)
+    ]
+    deadline = time.time() + 120  # both writers imported and waiting: then they race
+    while not all(r.exists() for r in ready) and time.time() < deadline:
+        time.sleep(0.01)
     go.touch()
     for p in procs:
         _, err = p.communicate(timeout=120)
