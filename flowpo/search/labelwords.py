@@ -3,7 +3,10 @@
 Given the ``[N, V]`` next-token log-probs of a prompt on the reward set, every choice of
 label words can be scored by indexing alone, so the search is exhaustive when the
 candidate lists are small and coordinate ascent otherwise. :func:`best_label_words` reads
-those log-probs from a local target and searches the candidate words of each label.
+those log-probs from a local target and searches the candidate words of each label, with
+contextual calibration off and on: the words and the calibration both set the label
+prior a frame induces, so they are chosen together (calibration costs the log-probs of
+three content-free inputs, whatever the number of candidates).
 """
 
 from __future__ import annotations
@@ -11,17 +14,35 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from flowpo.evaluation.evaluator import CONTENT_FREE
 from flowpo.prompt import TEXT_SLOT, Prompt
+from flowpo.search.coherence import answer_words, relabel
 
 MAX_COMBINATIONS = 4096
 
 
+def content_free_bias(free: np.ndarray, ids: Sequence[int]) -> np.ndarray:
+    """Return ``[L]``: log of the mean label-word distribution over content-free rows.
+
+    The bias contextual calibration subtracts (Zhao et al., 2021), computed exactly as the
+    evaluator computes it, from ``free``, the ``[C, V]`` log-probs of the content-free inputs.
+    """
+    rows = free[:, list(ids)]  # [C, L]
+    z = np.exp(rows - rows.max(1, keepdims=True))
+    return np.log(np.maximum((z / z.sum(1, keepdims=True)).mean(0), 1e-12))
+
+
 def assignment_score(
-    logp: np.ndarray, gold: np.ndarray, ids: Sequence[int], soft_weight: float
+    logp: np.ndarray,
+    gold: np.ndarray,
+    ids: Sequence[int],
+    soft_weight: float,
+    free: np.ndarray | None = None,
 ) -> float:
     """Return accuracy + ``soft_weight`` x mean gold probability of one word choice.
 
@@ -30,8 +51,11 @@ def assignment_score(
         gold: ``[N]`` gold label indices.
         ids: One token id per label.
         soft_weight: Weight of the soft score (0 = accuracy only).
+        free: ``[C, V]`` log-probs of content-free inputs: score calibrated (else raw).
     """
     scores = logp[:, list(ids)]  # [N, L]
+    if free is not None:
+        scores = scores - content_free_bias(free, ids)
     acc = float((scores.argmax(1) == gold).mean())
     z = scores - scores.max(1, keepdims=True)
     probs = np.exp(z) / np.exp(z).sum(1, keepdims=True)
@@ -44,11 +68,13 @@ def search(
     gold: np.ndarray,
     candidates: Sequence[Sequence[int]],
     soft_weight: float = 0.5,
+    free: np.ndarray | None = None,
 ) -> tuple[tuple[int, ...], float]:
     """Return the best distinct token per label and its score.
 
     Exhaustive over the product of the candidate lists when it has at most
-    ``MAX_COMBINATIONS`` members, else coordinate ascent from the first candidates.
+    ``MAX_COMBINATIONS`` members, else coordinate ascent from the first candidates. With
+    ``free`` (content-free log-probs) every choice is scored calibrated.
     """
     sizes = [len(c) for c in candidates]
     if not all(sizes):
@@ -57,12 +83,12 @@ def search(
     if int(np.prod(sizes)) <= MAX_COMBINATIONS:
         for combo in itertools.product(*candidates):
             if len(set(combo)) == len(combo):
-                score = assignment_score(logp, gold, combo, soft_weight)
+                score = assignment_score(logp, gold, combo, soft_weight, free)
                 if score > best[1]:
                     best = (tuple(combo), score)
         return best
     current = [c[0] for c in candidates]
-    best = (tuple(current), assignment_score(logp, gold, current, soft_weight))
+    best = (tuple(current), assignment_score(logp, gold, current, soft_weight, free))
     for _ in range(3):
         changed = False
         for label, options in enumerate(candidates):
@@ -71,7 +97,7 @@ def search(
                 trial[label] = tok
                 if len(set(trial)) < len(trial):
                     continue
-                score = assignment_score(logp, gold, trial, soft_weight)
+                score = assignment_score(logp, gold, trial, soft_weight, free)
                 if score > best[1]:
                     best, changed = (tuple(trial), score), True
         if not changed:
@@ -176,6 +202,24 @@ def label_word_candidates(
     return out
 
 
+@dataclass(frozen=True)
+class LabelChoice:
+    """Label words and whether their scores are calibrated: what a frame's answer needs."""
+
+    words: dict[str, str]
+    calibrate: bool
+
+    def applied(self, prompt: Prompt, task: Any) -> Prompt | None:
+        """Return ``prompt`` with this choice, or None when it already has it.
+
+        The text and demonstrations of the returned prompt name the new words.
+        """
+        current = answer_words(prompt, task)
+        if self.words == current and self.calibrate == prompt.calibrate:
+            return None
+        return replace(relabel(prompt, current, self.words), calibrate=self.calibrate)
+
+
 async def best_label_words(
     lm: Any,
     task: Any,
@@ -184,12 +228,12 @@ async def best_label_words(
     soft_weight: float,
     *,
     embed: Embed | None = None,
-) -> dict[str, str]:
-    """Return the one-token label words that score ``prompt``'s frame best on ``train``.
+) -> LabelChoice:
+    """Return the one-token label words, calibrated or not, that score ``prompt`` best.
 
     Multi-token label words (scored as sequences by the evaluator) are not candidates
     here: the search may replace them with one-token words, and the caller keeps the
-    replacement only when it scores better.
+    replacement only when it scores better. Ties keep the prompt's current calibration.
 
     Reads the target's next-token log-probs of the same prefix and texts the evaluator
     scores, so after the prompt was evaluated the rows come from the model's memo and the
@@ -205,9 +249,16 @@ async def best_label_words(
         label_word_candidates, lm, logp, gold, labels, current, embed=embed
     )
     if not all(candidates):  # e.g. a multi-token label with no one-token variant: keep it
-        return {lab: current[lab] for lab in labels}
-    ids, _ = search(logp, gold, [[t for t, _ in c] for c in candidates], soft_weight)
-    return {lab: dict(c)[t] for lab, c, t in zip(labels, candidates, ids, strict=True)}
+        return LabelChoice({lab: current[lab] for lab in labels}, prompt.calibrate)
+    free_texts = [pattern.replace(TEXT_SLOT, t) for t in CONTENT_FREE]
+    free = (await asyncio.to_thread(lm.next_token_logprobs, prefix, free_texts)).numpy()
+    ids_lists = [[t for t, _ in c] for c in candidates]
+    tried = {cal: search(logp, gold, ids_lists, soft_weight, free if cal else None)
+             for cal in (prompt.calibrate, not prompt.calibrate)}  # current first: ties keep it
+    calibrate = max(tried, key=lambda cal: tried[cal][1])
+    ids = tried[calibrate][0]
+    words = {lab: dict(c)[t] for lab, c, t in zip(labels, candidates, ids, strict=True)}
+    return LabelChoice(words, calibrate)
 
 
 def word_mask(lm: Any) -> np.ndarray:

@@ -16,7 +16,6 @@ from flowpo.evaluation import Evaluator, ExampleBudget
 from flowpo.memory import MemoryStore
 from flowpo.memory.experience import remembered_score, split_key
 from flowpo.prompt import Prompt
-from flowpo.search.coherence import answer_words, relabel
 from flowpo.search.labelwords import best_label_words
 from flowpo.search.objective import result_objective
 from flowpo.tasks.task import Task
@@ -193,19 +192,20 @@ def is_new_frame(cand: dict[str, Any], scorer: Scorer) -> bool:
 async def refit_words(
     scorer: Scorer, prompt: Prompt, result: EvalResult, train: Sequence[Example]
 ) -> tuple[Prompt, EvalResult]:
-    """Return the frame's prompt with the label words that suit it best, when they win.
+    """Return the frame's prompt with the label words and calibration that suit it best.
 
-    The words old frames were tuned for rarely suit a new one, so a frame scored with
-    them is judged unfairly. The search reads the rows the evaluation just computed (the
-    model's memo), and the refitted prompt is scored from the same rows: no extra forward
-    pass (only calibration's three content-free inputs when it is on).
+    The words and calibration old frames were tuned for rarely suit a new one, so a frame
+    scored with them is judged unfairly. The search reads the rows the evaluation just
+    computed (the model's memo) plus three content-free inputs, and the refitted prompt is
+    kept only when its own scoring beats the frame's first one.
     """
     task, w = scorer.task, scorer.soft_weight
-    words = await best_label_words(scorer.target, task, prompt, list(train), w, embed=scorer.embed)
-    current = answer_words(prompt, task)
-    if words == current:
+    choice = await best_label_words(
+        scorer.target, task, prompt, list(train), w, embed=scorer.embed
+    )
+    refit = choice.applied(prompt, task)  # its text and demonstrations name the new words
+    if refit is None:
         return prompt, result
-    refit = relabel(prompt, current, words)  # its text and demonstrations name the new words
     second = await scorer.evaluator.aevaluate(refit, train)
     if result_objective(second, w) <= result_objective(result, w):
         return prompt, result

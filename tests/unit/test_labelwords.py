@@ -7,8 +7,10 @@ import torch
 
 from flowpo.prompt import Prompt
 from flowpo.search.labelwords import (
+    LabelChoice,
     assignment_score,
     best_label_words,
+    content_free_bias,
     discriminative_tokens,
     search,
     word_mask,
@@ -114,7 +116,24 @@ def test_best_label_words_picks_the_targets_own_words():
     targets = ["negative", "negative", "positive", "positive"]
     train = [SimpleNamespace(text=f"t{i}", target=t) for i, t in enumerate(targets)]
     prompt = Prompt.from_text("Classify.")
-    words = asyncio.run(best_label_words(FakeLM(), task, prompt, train, 0.5))
+    choice = asyncio.run(best_label_words(FakeLM(), task, prompt, train, 0.5))
     # (sad, joy) is right on all four rows with the highest gold probability (see
     # test_exhaustive_search_finds_the_best_distinct_pair); "negative" is no one token.
-    assert words == {"negative": "sad", "positive": "joy"}
+    # Calibrated, the same words score 1.3869 < 1.3914 raw: calibration stays off.
+    assert choice == LabelChoice({"negative": "sad", "positive": "joy"}, calibrate=False)
+    chosen = choice.applied(prompt, task)
+    assert chosen is not None and chosen.verbalizers == choice.words
+    assert choice.applied(chosen, task) is None  # nothing left to change
+
+
+def test_calibrated_score_by_hand():
+    logp, gold = table()
+    free = logp[:3]  # three content-free rows
+    # label words (0, 4): p(0) / (p(0) + p(4)) on the free rows = 5/6, 8/9, 9/11
+    p0 = (5 / 6 + 8 / 9 + 9 / 11) / 3
+    assert np.exp(content_free_bias(free, (0, 4))) == pytest.approx([p0, 1 - p0])
+    # raw, token 0 always wins (0.5); calibrated: ex0 0.5/0.8468 < 0.1/0.1532 is wrong,
+    # ex1 0.4/0.8468 > 0.05/0.1532 right, ex2 and ex3 0.1/0.1532 wins, right: 3 of 4
+    assert assignment_score(logp, gold, (0, 4), 0.0) == 0.5
+    assert assignment_score(logp, gold, (0, 4), 0.0, free) == 0.75
+    assert search(logp, gold, [[0], [4]], 0.0, free) == ((0, 4), 0.75)
