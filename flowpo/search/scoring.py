@@ -37,6 +37,8 @@ class Scorer:
     """Embeds words for related label-word candidates (``None``: free search)."""
     screen_size: int = 0
     """Train examples a new candidate is screened on first (0: no screening)."""
+    fit_starts: bool = False
+    """Label words are trainable: a starting prompt gets its best words and calibration."""
 
 
 @dataclass
@@ -90,14 +92,14 @@ async def score_candidates(
                 continue
         parent = (parents or {}).get(cand.get("parent_id") or "")
         edit = parent is not None and bool(cand.get("action"))  # not a reviewer's own prompt
-        if scorer.screen_size and edit and parent and not is_new_frame(cand, scorer):
+        if scorer.screen_size and edit and parent and not fits_words(cand, scorer):
             screened = await screen(scorer, prompt, Prompt.from_dict(parent["prompt"]), train)
             _count(out, budget, screened.child, screened.parent)
             if not screened.passed:
                 out.candidates.append({**cand, **keys, **screened.fields()})
                 continue
         result = await scorer.evaluator.aevaluate(prompt, train)
-        if is_new_frame(cand, scorer):  # a frame is judged with its own best label words
+        if fits_words(cand, scorer):  # a frame is judged with its own best label words
             prompt, result = await refit_words(scorer, prompt, result, train)
             keys["near_key"] = prompt.near_key(scorer.task.template, scorer.task.verbalizers)
             cand = {**cand, "prompt": prompt.to_dict()}
@@ -178,15 +180,20 @@ def _keys(task: Task, prompt: Prompt, train: Sequence[Example]) -> dict[str, str
     }
 
 
-def is_new_frame(cand: dict[str, Any], scorer: Scorer) -> bool:
-    """Return True when ``cand`` was made by the ``frame`` operator in verbalizer mode."""
+def fits_words(cand: dict[str, Any], scorer: Scorer) -> bool:
+    """Return True when ``cand`` is scored with its own best label words and calibration.
+
+    Those are a new frame (made by the ``frame`` operator) and, when label words are
+    trainable, a starting prompt (no parent): a frame's words and calibration set the
+    label prior, and a start whose prior puts every input in one class would make every
+    text edit look worthless (zero gain, nothing for the selector to learn from).
+    """
+    if scorer.evaluator.mode != "verbalizer" or not hasattr(scorer.target, "next_token_logprobs"):
+        return False
     action = list(cand.get("action") or [])
-    return (
-        len(action) == 2
-        and action[1] == "frame"
-        and scorer.evaluator.mode == "verbalizer"
-        and hasattr(scorer.target, "next_token_logprobs")
-    )
+    if len(action) == 2 and action[1] == "frame":
+        return True
+    return scorer.fit_starts and not cand.get("parent_id") and not cand.get("from_memory")
 
 
 async def refit_words(

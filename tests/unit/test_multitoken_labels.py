@@ -96,17 +96,22 @@ def test_evaluator_runs_a_five_class_file_with_multi_token_labels(tiny, tmp_path
     assert again.cached == len(examples) and again.score == result.score
 
 
-def test_a_remote_target_warns_once_about_several_word_labels(caplog):
+def test_a_remote_target_warns_once_about_several_word_labels():
     from flowpo.models.remote import RemoteLM
 
     lm = RemoteLM("m", base_url="http://127.0.0.1:1/v1")  # the check needs no connection
-    logger = logging.getLogger("flowpo.models.remote")  # the CLI may stop propagation above
-    logger.addHandler(caplog.handler)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(level=logging.WARNING)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("flowpo.models.remote")  # its own handler: no propagation
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
     try:
-        with caplog.at_level("WARNING", logger="flowpo.models.remote"):
-            lm.check_words(["very positive", "negative"])
-            lm.check_words(["very positive", "negative"])
+        lm.check_words(["very positive", "negative"])
+        lm.check_words(["very positive", "negative"])
     finally:
-        logger.removeHandler(caplog.handler)
-    warned = [r for r in caplog.records if "several words" in r.getMessage()]
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    warned = [r for r in records if "several words" in r.getMessage()]
     assert len(warned) == 1 and "first token" in warned[0].getMessage()
