@@ -79,8 +79,9 @@ async def score_candidates(
             on_scored(n - 1, out)
         prompt = Prompt.from_dict(cand["prompt"])
         keys = _keys(scorer.task, prompt, train)
+        fit = fits_words(cand, scorer)  # a remembered score is the unfitted prompt's
         known = remembered_score(scorer.memory, prompt.text, scorer.task.name, scorer.model, keys)
-        if known is not None:
+        if known is not None and not fit:
             out.counts["examples_from_memory"] = (
                 out.counts.get("examples_from_memory", 0.0) + len(train)
             )
@@ -92,14 +93,14 @@ async def score_candidates(
                 continue
         parent = (parents or {}).get(cand.get("parent_id") or "")
         edit = parent is not None and bool(cand.get("action"))  # not a reviewer's own prompt
-        if scorer.screen_size and edit and parent and not fits_words(cand, scorer):
+        if scorer.screen_size and edit and parent and not fit:
             screened = await screen(scorer, prompt, Prompt.from_dict(parent["prompt"]), train)
             _count(out, budget, screened.child, screened.parent)
             if not screened.passed:
                 out.candidates.append({**cand, **keys, **screened.fields()})
                 continue
         result = await scorer.evaluator.aevaluate(prompt, train)
-        if fits_words(cand, scorer):  # a frame is judged with its own best label words
+        if fit:  # a frame is judged with its own best label words
             prompt, result = await refit_words(scorer, prompt, result, train)
             keys["near_key"] = prompt.near_key(scorer.task.template, scorer.task.verbalizers)
             cand = {**cand, "prompt": prompt.to_dict()}
@@ -193,7 +194,7 @@ def fits_words(cand: dict[str, Any], scorer: Scorer) -> bool:
     action = list(cand.get("action") or [])
     if len(action) == 2 and action[1] == "frame":
         return True
-    return scorer.fit_starts and not cand.get("parent_id") and not cand.get("from_memory")
+    return scorer.fit_starts and not cand.get("parent_id")
 
 
 async def refit_words(
