@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import shutil
 import statistics
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -85,8 +86,15 @@ def run_cell(task: str, arm: str, seed: int) -> dict[str, Any]:
         "spent": out["budget"].get("examples_scored", 0),
         "dev": out["final"]["dev"], "initial_dev": out["initial"]["dev"],
         "test": test_score(task, prompt), "prompt": prompt.to_markdown(),
-        "seconds": round(time.time() - start, 1),
+        "seconds": round(time.time() - start, 1), "commit": commit(),
     }
+
+
+def commit() -> str:
+    """Return the code's commit (a cell measured on other code is not comparable)."""
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                         text=True, check=False, cwd=Path(__file__).parent)
+    return out.stdout.strip() or "unknown"
 
 
 def test_score(task_name: str, prompt: Prompt) -> float:
@@ -105,7 +113,8 @@ def report(data: dict[str, Any]) -> str:
     lines = [
         f"Command: `{meta.get('command', 'python bench/ablation.py')}`; machine: "
         f"{meta.get('machine', '?')}; updated {meta.get('updated', '?')}. Budget {BUDGET} "
-        f"target-LM train examples per cell; test on a fixed seeded {TEST_LIMIT} (or all).",
+        f"target-LM train examples per cell; test on a fixed seeded {TEST_LIMIT} (or all); "
+        f"code at commit {', '.join(sorted({c.get('commit', '?') for c in cells}))}.",
         "",
         "| arm | " + " | ".join(tasks) + " | mean | examples spent (mean) |",
         "|---|" + "---|" * (len(tasks) + 2),
