@@ -253,12 +253,53 @@ async def best_label_words(
     free_texts = [pattern.replace(TEXT_SLOT, t) for t in CONTENT_FREE]
     free = (await asyncio.to_thread(lm.next_token_logprobs, prefix, free_texts)).numpy()
     ids_lists = [[t for t, _ in c] for c in candidates]
-    tried = {cal: search(logp, gold, ids_lists, soft_weight, free if cal else None)
-             for cal in (prompt.calibrate, not prompt.calibrate)}  # current first: ties keep it
-    calibrate = max(tried, key=lambda cal: tried[cal][1])
-    ids = tried[calibrate][0]
+    named = [_named(c, lab) for c, lab in zip(candidates, labels, strict=True)]
+    ids, calibrate = choose_words(logp, gold, ids_lists, named, free, soft_weight,
+                                  prompt.calibrate)
     words = {lab: dict(c)[t] for lab, c, t in zip(labels, candidates, ids, strict=True)}
     return LabelChoice(words, calibrate)
+
+
+def _named(candidates: list[tuple[int, str]], label: str) -> int:
+    """Return the token of the label's own name among its candidates (else the current)."""
+    names = (label.replace("_", " ").lower(), label.replace("_", " "), label.capitalize())
+    for name in names:
+        for tok, word in candidates:
+            if word == name:
+                return tok
+    return candidates[0][0]
+
+
+def choose_words(
+    logp: np.ndarray,
+    gold: np.ndarray,
+    candidates: Sequence[Sequence[int]],
+    named: Sequence[int],
+    free: np.ndarray,
+    soft_weight: float,
+    calibrate: bool,
+) -> tuple[tuple[int, ...], bool]:
+    """Return the label tokens and calibration to use: the labels' names unless beaten.
+
+    Words chosen on a few dozen examples overfit, so other words replace the labels' own
+    names only when they score more than one standard error of the names' accuracy
+    higher (the noise of ``len(gold)`` examples). Calibration is tried both ways for each;
+    ties keep ``calibrate``, the prompt's current setting.
+    """
+    order = (calibrate, not calibrate)  # the current setting first: ties keep it
+    best = {cal: search(logp, gold, candidates, soft_weight, free if cal else None)
+            for cal in order}
+    top = max(order, key=lambda cal: best[cal][1])
+    own = {cal: assignment_score(logp, gold, named, soft_weight, free if cal else None)
+           for cal in order} if len(set(named)) == len(named) else {}
+    if not own:
+        return best[top][0], top
+    mine = max(order, key=lambda cal: own[cal])
+    acc = assignment_score(logp, gold, named, 0.0, free if mine else None)
+    noise = float(np.sqrt(max(acc * (1 - acc), 1.0 / len(gold)) / len(gold)))
+    if best[top][1] > own[mine] + noise:
+        return best[top][0], top
+    return tuple(named), mine
 
 
 def word_mask(lm: Any) -> np.ndarray:

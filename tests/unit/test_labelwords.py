@@ -10,6 +10,7 @@ from flowpo.search.labelwords import (
     LabelChoice,
     assignment_score,
     best_label_words,
+    choose_words,
     content_free_bias,
     discriminative_tokens,
     search,
@@ -137,3 +138,16 @@ def test_calibrated_score_by_hand():
     assert assignment_score(logp, gold, (0, 4), 0.0) == 0.5
     assert assignment_score(logp, gold, (0, 4), 0.0, free) == 0.75
     assert search(logp, gold, [[0], [4]], 0.0, free) == ((0, 4), 0.75)
+
+
+def test_the_labels_names_stay_unless_other_words_beat_them_by_more_than_the_noise():
+    logp, gold = table()
+    free = logp[:3]
+    # names (0, 4): raw 0.5, calibrated 0.75; the best words (2, 3) score 1.0. On 4
+    # examples one standard error is sqrt(max(0.75 * 0.25, 1/4) / 4) = 0.25: 1.0 is not
+    # more than 0.75 + 0.25, so the names stay, calibrated.
+    assert choose_words(logp, gold, [[0, 2], [3, 4]], (0, 4), free, 0.0, False) == ((0, 4), True)
+    # the same rows twice: 8 examples, noise sqrt(0.1875 / 8) = 0.153 < 0.25: (2, 3) wins
+    logp8, gold8 = np.vstack([logp, logp]), np.concatenate([gold, gold])
+    assert choose_words(logp8, gold8, [[0, 2], [3, 4]], (0, 4), free, 0.0, False) == (
+        (2, 3), False)
