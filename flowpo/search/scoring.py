@@ -197,6 +197,10 @@ def fits_words(cand: dict[str, Any], scorer: Scorer) -> bool:
     return scorer.fit_starts and not cand.get("parent_id")
 
 
+FIT_ROUNDS = 2
+"""Rounds of the label-word fit: relabelling rewrites the text, so the rows change."""
+
+
 async def refit_words(
     scorer: Scorer, prompt: Prompt, result: EvalResult, train: Sequence[Example]
 ) -> tuple[Prompt, EvalResult]:
@@ -204,26 +208,27 @@ async def refit_words(
 
     The words and calibration old frames were tuned for rarely suit a new one, so a frame
     scored with them is judged unfairly. The search reads the rows the evaluation just
-    computed (the model's memo) plus three content-free inputs, and the refitted prompt is
-    kept only when its own scoring beats the frame's first one.
+    computed (the model's memo) plus three content-free inputs; a refitted prompt is kept
+    only when its own scoring beats the one before. Its text names the new words, which
+    changes the rows, so the fit runs again on them (:data:`FIT_ROUNDS` at most). Every
+    scoring is charged to the candidate.
     """
     task, w = scorer.task, scorer.soft_weight
-    choice = await best_label_words(
-        scorer.target, task, prompt, list(train), w, embed=scorer.embed
-    )
-    refit = choice.applied(prompt, task)  # its text and demonstrations name the new words
-    if refit is None:
-        return prompt, result
-    second = await scorer.evaluator.aevaluate(refit, train)
-    if result_objective(second, w) <= result_objective(result, w):
-        return prompt, result
-    # both scorings are charged to the candidate
-    return refit, replace(
-        second,
-        model_calls=second.model_calls + result.model_calls,
-        cached=second.cached + result.cached,
-        tokens=second.tokens + result.tokens,
-    )
+    calls, cached, tokens = result.model_calls, result.cached, result.tokens
+    for _ in range(FIT_ROUNDS):
+        choice = await best_label_words(
+            scorer.target, task, prompt, list(train), w, embed=scorer.embed
+        )
+        refit = choice.applied(prompt, task)  # its text and demonstrations name the new words
+        if refit is None:
+            break
+        second = await scorer.evaluator.aevaluate(refit, train)
+        calls, cached, tokens = (calls + second.model_calls, cached + second.cached,
+                                 tokens + second.tokens)
+        if result_objective(second, w) <= result_objective(result, w):
+            break
+        prompt, result = refit, second
+    return prompt, replace(result, model_calls=calls, cached=cached, tokens=tokens)
 
 
 async def split_score(
