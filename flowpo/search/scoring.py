@@ -101,7 +101,7 @@ async def score_candidates(
                 continue
         result = await scorer.evaluator.aevaluate(prompt, train)
         if fit:  # a frame is judged with its own best label words
-            prompt, result = await refit_words(scorer, prompt, result, train)
+            prompt, result = await refit_words(scorer, prompt, result, train, budget)
             keys["near_key"] = prompt.near_key(scorer.task.template, scorer.task.verbalizers)
             cand = {**cand, "prompt": prompt.to_dict()}
         _count(out, budget, result)
@@ -202,7 +202,11 @@ FIT_ROUNDS = 2
 
 
 async def refit_words(
-    scorer: Scorer, prompt: Prompt, result: EvalResult, train: Sequence[Example]
+    scorer: Scorer,
+    prompt: Prompt,
+    result: EvalResult,
+    train: Sequence[Example],
+    budget: ExampleBudget | None = None,
 ) -> tuple[Prompt, EvalResult]:
     """Return the frame's prompt with the label words and calibration that suit it best.
 
@@ -211,7 +215,8 @@ async def refit_words(
     computed (the model's memo) plus three content-free inputs; a refitted prompt is kept
     only when its own scoring beats the one before. Its text names the new words, which
     changes the rows, so the fit runs again on them (:data:`FIT_ROUNDS` at most). Every
-    scoring is charged to the candidate.
+    scoring is charged to the candidate; a refit ``budget`` (not yet charged for
+    ``result``) cannot pay for is not scored.
     """
     task, w = scorer.task, scorer.soft_weight
     calls, cached, tokens = result.model_calls, result.cached, result.tokens
@@ -221,6 +226,10 @@ async def refit_words(
         )
         refit = choice.applied(prompt, task)  # its text and demonstrations name the new words
         if refit is None:
+            break
+        if budget is not None and not budget.fits(
+            calls + scorer.evaluator.uncached(refit, train)
+        ):
             break
         second = await scorer.evaluator.aevaluate(refit, train)
         calls, cached, tokens = (calls + second.model_calls, cached + second.cached,
