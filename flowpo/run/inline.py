@@ -116,6 +116,8 @@ def attach_inline(config: OptimizeConfig, inline: Inline) -> OptimizeConfig:
         return config
     run_dir = Path(config.run_dir or default_run_dir(config))
     config = config.model_copy(update={"run_dir": run_dir})
+    if isinstance(inline.program, ChatProgram):
+        config = program_fields(config, inline.program)
     if examples is not None:
         fields = [f.strip() for f in config.input_field.split(",")] + [config.target_field]
         rows = [_row(i, ex, fields) for i, ex in enumerate(_as_list(examples))]
@@ -125,6 +127,8 @@ def attach_inline(config: OptimizeConfig, inline: Inline) -> OptimizeConfig:
         config = config.model_copy(update={"task": str(path)})
     if config.program:
         program = inline.program or load_program(config.program, run_dir)
+        if isinstance(program, ChatProgram) and inline.program is None:
+            config = program_fields(config, program)
         register_program(run_dir, program)
         update: dict[str, Any] = {"edit_format": False}
         starts = config.prompt is None and config.prompt_file is None and config.start == "manual"
@@ -139,6 +143,27 @@ def attach_inline(config: OptimizeConfig, inline: Inline) -> OptimizeConfig:
     if fn is not None:
         attach_metric(config, fn)
     return config
+
+
+def program_fields(config: OptimizeConfig, program: ChatProgram) -> OptimizeConfig:
+    """Read the fields a chat program's template variables need as the run's inputs.
+
+    Raises:
+        ConfigError: ``input_field`` was given and lacks one of them.
+    """
+    needed = program.example_fields()
+    given = [f.strip() for f in config.input_field.split(",")]
+    if not needed or given == needed:
+        return config
+    if config.input_field != "input" and not set(needed) <= set(given):
+        missing = sorted(set(needed) - set(given))
+        raise ConfigError(
+            f"the program's template reads the fields {needed}; input_field lacks {missing}",
+            field="input_field",
+            fix=f"pass input_field={','.join(needed)} (or map the variables with "
+            "ChatProgram(chain, fields={...}))",
+        )
+    return config.model_copy(update={"input_field": ",".join(needed)})
 
 
 def attach_metric(config: OptimizeConfig, fn: Callable[..., Any]) -> None:
