@@ -111,7 +111,10 @@ class ChatProgram:
         """
         if self.fields is None:
             return {self.variables[0]: text.lstrip()}
-        given = example.input if isinstance(example.input, dict) else {"input": example.input}
+        given = example.input
+        if not isinstance(given, dict):  # one input field: the one field the template reads
+            one = self.example_fields() or []
+            given = {one[0] if len(one) == 1 else "input": given}
         missing = [(v, f) for v, f in self.fields.items() if f not in given]
         if missing:
             var, name = missing[0]

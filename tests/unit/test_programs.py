@@ -163,6 +163,11 @@ def test_fields_map_template_variables_to_other_field_names(tmp_path):
     )
     assert result["final"]["train"] == 1.0
     assert program.example_fields() == ["passage", "question"]
+    one = ChatProgram(
+        ChatPromptTemplate([("system", "s"), ("human", "{question}")]), fields={"question": "q"}
+    )
+    assert one.example_fields() == ["q"]  # the run's input_field; its text fills {question}
+    assert one.inputs(flowpo.Example("1", "hi", "x"), "hi") == {"question": "hi"}
 
 
 def test_a_variable_without_a_field_is_named_with_the_fix(tmp_path):
