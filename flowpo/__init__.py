@@ -13,6 +13,7 @@ Example:
 from flowpo.classifier import Classifier
 from flowpo.config import DataOptions, EvalConfig, OptimizeConfig
 from flowpo.configurable import ConfigurableProgram
+from flowpo.dataset import Dataset
 from flowpo.errors import ConfigError, DataError, FlowpoError, ModelError
 from flowpo.evaluation import Budget, EvalCache, Evaluator
 from flowpo.graphs.service import create_builder, create_graph
@@ -41,6 +42,7 @@ __all__ = [
     "ConfigurableProgram",
     "DataError",
     "DataOptions",
+    "Dataset",
     "EvalCache",
     "EvalConfig",
     "EvalResult",

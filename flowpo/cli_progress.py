@@ -138,6 +138,8 @@ def report(result: dict[str, Any]) -> None:
             click.echo(
                 f"{split:5}  initial {_num(init.get(split))}  ->  final {_num(final[split])}"
             )
+    if result.get("scoring"):
+        click.echo(f"scored through: {result['scoring']}")
     b = result["budget"]
     click.echo(
         f"budget: {int(b.get('examples_scored', 0))} train examples scored, "

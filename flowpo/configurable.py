@@ -139,9 +139,11 @@ class ConfigurableTarget(OutputTarget):
         self, prefix: str, texts: list[str], *, max_new_tokens: int = 32
     ) -> list[str]:
         """Run with the start prompts (the evaluator calls :meth:`generate_for`)."""
-        return await self.generate_for(self.program.start_prompt(), texts)
+        return await self.generate_for(self.program.start_prompt(), prefix, texts, [])
 
-    async def generate_for(self, prompt: Prompt, texts: list[str]) -> list[str]:
+    async def generate_for(
+        self, prompt: Prompt, prefix: str, texts: list[str], examples: list[Any]
+    ) -> list[str]:
         """Run the program on each input with the candidate's prompts as configuration."""
         key = self.program.input_key
         inputs = [{key: t.lstrip()} if key else t.lstrip() for t in texts]

@@ -4,8 +4,10 @@ A program is ``ChatPromptTemplate([("system", ...), ("human", "{question}")]) | 
 [| output parser]``: any LangChain ``BaseChatModel`` (the embedded
 :class:`~flowpo.models.chat.LocalChatModel`, ``ChatOpenAI``, ...), an optional parser. flowpo
 starts from the system message's text, edits it like any prompt, and scores each
-candidate by running the chain with that system message on the examples (their input
-fills the template's one variable) and applying the run's metric to the outputs.
+candidate by running the chain with that system message on the examples and applying the
+run's metric to the outputs. A template with one variable gets each example's input; one
+with several (``{question}`` and ``{context}``) gets each from the example's field of that
+name (or the field ``fields=`` maps it to), and the run reads those fields from the data.
 
 ``flowpo.optimize(program=chain, examples=..., metric=fn)`` takes the chain object (it is
 registered for the run, as a metric callable is); ``flowpo optimize --program
@@ -21,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from flowpo.configurable import ConfigurableProgram, OutputTarget
-from flowpo.errors import ConfigError
+from flowpo.errors import ConfigError, DataError, ModelError
+from flowpo.prompt import Prompt
+from flowpo.types import Example
 
 PYTHON_PREFIX = "python:"
 PROGRAM_TEMPLATE = "{prompt}{text}"
@@ -36,13 +40,19 @@ def _esc(text: str) -> str:
 class ChatProgram:
     """A chain whose first step is a ``ChatPromptTemplate``; its system message is optimized."""
 
-    def __init__(self, runnable: Any) -> None:
+    def __init__(self, runnable: Any, fields: dict[str, str] | None = None) -> None:
         """Split ``runnable`` into its chat prompt and the rest of the chain.
+
+        Args:
+            runnable: ``ChatPromptTemplate | chat model [| parser]``.
+            fields: Template variable -> the example field that fills it. Default: a
+                template with one variable gets the example's input; with several, each
+                variable reads the field of its own name.
 
         Raises:
             TypeError: It does not start with a ``ChatPromptTemplate``.
-            ValueError: The system message has variables, or the prompt has not exactly
-                one input variable (the example's input).
+            ValueError: The system message has variables, the prompt has none, or
+                ``fields`` names a variable the prompt does not have.
         """
         from langchain_core.prompts import ChatPromptTemplate
         from langchain_core.prompts.chat import SystemMessagePromptTemplate
@@ -65,16 +75,58 @@ class ChatProgram:
                 f"the system message has variables {system.input_variables}; flowpo "
                 "optimizes a literal system message. Fix: move them to the human message"
             )
-        if len(first.input_variables) != 1:
-            raise ValueError(
-                f"the chat prompt has variables {first.input_variables}; a program takes "
-                "exactly one, filled with each example's input. Fix: " + _FIX
-            )
-        self.variable = first.input_variables[0]
+        self.variables: list[str] = list(first.input_variables)
+        self.fields = self._fields(fields)
         self.system_text = str(system.format().content) if system is not None else ""
         rest_id = [repr(m) for i, m in enumerate(first.messages) if i != index]
         rest_id += [type(s).__name__ + repr(getattr(s, "model_id", "")) for s in rest or []]
+        rest_id.append(repr(sorted((self.fields or {}).items())))
         self.fingerprint = hashlib.sha1("\n".join(rest_id).encode()).hexdigest()[:12]
+
+    def _fields(self, fields: dict[str, str] | None) -> dict[str, str] | None:
+        """Return variable -> field (``None``: the one variable takes the example's input)."""
+        if not self.variables:
+            raise ValueError(
+                "the chat prompt has no input variable for the example. Fix: " + _FIX
+            )
+        unknown = sorted(set(fields or {}) - set(self.variables))
+        if unknown:
+            raise ValueError(
+                f"fields= names {unknown}, which the chat prompt does not have (its variables "
+                f"are {self.variables}). Fix: map only those variables to example fields"
+            )
+        if fields is None and len(self.variables) == 1:
+            return None
+        return {v: (fields or {}).get(v, v) for v in self.variables}
+
+    def example_fields(self) -> list[str] | None:
+        """Return the example fields the template reads (``None``: just the input)."""
+        return list(dict.fromkeys(self.fields.values())) if self.fields else None
+
+    def inputs(self, example: Example, text: str) -> dict[str, Any]:
+        """Return the template's variables for ``example`` (``text``: its formatted input).
+
+        Raises:
+            DataError: A variable whose field the example does not have.
+        """
+        if self.fields is None:
+            return {self.variables[0]: text.lstrip()}
+        given = example.input
+        if not isinstance(given, dict):  # one input field: the one field the template reads
+            one = self.example_fields() or []
+            given = {one[0] if len(one) == 1 else "input": given}
+        missing = [(v, f) for v, f in self.fields.items() if f not in given]
+        if missing:
+            var, name = missing[0]
+            raise DataError(
+                f"the template variable {{{var}}} reads the field {name!r}, which example "
+                f"{example.id!r} does not have (its input fields: {sorted(given)})",
+                field=name,
+                fix=f"pass input_field={','.join(self.example_fields() or [])} with data that "
+                f"has those fields, or map the variable: ChatProgram(chain, fields={{{var!r}: "
+                "'<your field>'})",
+            )
+        return {v: given[f] for v, f in self.fields.items()}
 
     def chat_prompt(self, system_text: str) -> Any:
         """Return the chat prompt with ``system_text`` as its system message."""
@@ -108,11 +160,30 @@ class ProgramTarget(OutputTarget):
     async def generate(
         self, prefix: str, texts: list[str], *, max_new_tokens: int = 32
     ) -> list[str]:
-        """Run the chain with ``prefix`` as system message on each input (one batch)."""
+        """Run the chain with ``prefix`` as system message on each input text (one batch).
+
+        A template with several variables needs the examples: see :meth:`generate_for`.
+        """
+        if self.program.fields is not None:
+            raise ModelError(
+                f"the program's template has the variables {self.program.variables}",
+                field="program",
+                fix="score it through flowpo.Evaluator, which gives each example's fields",
+            )
+        return await self._run(prefix, [self.program.inputs(Example("", t, ""), t) for t in texts])
+
+    async def generate_for(
+        self, prompt: Prompt, prefix: str, texts: list[str], examples: list[Example]
+    ) -> list[str]:
+        """Run the chain with ``prefix`` as system message, each example filling the template."""
+        inputs = [self.program.inputs(ex, t) for ex, t in zip(examples, texts, strict=True)]
+        return await self._run(prefix, inputs)
+
+    async def _run(self, prefix: str, inputs: list[dict[str, Any]]) -> list[str]:
         chain = self.program.with_system(prefix)
-        outs = await chain.abatch([{self.program.variable: t.lstrip()} for t in texts])
+        outs = await chain.abatch(inputs)
         self.stats.calls += 1
-        self.stats.examples += len(texts)
+        self.stats.examples += len(inputs)
         return [str(getattr(o, "content", o)) for o in outs]
 
 

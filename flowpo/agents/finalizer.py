@@ -11,6 +11,7 @@ from flowpo.config import OptimizeConfig
 from flowpo.graphs.resources import Resources, resources
 from flowpo.graphs.state import OptimizerState, add_counts
 from flowpo.memory.experience import remember
+from flowpo.models.spec import scoring_path
 from flowpo.prompt import Prompt
 from flowpo.run.outputs import write_result
 from flowpo.search.coherence import stale_words
@@ -36,6 +37,7 @@ async def finalize(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
         initial = next(c for c in ranked if c["id"] == state["initial"]["id"])
         result = {**summary(state, chosen, initial, ranked), "refused_incoherent": stale}
         result["dev_interval"] = list(wilson(chosen["val_score"] or 0.0, n_dev))
+        result["scoring"] = scoring_path(config.model, program=config.program)
         if config.evaluate_test:
             for key, cand in (("initial", initial), ("final", chosen)):
                 scored = await _on_split(res, cand, "test", update["budget"])

@@ -206,9 +206,10 @@ class Evaluator:
             if prompt.calibrate:
                 rows = calibrate(rows, await self._content_free(prompt, prefix))
             return self._from_rows(rows, examples)
-        generate_for = getattr(self.model, "generate_for", None)  # a program with named prompts
+        generate_for = getattr(self.model, "generate_for", None)  # a program: prompts, fields
         if generate_for is not None:
-            return self._from_texts(await generate_for(prompt, suffixes), examples)
+            outs = await generate_for(prompt, prefix, suffixes, examples)
+            return self._from_texts(outs, examples)
         texts = await self.model.generate(prefix, suffixes, max_new_tokens=self.max_new_tokens)
         return self._from_texts(texts, examples)
 

@@ -76,3 +76,20 @@ def load_target(spec: str = DEFAULT_MODEL, **options: Any) -> TargetLM:
         base_url=parsed.base_url,
         **{k: v for k, v in options.items() if k in remote_keys},
     )
+
+
+def scoring_path(model: str, *, program: str | None = None) -> str:
+    """Say how a run's target scores a prompt: through a chat template, or on the raw text.
+
+    A local model is scored on the raw text (prompt + frame); the same model behind an
+    ``openai:``/``openai-compatible:`` endpoint (``flowpo serve-model``) is scored through
+    the server's chat template, so the same prompt can score differently on the two paths.
+    """
+    if program:
+        return "chat template: the program's chat model runs its chat prompt"
+    if parse_spec(model).provider == "local":
+        return "raw text: prompt + frame, no chat template (local model)"
+    return (
+        "chat template: the remote endpoint wraps prompt + frame in its chat template; "
+        "a local: run of the same model scores the raw text, so compare runs on one path"
+    )

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from langchain_core.language_models import BaseChatModel
 
-from flowpo.prompt import PROMPT_SLOT, TEXT_SLOT, Prompt
+from flowpo.prompt import DEFAULT_TEMPLATE, PROMPT_SLOT, TEXT_SLOT, Prompt
 from flowpo.tasks.task import Task
 from flowpo.types import Candidate, Example
 
@@ -312,9 +312,13 @@ def render_demo(task: Task, example: Example, template: str | None = None) -> st
     """Render a demonstration in the task's own frame, answered with its label word.
 
     With the template ``"{prompt} Input : {text} Output:"`` a positive SST-2 example
-    becomes ``"Input : a great film Output: yes"``.
+    becomes ``"Input : a great film Output: yes"``. A bare frame (``"{prompt}{text}"``, a
+    chat program's: the input is the whole user message) marks nothing, so a demonstration
+    there would read ``"cat cats"``; it takes the default frame's markers instead.
     """
     frame = (template or task.template).replace(PROMPT_SLOT, "").strip()
+    if frame == TEXT_SLOT:
+        frame = DEFAULT_TEMPLATE.replace(PROMPT_SLOT, "").strip()
     if task.kind == "classification":
         answer = task.verbalizers.get(str(example.target), str(example.target))
     else:

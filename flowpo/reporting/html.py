@@ -126,7 +126,10 @@ def _summary(data: RunData) -> str:
         f'</div><div class="sub">after {s.get("epochs")} epoch(s); chosen '
         f"{escape(str(s.get('chosen_id')))}</div></div>"
     )
-    return f'<div class="cards">{"".join(cards)}</div>'
+    scoring = (
+        f'<p class="sub">Scored through: {escape(s["scoring"])}</p>' if s.get("scoring") else ""
+    )
+    return f'<div class="cards">{"".join(cards)}</div>{scoring}'
 
 
 def _scores(data: RunData) -> str:

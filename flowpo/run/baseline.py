@@ -29,6 +29,7 @@ from flowpo.baselines.simple import manual
 from flowpo.config import BASELINE_BUDGET_ROUNDS, OptimizeConfig
 from flowpo.errors import ConfigError, RunStopped
 from flowpo.graphs.resources import Resources, resources
+from flowpo.models.spec import scoring_path
 from flowpo.prompt import Prompt
 from flowpo.run.outputs import close_run, write_result
 from flowpo.run.rundir import CANDIDATES, HISTORY, write_atomic
@@ -235,6 +236,7 @@ async def _result(
         "operator_usage": {},
         "warm_start": [],
         "refused_incoherent": [],
+        "scoring": scoring_path(config.model, program=config.program),
         "dev_interval": list(
             wilson(scores["final"].get("dev") or 0.0, len(res.task.splits.get("dev") or []))
         ),

@@ -1,7 +1,9 @@
 """What the Python API takes that ``config.yaml`` cannot hold: inline examples, metric callables.
 
-``flowpo.optimize(examples=[...], metric=fn)``: the examples are written to
-``<run_dir>/examples.jsonl``, which becomes the task (so ``resume`` needs nothing more);
+``flowpo.optimize(examples=[...], metric=fn)`` (or ``dataset=``/``examples=`` a
+:class:`~flowpo.dataset.Dataset`): the examples are written to
+``<run_dir>/examples.jsonl``, which becomes the task (so ``resume`` needs nothing more;
+a dataset's field names become the run's ``input_field``/``target_field``);
 the metric is checked on the first training example and registered for the run, and the
 configuration saves ``metric: python:<name>`` (a resume asks for the same function).
 """
@@ -16,6 +18,7 @@ from typing import Any
 
 from flowpo.config import OptimizeConfig, data_task
 from flowpo.configurable import ConfigurableProgram
+from flowpo.dataset import Dataset
 from flowpo.errors import ConfigError, DataError
 from flowpo.metrics.callables import (
     PYTHON_PREFIX,
@@ -52,7 +55,7 @@ def take_inline(overrides: dict[str, Any]) -> Inline:
     What is left in ``overrides`` fits :class:`~flowpo.config.OptimizeConfig` (``task``
     becomes ``examples.jsonl``, ``metric`` ``python:<name>``, ``program`` ``python:<type>``).
     """
-    examples, fn, program = overrides.pop("examples", None), None, None
+    examples, fn, program = _take_examples(overrides), None, None
     if callable(overrides.get("metric")):
         fn = overrides["metric"]
         overrides["metric"] = metric_name(fn)
@@ -71,6 +74,37 @@ def take_inline(overrides: dict[str, Any]) -> Inline:
     return Inline(examples, fn, program)
 
 
+def _take_examples(overrides: dict[str, Any]) -> Any:
+    """Pop ``examples``/``dataset``; a :class:`Dataset` also sets the data options."""
+    examples, dataset = overrides.pop("examples", None), overrides.pop("dataset", None)
+    if examples is not None and dataset is not None:
+        raise ConfigError(
+            "give either examples= or dataset=, not both",
+            field="dataset",
+            fix="pass the Dataset as dataset= (or as examples=) alone",
+        )
+    if isinstance(examples, Dataset):
+        examples, dataset = None, examples
+    if dataset is None:
+        return examples
+    if not isinstance(dataset, Dataset):
+        raise ConfigError(
+            f"dataset= is a {type(dataset).__name__}, not a flowpo.Dataset",
+            field="dataset",
+            fix="give flowpo.Dataset(train=[...], dev=[...]) or Dataset.from_file(path), "
+            "or pass a list of dicts as examples=",
+        )
+    for key, value in dataset.data_options().items():
+        if overrides.get(key) not in (None, value):
+            raise ConfigError(
+                f"{key}={overrides[key]!r} but the dataset's is {value!r}",
+                field=key,
+                fix=f"drop {key}= (the Dataset carries its field names)",
+            )
+        overrides[key] = value
+    return dataset.rows()
+
+
 def attach_inline(config: OptimizeConfig, inline: Inline) -> OptimizeConfig:
     """Choose the run directory, write the examples there, register the metric and program.
 
@@ -82,14 +116,19 @@ def attach_inline(config: OptimizeConfig, inline: Inline) -> OptimizeConfig:
         return config
     run_dir = Path(config.run_dir or default_run_dir(config))
     config = config.model_copy(update={"run_dir": run_dir})
+    if isinstance(inline.program, ChatProgram):
+        config = program_fields(config, inline.program)
     if examples is not None:
-        rows = [_row(i, ex) for i, ex in enumerate(_as_list(examples))]
+        fields = [f.strip() for f in config.input_field.split(",")] + [config.target_field]
+        rows = [_row(i, ex, fields) for i, ex in enumerate(_as_list(examples))]
         run_dir.mkdir(parents=True, exist_ok=True)
         path = run_dir / EXAMPLES_FILE
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
         config = config.model_copy(update={"task": str(path)})
     if config.program:
         program = inline.program or load_program(config.program, run_dir)
+        if isinstance(program, ChatProgram) and inline.program is None:
+            config = program_fields(config, program)
         register_program(run_dir, program)
         update: dict[str, Any] = {"edit_format": False}
         starts = config.prompt is None and config.prompt_file is None and config.start == "manual"
@@ -104,6 +143,27 @@ def attach_inline(config: OptimizeConfig, inline: Inline) -> OptimizeConfig:
     if fn is not None:
         attach_metric(config, fn)
     return config
+
+
+def program_fields(config: OptimizeConfig, program: ChatProgram) -> OptimizeConfig:
+    """Read the fields a chat program's template variables need as the run's inputs.
+
+    Raises:
+        ConfigError: ``input_field`` was given and lacks one of them.
+    """
+    needed = program.example_fields()
+    given = [f.strip() for f in config.input_field.split(",")]
+    if not needed or given == needed:
+        return config
+    if config.input_field != "input" and not set(needed) <= set(given):
+        missing = sorted(set(needed) - set(given))
+        raise ConfigError(
+            f"the program's template reads the fields {needed}; input_field lacks {missing}",
+            field="input_field",
+            fix=f"pass input_field={','.join(needed)} (or map the variables with "
+            "ChatProgram(chain, fields={...}))",
+        )
+    return config.model_copy(update={"input_field": ",".join(needed)})
 
 
 def attach_metric(config: OptimizeConfig, fn: Callable[..., Any]) -> None:
@@ -151,13 +211,18 @@ def _as_list(examples: Any) -> list[Any]:
     return rows
 
 
-def _row(i: int, ex: Any) -> dict[str, Any]:
+def _row(i: int, ex: Any, fields: list[str]) -> dict[str, Any]:
     if isinstance(ex, Example):
         data = asdict(ex)
         return {k: v for k, v in data.items() if v not in ((), None, "")}
     if not isinstance(ex, Mapping):
         raise DataError(f"example {i} is a {type(ex).__name__}", field=f"examples[{i}]", fix=_FIX)
-    for key in ("input", "target"):
+    for key in fields:
         if key not in ex:
-            raise DataError(f"example {i} has no {key!r}", field=f"examples[{i}].{key}", fix=_FIX)
+            have = ", ".join(repr(k) for k in ex) or "none"
+            raise DataError(
+                f"example {i} has no {key!r}; its fields are {have}",
+                field=f"examples[{i}].{key}",
+                fix=_FIX + ", or name your fields with input_field=/target_field=",
+            )
     return dict(ex)

@@ -4,7 +4,7 @@ import csv
 
 import pytest
 import yaml
-from graph_fakes import TINY, fake_models  # noqa: F401
+from graph_fakes import TINY, fake_models, write_examples  # noqa: F401
 
 import flowpo
 from flowpo.cli import main
@@ -126,3 +126,36 @@ def test_a_request_may_not_name_a_program(tmp_path):
         with pytest.raises(flowpo.ConfigError, match="program") as e:
             prepare_request(request, context, roots=roots)
         assert e.value.field == "program"
+
+
+def test_the_summary_says_whether_the_target_went_through_a_chat_template():
+    from flowpo.models.spec import scoring_path
+
+    assert scoring_path("local:smollm2-135m").startswith("raw text")
+    remote = scoring_path("openai-compatible:http://127.0.0.1:8000/v1#smollm2")
+    assert remote.startswith("chat template") and "local:" in remote
+    program = scoring_path("local:smollm2-135m", program="python:RunnableSequence")
+    assert program.startswith("chat template: the program")
+
+
+@pytest.mark.usefixtures("fake_models")
+def test_a_remote_chat_target_is_said_in_the_result_report_and_cli(tmp_path, capsys, monkeypatch):
+    import flowpo.scale.preflight as preflight
+    from flowpo.cli_progress import report
+
+    async def has_logprobs(model, **kwargs):  # the fake target stands in for the endpoint
+        return None
+
+    monkeypatch.setattr(preflight, "check_remote_logprobs", has_logprobs)
+
+    run = tmp_path / "run"
+    result = flowpo.optimize(
+        task=str(write_examples(tmp_path / "d.jsonl")),
+        model="openai:gpt-4o-mini",
+        run_dir=run,
+        **TINY,
+    )
+    assert result["scoring"].startswith("chat template: the remote endpoint")
+    assert "Scored through: chat template" in (run / "report.html").read_text()
+    report({**result, "run_dir": str(run)})
+    assert "scored through: chat template" in capsys.readouterr().out

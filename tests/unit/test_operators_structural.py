@@ -36,6 +36,7 @@ from flowpo.operators.structure import (
 )
 from flowpo.prompt import Prompt, Section
 from flowpo.tasks.builtin import load_task
+from flowpo.tasks.task import Task
 from flowpo.types import Candidate, Example
 
 POS, NEG = label_section("positive"), label_section("negative")
@@ -381,3 +382,10 @@ async def test_no_operator_edits_a_frozen_section(task, op_cls, section):
         assert res.failed and any("frozen" in r for r in res.rejected)
     if op_cls in (Merge, DifferentialEvolution, RepeatInstructions):
         assert res.prompts  # the unfrozen sections still change
+
+
+def test_a_bare_frame_renders_demos_with_the_default_markers():
+    from flowpo.programs import PROGRAM_TEMPLATE
+
+    plural = Task("words", "generation", "exact_match", template=PROGRAM_TEMPLATE)
+    assert render_demo(plural, Example("e", "cat", "cats")) == "Input : cat Output: cats"
