@@ -13,9 +13,13 @@ far more than the budget (peers.md: calls are predictable from the parameters):
   on the same served model, a metric with textual feedback (the gold answer).
 * ``dspy-bootstrap-rs``: BootstrapFewShotWithRandomSearch with DSPy's 4 bootstrapped
   demos, 8 labelled demos (16 by default: halved for the 135M model's speed), and as
-  many candidate programs as ``(candidates + 3) x |dev|`` plus bootstrapping allow.
-* ``dspy-copro``: COPRO, depth 2 and a breadth with ``depth x breadth x |train|`` near
-  the budget.
+  many candidate programs as ``(candidates + 3) x |val|`` plus bootstrapping allow (the
+  validation set is dev, cut to the first ``budget / 4`` when larger: trec's 96).
+* ``dspy-copro``: COPRO, depth 2 (1 when |train| is 96) and a breadth with
+  ``depth x breadth x |train|`` near the budget.
+
+With trec's 96-example splits the budget pays for little: MIPROv2 1 trial, BRS 1
+random candidate on 60 validation examples, COPRO depth 1 x breadth 2.
 """
 
 from __future__ import annotations
@@ -36,8 +40,8 @@ def plan(method: str, budget: int, n_train: int, n_dev: int) -> dict[str, Any]:
     6
     """
     if method == "dspy-copro":
-        depth = 2
-        return {"depth": depth, "breadth": max(2, round(budget / n_train / depth)),
+        depth = 2 if 2 * 2 * n_train <= budget else 1  # breadth is at least 2
+        return {"depth": depth, "breadth": max(2, budget // (n_train * depth)),
                 "init_temperature": 1.4}
     if method == "dspy-mipro":
         sets = 6 - 2  # light's 6 demo sets; zero-shot and labelled-only cost nothing
@@ -50,8 +54,11 @@ def plan(method: str, budget: int, n_train: int, n_dev: int) -> dict[str, Any]:
                 "candidate_selection_strategy": "pareto", "use_merge": True}
     if method == "dspy-bootstrap-rs":
         left = budget - BOOTSTRAP_GUESS * 2
+        # 3 fixed programs (zero-shot, labelled, unshuffled) + at least 1 random one are
+        # scored on the validation set: a large dev set is cut to fit them
+        val = min(n_dev, left // 4)
         return {"max_bootstrapped_demos": 4, "max_labeled_demos": 8,
-                "num_candidate_programs": max(1, left // n_dev - 3)}
+                "num_candidate_programs": max(1, left // val - 3), "val_size": val}
     raise ValueError(f"unknown DSPy method {method!r}; choose from {METHODS}")
 
 
@@ -81,5 +88,5 @@ def compile_program(
                         **{k: v for k, v in settings.items()})
         return opt.compile(program, trainset=trainset, valset=devset)
     opt = dspy.BootstrapFewShotWithRandomSearch(
-        metric=metric, num_threads=4, **{k: v for k, v in settings.items()})
-    return opt.compile(program, trainset=trainset, valset=devset)
+        metric=metric, num_threads=4, **{k: v for k, v in settings.items() if k != "val_size"})
+    return opt.compile(program, trainset=trainset, valset=devset[: settings["val_size"]])

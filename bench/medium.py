@@ -21,15 +21,22 @@ best-so-far (flowpo's history); significance (paired bootstrap, flowpo vs the be
 and sample efficiency (flowpo's spend to reach the best peer's final dev) are computed by
 ``--report`` from the JSON only (bench/report_medium.py).
 
-Time plan (2-core machine, shared): measured on small runs in this session (sst2, seed 13;
-see the issue-19 report for the numbers) and scaled to budget 256 and 500 test examples:
-per (task, seed) about manual/manual-frame/fewshot 0.3 min each (one test pass), knn 1.5,
-flowpo 4, flowpo-hybrid 4, ape/opro/protegi (and -frame) 2.5 each, DSPy 6-10 each
-(generation-bound: the server decodes every answer). That is ~55 min per (task, seed),
-~22 h for 8 tasks x 3 seeds: it does NOT fit 4 h with every arm on every seed. What fits
-~4 h: ``MEDIUM_PLAN`` below: the cheap arms and flowpo on all 3 seeds, the searched peers
-(ape/opro/protegi in the better frame, DSPy) on seed 13 first; the grid is resumable, so
-the other seeds can be added in later sessions (``--seeds 42,87 --methods ...``).
+Time plan (2-core machine shared with other jobs; measured here on sst2, seed 13, budget
+32, 40 test examples, at a load average of 4-7, i.e. ~2-3x slower than an idle machine):
+manual 28 s (model load included), manual-frame 12 s, fewshot 18 s, knn 48 s (embedder
+load included), flowpo 91 s (32 examples: the initial prompt only), ape-frame 78 s; DSPy
+GEPA at a 40-call budget had not finished its first 32-example dev pass after 10 min
+(~2 min per batch of 4 generations at the server under that load). Scaled to budget 256
+and 500 test examples on an idle machine (evaluator ~28 examples/s, the quick profile's
+cells at 128: flowpo 2-4 min, APE/OPRO/ProTeGi 2-14 min, DSPy 8-10 min): per (task, seed)
+~2 min for the four fixed arms, ~10 for flowpo and hybrid, ~25 for the six searched
+baselines, and 40+ for the four DSPy arms (every compile call and every one of the 500
+test answers is a generation at the server): ~80 min, ~30 h for 8 tasks x 3 seeds. The
+full grid does NOT fit 4 h. ``MEDIUM_PLAN`` orders the work so that each stage is a
+complete, reportable table: (1) flowpo + fixed arms on all seeds (~5 h), (2) the manual-
+frame baselines on seed 13 (~1.5 h), (3) DSPy on seed 13 (~6 h, and first check the
+server's generation speed: it dominates), (4) the rest. Every stage is resumable:
+``--tasks``, ``--seeds`` and ``--methods`` select cells and finished cells are skipped.
 """
 
 from __future__ import annotations
@@ -57,11 +64,13 @@ PROFILE: dict[str, Any] = {
     "test_limit": 500, "max_new_tokens": 16, "methods": METHODS,
     "generation": {"max_new_tokens": 12},
 }
-MEDIUM_PLAN = {
-    "all seeds": FLOWPO + FIXED,
-    "seed 13 first": DSPY + SEARCH,
-}
-"""What to run first to fit ~4 h (the docstring's time plan)."""
+MEDIUM_PLAN = [
+    {"seeds": SEEDS, "methods": FLOWPO + FIXED},
+    {"seeds": [13], "methods": ["ape-frame", "opro-frame", "protegi-frame"]},
+    {"seeds": [13], "methods": DSPY},
+    {"seeds": SEEDS, "methods": METHODS},
+]
+"""The order of stages (the docstring's time plan); each is one resumable command."""
 NOT_AVAILABLE = "not available in this build"
 
 

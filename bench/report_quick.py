@@ -16,6 +16,27 @@ def _avg(xs: list[Any]) -> str:
     return f"{statistics.mean(xs):.0f}" if xs else "—"
 
 
+def cost_rows(cells: list[dict[str, Any]], methods: list[str], budget: int) -> list[str]:
+    """Return one cost row per method at ``budget`` (means over tasks and seeds)."""
+    lines: list[str] = []
+    for m in methods:
+        cs = [c for c in cells if c["method"] == m and c["budget"] == budget]
+        ok = [c for c in cs if c["status"] == "ok"]
+        if not ok:
+            status = cs[0]["status"] if cs else ""
+            lines.append(f"| {m} | {status} | | | | | 0/{len(cs)} |")
+            continue
+        tr = [c["train_examples"] for c in ok]
+        lines.append(
+            f"| {m} | {statistics.mean(tr):.0f} / {max(tr)} | "
+            f"{_avg([c['dev_examples'] for c in ok])} | "
+            f"{_avg([c['llm_calls'] for c in ok])} | "
+            f"{_avg([c.get('llm_requests') for c in ok])} | "
+            f"{_avg([c['seconds'] for c in ok])} | {len(ok)}/{len(cs)} |"
+        )
+    return lines
+
+
 def report(data: dict[str, Any], profile_name: str) -> str:
     cells = data["cells"]
     tasks = list(dict.fromkeys(c["task"] for c in cells))
@@ -61,21 +82,7 @@ def report(data: dict[str, Any], profile_name: str) -> str:
                      "operator-LM calls (batched) | operator-LM requests | wall s (mean) | "
                      "cells ok |")
         lines.append("|---|---:|---:|---:|---:|---:|---:|")
-        for m in methods:
-            cs = [c for c in cells if c["method"] == m and c["budget"] == budget]
-            ok = [c for c in cs if c["status"] == "ok"]
-            if not ok:
-                status = cs[0]["status"] if cs else ""
-                lines.append(f"| {m} | {status} | | | | | 0/{len(cs)} |")
-                continue
-            tr = [c["train_examples"] for c in ok]
-            lines.append(
-                f"| {m} | {statistics.mean(tr):.0f} / {max(tr)} | "
-                f"{_avg([c['dev_examples'] for c in ok])} | "
-                f"{_avg([c['llm_calls'] for c in ok])} | "
-                f"{_avg([c.get('llm_requests') for c in ok])} | "
-                f"{_avg([c['seconds'] for c in ok])} | {len(ok)}/{len(cs)} |"
-            )
+        lines += cost_rows(cells, methods, budget)
         lines.append("")
     extra = [c for c in cells if c["status"] == "ok" and c.get("parse_failures") is not None]
     if extra:

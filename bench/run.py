@@ -215,7 +215,7 @@ def run_cell(env: Env, name: str, method: str, seed: int, budget: int) -> dict[s
 
 
 # ---- main -------------------------------------------------------------------------------
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--quick", dest="profile", action="store_const", const="quick")
@@ -236,6 +236,11 @@ def main() -> None:
     ap.add_argument("--report", action="store_true", help="only rewrite tables and plot")
     ap.add_argument("--no-benchmarks-md", action="store_true",
                     help="do not write the tables into BENCHMARKS.md")
+    return ap
+
+
+def main() -> None:
+    ap = parser()
     args = ap.parse_args()
     args.profile = args.profile or "quick"
     if args.profile == "medium":

@@ -153,3 +153,30 @@ def test_knn_returns_the_nearest_examples_most_similar_last() -> None:
 def test_knn_refuses_an_empty_pool() -> None:
     with pytest.raises(ValueError, match="non-empty"):
         KnnDemos([], [], FakeEmbedder().embed)
+
+
+# ---- DSPy settings sized to the budget ------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [32, 64, 96])
+def test_dspy_plans_land_within_the_budget(n: int) -> None:
+    from bench.dspy_plans import BOOTSTRAP_GUESS, plan
+
+    mipro = plan("dspy-mipro", 256, n, n)
+    assert (mipro["num_trials"] + 1) * n + 4 * BOOTSTRAP_GUESS <= 256 or mipro["num_trials"] == 1
+    brs = plan("dspy-bootstrap-rs", 256, n, n)
+    assert brs["val_size"] <= n
+    assert (brs["num_candidate_programs"] + 3) * brs["val_size"] + 2 * BOOTSTRAP_GUESS <= 256
+    copro = plan("dspy-copro", 256, n, n)
+    assert copro["depth"] * copro["breadth"] * n <= 256
+    assert plan("dspy-gepa", 256, n, n)["max_metric_calls"] == 256
+    with pytest.raises(ValueError, match="unknown DSPy method"):
+        plan("dspy-simba", 256, n, n)
+
+
+def test_dspy_plans_docstring_examples_hold() -> None:
+    import doctest
+
+    import bench.dspy_plans
+
+    assert doctest.testmod(bench.dspy_plans).failed == 0
