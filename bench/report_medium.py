@@ -154,6 +154,32 @@ def efficiency_table(data: dict[str, Any], tasks: list[str], peers: list[str]) -
     return [*lines, ""]
 
 
+def checks(data: dict[str, Any], tasks: list[str], peers: list[str]) -> list[str]:
+    """Return the issue's must-show checks, computed (all-task means over finished tasks)."""
+    cells = ok_cells(data)
+
+    def means(m: str) -> dict[str, float]:
+        return {t: statistics.mean(c["test"] for c in _of(cells, t, m))
+                for t in tasks if _of(cells, t, m)}
+
+    mine = means(FLOWPO)
+    if not mine:
+        return []
+    lines = ["#### Checks (issue 19, from the table above)", ""]
+    full = [p for p in peers if set(means(p)) >= set(mine)]
+    if full:
+        avg = {p: statistics.mean(means(p)[t] for t in mine) for p in full}
+        top = max(avg, key=lambda p: avg[p])
+        gap = statistics.mean(mine.values()) - avg[top]
+        lines.append(f"* flowpo's mean over {len(mine)} tasks minus the best peer's "
+                     f"({top}): {100 * gap:+.1f} points (goal: +3).")
+    behind = sorted({t for p in peers for t, v in means(p).items()
+                     if t in mine and v - mine[t] > 0.05})
+    lines += [f"* tasks where flowpo is more than 5 points below some peer: "
+              f"{', '.join(behind) or 'none'} (goal: none).", ""]
+    return lines
+
+
 def dspy_table(data: dict[str, Any]) -> list[str]:
     """Return what each DSPy cell spent at the server and its parse failures."""
     extra = [c for c in ok_cells(data) if c.get("parse_failures") is not None]
@@ -257,6 +283,7 @@ def report(data: dict[str, Any], methods: list[str], tasks: list[str], peers: li
     lines = [*header(data, model), *score_table(data, methods, tasks),
              *spend_table(data, methods, tasks), *curve_table(data, tasks),
              *significance_table(data, tasks, peers), *efficiency_table(data, tasks, peers),
+             *checks(data, tasks, peers),
              *dspy_table(data), *why_paragraphs(data, methods, tasks)]
     if errors:
         lines += ["Cells that failed:", "", *[

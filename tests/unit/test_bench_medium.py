@@ -111,6 +111,8 @@ def test_report_builds_every_table_from_the_json() -> None:
     # sample efficiency: ape's dev 0.7 is reached at 128 examples, more than 250 / 2
     assert "| sst2 | ape | 0.700 | 250 | 128 | 0/1 seeds |" in text
     assert "sst2 / dspy-gepa / seed 13: boom" in text
+    assert "minus the best peer's (ape): +25.0 points" in text
+    assert "more than 5 points below some peer: none" in text
     assert "cr" not in text.split("\n")[2]  # a task with no cell gets no column
 
 
