@@ -94,10 +94,13 @@ def run_search(env: MediumEnv, name: str, method: str, seed: int, budget: int) -
         llm = LocalChatModel(lm=LocalLM(), max_new_tokens=160, temperature=0.7, top_p=0.9)
     search = Search(ev, llm, budget_examples=budget, seed=seed)
     res = asyncio.run(baseline.load()(search))
+    dev, dev_scored = res.dev, res.budget["dev_examples_scored"]
+    if dev is None:  # no selection (manual, fewshot): dev scored for the efficiency table
+        dev = ev.evaluate(res.prompt, task.split("dev")).score
+        dev_scored += len(task.split("dev"))
     return {
-        **env.score_test(task, res.prompt), "dev": res.dev, "train": res.train,
-        "train_examples": res.budget["train_examples_scored"],
-        "dev_examples": res.budget["dev_examples_scored"],
+        **env.score_test(task, res.prompt), "dev": dev, "train": res.train,
+        "train_examples": res.budget["train_examples_scored"], "dev_examples": dev_scored,
         "llm_calls": res.budget["llm_calls"], "llm_requests": res.budget["llm_requests"],
         "prompt": res.prompt.text, "frame": task.template, "trials": len(res.trials),
     }

@@ -56,7 +56,7 @@ def plan(method: str, budget: int, n_train: int, n_dev: int) -> dict[str, Any]:
         left = budget - BOOTSTRAP_GUESS * 2
         # 3 fixed programs (zero-shot, labelled, unshuffled) + at least 1 random one are
         # scored on the validation set: a large dev set is cut to fit them
-        val = min(n_dev, left // 4)
+        val = max(1, min(n_dev, left // 4))
         return {"max_bootstrapped_demos": 4, "max_labeled_demos": 8,
                 "num_candidate_programs": max(1, left // val - 3), "val_size": val}
     raise ValueError(f"unknown DSPy method {method!r}; choose from {METHODS}")

@@ -21,22 +21,27 @@ best-so-far (flowpo's history); significance (paired bootstrap, flowpo vs the be
 and sample efficiency (flowpo's spend to reach the best peer's final dev) are computed by
 ``--report`` from the JSON only (bench/report_medium.py).
 
-Time plan (2-core machine shared with other jobs; measured here on sst2, seed 13, budget
-32, 40 test examples, at a load average of 4-7, i.e. ~2-3x slower than an idle machine):
+Time plan (2-core machine shared with other jobs). Measured in this session on sst2,
+seed 13, budget 32, 40 test examples, at a load average of 4-7 (~2-3x slower than idle):
 manual 28 s (model load included), manual-frame 12 s, fewshot 18 s, knn 48 s (embedder
-load included), flowpo 91 s (32 examples: the initial prompt only), ape-frame 78 s; DSPy
-GEPA at a 40-call budget had not finished its first 32-example dev pass after 10 min
-(~2 min per batch of 4 generations at the server under that load). Scaled to budget 256
-and 500 test examples on an idle machine (evaluator ~28 examples/s, the quick profile's
-cells at 128: flowpo 2-4 min, APE/OPRO/ProTeGi 2-14 min, DSPy 8-10 min): per (task, seed)
-~2 min for the four fixed arms, ~10 for flowpo and hybrid, ~25 for the six searched
-baselines, and 40+ for the four DSPy arms (every compile call and every one of the 500
-test answers is a generation at the server): ~80 min, ~30 h for 8 tasks x 3 seeds. The
-full grid does NOT fit 4 h. ``MEDIUM_PLAN`` orders the work so that each stage is a
-complete, reportable table: (1) flowpo + fixed arms on all seeds (~5 h), (2) the manual-
-frame baselines on seed 13 (~1.5 h), (3) DSPy on seed 13 (~6 h, and first check the
-server's generation speed: it dominates), (4) the rest. Every stage is resumable:
-``--tasks``, ``--seeds`` and ``--methods`` select cells and finished cells are skipped.
+load included), flowpo 91 s (the initial prompt only), ape-frame 78 s. DSPy GEPA at a
+40-call budget had not finished its first 32-example dev pass after 17 min. The cause:
+the model server (``flowpo.model_server.engine``) decodes with transformers'
+``model.generate``, measured at 19 s for 32 new tokens against 1.7 s through
+``LocalLM.generate`` (same model, prompt and load: ~11x), so every DSPy request costs
+5-20 s.
+
+Scaled to budget 256 and 500 test examples on an idle machine (evaluator ~28 examples/s;
+the quick profile's cells at 128: flowpo 2-4 min, APE/OPRO/ProTeGi 2-14 min), per (task,
+seed): ~2 min for the four fixed arms, ~10 for flowpo and hybrid, ~25 for the six
+searched baselines, and for each DSPy arm (~300 compile and dev requests plus 500 test
+answers, every one a generation at the server) ~10 min once the server decodes as fast
+as ``LocalLM.generate``, 1-3 h at its present speed. That is ~80 min per (task, seed),
+~30 h for 8 tasks x 3 seeds: the full grid does NOT fit 4 h. ``MEDIUM_PLAN`` orders the
+work in stages, each a complete, reportable table: (1) flowpo and the fixed arms on all
+seeds (~5 h), (2) the manual-frame baselines on seed 13 (~1.5 h), (3) DSPy on seed 13
+(~5 h with a fixed server, ~50 h without), (4) the rest. Every stage is resumable:
+``--tasks``, ``--seeds`` and ``--methods`` select cells; finished cells are skipped.
 """
 
 from __future__ import annotations
