@@ -1,7 +1,8 @@
 """DSPy's optimizers on the embedded model, through flowpo's OpenAI-compatible server.
 
 MIPROv2, GEPA, BootstrapFewShotWithRandomSearch and COPRO, each set up as in
-bench/dspy_plans.py; the task LM answers greedily in a few tokens, the proposer (MIPROv2's
+bench/dspy_plans.py; the task LM answers greedily in at most 12 tokens (DSPy's output
+marker and a label word; generation: the profile's length + 12), the proposer (MIPROv2's
 and COPRO's prompt model, GEPA's reflection LM) is the same served model sampling at
 temperature 1 with flowpo's operator-LM length (160 tokens).
 
@@ -98,7 +99,10 @@ def run(env: Any, name: str, method: str, seed: int, budget: int) -> dict[str, A
     lm_local = LocalLM()
     server = start_server(lm_local, "smollm2-135m")
     try:
-        peer = _Peer(task, server, setting(env.profile, task, "max_new_tokens"))
+        # the answer after DSPy's output marker: a label word, or the generation length
+        answer = 12 if task.kind == "classification" else setting(env.profile, task,
+                                                                   "max_new_tokens") + 12
+        peer = _Peer(task, server, answer)
         return peer.run(method, seed, budget, test, lm_local)
     finally:
         server.stop()
@@ -107,7 +111,7 @@ def run(env: Any, name: str, method: str, seed: int, budget: int) -> dict[str, A
 class _Peer:
     """One DSPy cell: the LMs on the served model, the program, metrics and counters."""
 
-    def __init__(self, task: Any, server: Any, max_new_tokens: int) -> None:
+    def __init__(self, task: Any, server: Any, max_tokens: int) -> None:
         import dspy
 
         from flowpo.tasks.manual import manual_prompt
@@ -120,7 +124,7 @@ class _Peer:
         # the task LM answers in a few tokens (markers included); the proposer writes
         # instructions with flowpo's operator-LM length, sampled like DSPy's examples do
         self.lm = dspy.LM(f"openai/{server.model}", engine="litellm", temperature=0.0,
-                          max_tokens=max_new_tokens + 16, **lm)
+                          max_tokens=max_tokens, **lm)
         self.prompt_lm = dspy.LM(f"openai/{server.model}", engine="litellm", temperature=1.0,
                                  max_tokens=160, **lm)
         dspy.configure(lm=self.lm, adapter=_lenient_adapter(self.words, self.failures),
