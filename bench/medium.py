@@ -25,23 +25,23 @@ Time plan (2-core machine shared with other jobs). Measured in this session on s
 seed 13, budget 32, 40 test examples, at a load average of 4-7 (~2-3x slower than idle):
 manual 28 s (model load included), manual-frame 12 s, fewshot 18 s, knn 48 s (embedder
 load included), flowpo 91 s (the initial prompt only), ape-frame 78 s. DSPy GEPA at a
-40-call budget had not finished its first 32-example dev pass after 17 min. The cause:
-the model server (``flowpo.model_server.engine``) decodes with transformers'
-``model.generate``, measured at 19 s for 32 new tokens against 1.7 s through
-``LocalLM.generate`` (same model, prompt and load: ~11x), so every DSPy request costs
-5-20 s.
+40-call budget had not finished its first 32-example dev pass after 17 min: every DSPy
+request is a generation at the server, and under that load the target decoded at ~0.6 s
+per token. Contention, not the model: transformers' ``generate`` (135M, 222-token
+prompt, 32 new tokens, load ~8) took 215 s with 2 torch threads and 21 s with 1, so on
+a shared machine run the grid with ``--threads 1``.
 
 Scaled to budget 256 and 500 test examples on an idle machine (evaluator ~28 examples/s;
 the quick profile's cells at 128: flowpo 2-4 min, APE/OPRO/ProTeGi 2-14 min), per (task,
 seed): ~2 min for the four fixed arms, ~10 for flowpo and hybrid, ~25 for the six
 searched baselines, and for each DSPy arm (~300 compile and dev requests plus 500 test
-answers, every one a generation at the server) ~10 min once the server decodes as fast
-as ``LocalLM.generate``, 1-3 h at its present speed. That is ~80 min per (task, seed),
-~30 h for 8 tasks x 3 seeds: the full grid does NOT fit 4 h. ``MEDIUM_PLAN`` orders the
-work in stages, each a complete, reportable table: (1) flowpo and the fixed arms on all
-seeds (~5 h), (2) the manual-frame baselines on seed 13 (~1.5 h), (3) DSPy on seed 13
-(~5 h with a fixed server, ~50 h without), (4) the rest. Every stage is resumable:
-``--tasks``, ``--seeds`` and ``--methods`` select cells; finished cells are skipped.
+answers, every one a generation at the server) ~10 min idle, 1-3 h under a load of 8.
+That is ~80 min per (task, seed), ~30 h for 8 tasks x 3 seeds: the full grid does NOT
+fit 4 h. ``MEDIUM_PLAN`` orders the work in stages, each a complete, reportable table:
+(1) flowpo and the fixed arms on all seeds (~5 h), (2) the manual-frame baselines on
+seed 13 (~1.5 h), (3) DSPy on seed 13 (~5 h idle, many times that under load), (4) the
+rest. Every stage is resumable: ``--tasks``, ``--seeds`` and ``--methods`` select
+cells; finished cells are skipped.
 """
 
 from __future__ import annotations

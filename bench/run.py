@@ -228,6 +228,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--budgets", "--budget", dest="budgets",
                     help="comma-separated budgets (default: the profile's)")
     ap.add_argument("--test-limit", type=int, help="test examples per task (override)")
+    ap.add_argument("--threads", type=int,
+                    help="torch threads (1 on a shared machine: 2 threads under a load of 8 "
+                         "decoded ~10x slower than 1)")
     ap.add_argument("--out", type=Path,
                     help="results JSON (default bench/results/bench_<profile>.json)")
     ap.add_argument("--server", default=os.environ.get("FLOWPO_BENCH_SERVER"),
@@ -243,6 +246,10 @@ def main() -> None:
     ap = parser()
     args = ap.parse_args()
     args.profile = args.profile or "quick"
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.profile == "medium":
         from bench.medium_main import main_medium
 
