@@ -37,26 +37,31 @@ def cost_rows(cells: list[dict[str, Any]], methods: list[str], budget: int) -> l
     return lines
 
 
-def report(data: dict[str, Any], profile_name: str) -> str:
-    cells = data["cells"]
-    tasks = list(dict.fromkeys(c["task"] for c in cells))
-    methods = [m for m in METHODS if any(c["method"] == m for c in cells)]
-    budgets = sorted({c["budget"] for c in cells})
-    meta = data.get("meta", {})
-    lines = [
+def header(meta: dict[str, Any]) -> list[str]:
+    """Return the command, machine, dates and test-sample line."""
+    gen = meta.get("generation", {})
+    return [
         f"Command: `{meta.get('command', '')}`; machine: {meta.get('machine', '')}; "
         f"dates (UTC): {meta.get('started', '')} to {meta.get('updated', '')}. Target and "
         f"operator LM: {MODEL}. Test: "
         + ("full test split." if meta.get("test_limit") is None
            else f"a fixed seeded sample of {meta.get('test_limit')} test examples per "
                 "classification task and "
-                f"{meta.get('generation', {}).get('test_limit', meta.get('test_limit'))} per "
+                f"{gen.get('test_limit', meta.get('test_limit'))} per "
                 "generation task (whole split when smaller), the same for every method; "
                 "generation decodes at most "
-                f"{meta.get('generation', {}).get('max_new_tokens', meta.get('max_new_tokens'))}"
+                f"{gen.get('max_new_tokens', meta.get('max_new_tokens'))}"
                 " new tokens (the first line is the answer)."),
         "",
     ]
+
+
+def report(data: dict[str, Any], profile_name: str) -> str:
+    cells = data["cells"]
+    tasks = list(dict.fromkeys(c["task"] for c in cells))
+    methods = [m for m in METHODS if any(c["method"] == m for c in cells)]
+    budgets = sorted({c["budget"] for c in cells})
+    lines = header(data.get("meta", {}))
     for budget in budgets:
         lines += [f"#### Test score, budget {budget} target-LM train examples "
                   f"(mean ± std over seeds {sorted({c['seed'] for c in cells})})", ""]
