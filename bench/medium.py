@@ -41,8 +41,14 @@ fit 4 h. ``MEDIUM_PLAN`` orders the work in stages, each a complete, reportable 
 (1) flowpo and the fixed arms on all seeds (~5 h), (2) the manual-frame baselines on
 seed 13 (~1.5 h), (3) DSPy on seed 13 (~5 h idle, many times that under load), (4) the
 rest. Every stage is resumable: ``--tasks``, ``--seeds`` and ``--methods`` select
-cells; finished cells are skipped.
-"""
+cells; finished cells are skipped:
+
+  python bench/run.py --medium --threads 1 --methods flowpo,flowpo-hybrid,manual,manual-frame,fewshot,knn
+  python bench/run.py --medium --threads 1 --seeds 13 --methods ape-frame,opro-frame,protegi-frame
+  python bench/run.py --medium --threads 1 --seeds 13 --methods dspy-mipro,dspy-gepa,dspy-bootstrap-rs,dspy-copro
+  python bench/run.py --medium --threads 1          # the rest
+  python bench/run.py --medium --report             # tables and plot into BENCHMARKS.md
+"""  # noqa: E501
 
 from __future__ import annotations
 
