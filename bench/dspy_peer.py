@@ -1,8 +1,8 @@
 """DSPy's optimizers on the embedded model, through flowpo's OpenAI-compatible server.
 
 MIPROv2, GEPA, BootstrapFewShotWithRandomSearch and COPRO, each set up as in
-bench/dspy_plans.py; the task LM answers greedily in at most 12 tokens (DSPy's output
-marker and a label word; generation: the profile's length + 12), the proposer (MIPROv2's
+bench/dspy_plans.py; the task LM answers greedily in at most 24 tokens (room for the
+whole answer DSPy asks for; generation: the profile's length + 24), the proposer (MIPROv2's
 and COPRO's prompt model, GEPA's reflection LM) is the same served model sampling at
 temperature 1 with flowpo's operator-LM length (160 tokens).
 
@@ -99,9 +99,10 @@ def run(env: Any, name: str, method: str, seed: int, budget: int) -> dict[str, A
     lm_local = LocalLM()
     server = start_server(lm_local, "smollm2-135m")
     try:
-        # the answer after DSPy's output marker: a label word, or the generation length
-        answer = 12 if task.kind == "classification" else setting(env.profile, task,
-                                                                   "max_new_tokens") + 12
+        # room for the whole answer DSPy asks for ("[[ ## answer ## ]]\nyes\n\n[[ ##
+        # completed ## ]]", ~18 tokens), with the generation's own length for generation
+        answer = 24 if task.kind == "classification" else setting(env.profile, task,
+                                                                   "max_new_tokens") + 24
         peer = _Peer(task, server, answer)
         return peer.run(method, seed, budget, test, lm_local)
     finally:
