@@ -190,7 +190,7 @@ def dspy_table(data: dict[str, Any]) -> list[str]:
              "test parse failures | test |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     for c in extra:
         lines.append(f"| {c['task']} | {c['method']} | {c['seed']} | {c['train_examples']} | "
-                     f"{c.get('server_requests')} | {c.get('server_prompt_tokens')} | "
+                     f"{c.get('server_requests')} | {c.get('server_prompt_tokens') or '—'} | "
                      f"{c['parse_failures']} / {c['test_n']} | {c['test']:.3f} |")
     return [*lines, ""]
 
