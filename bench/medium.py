@@ -21,27 +21,26 @@ best-so-far (flowpo's history); significance (paired bootstrap, flowpo vs the be
 and sample efficiency (flowpo's spend to reach the best peer's final dev) are computed by
 ``--report`` from the JSON only (bench/report_medium.py).
 
-Time plan (2-core machine shared with other jobs). Measured in this session on sst2,
-seed 13, budget 32, 40 test examples, at a load average of 4-7 (~2-3x slower than idle):
-manual 28 s (model load included), manual-frame 12 s, fewshot 18 s, knn 48 s (embedder
-load included), flowpo 91 s (the initial prompt only), ape-frame 78 s. DSPy GEPA at a
-40-call budget had not finished its first 32-example dev pass after 17 min: every DSPy
-request is a generation at the server, and under that load the target decoded at ~0.6 s
-per token. Contention, not the model: transformers' ``generate`` (135M, 222-token
-prompt, 32 new tokens, load ~8) took 215 s with 2 torch threads and 21 s with 1, so on
-a shared machine run the grid with ``--threads 1``.
+Time plan (2-core machine shared with other jobs, load average 4-8 during these runs).
+Measured in this session on sst2, seed 13, with 2 torch threads, budget 32 and 40 test
+examples: manual 28 s (model load included), manual-frame 12 s, fewshot 18 s, knn 48 s
+(embedder load included), flowpo 91 s (the initial prompt only), ape-frame 78 s; DSPy
+GEPA at a 40-call budget had not finished its first 32-example dev pass after 17 min.
+Contention, not the model: transformers' ``generate`` (135M, 222-token prompt, 32 new
+tokens, load ~8) took 215 s with 2 torch threads and 21 s with 1. With ``--threads 1``:
+flowpo at budget 96 (40 test) 99 s; DSPy GEPA at budget 40 (47 metric calls, 45 server
+requests, 32 dev + 10 test answers) 159 s, i.e. ~1.8 s per generation at the server.
 
-Scaled to budget 256 and 500 test examples on an idle machine (evaluator ~28 examples/s;
-the quick profile's cells at 128: flowpo 2-4 min, APE/OPRO/ProTeGi 2-14 min), per (task,
-seed): ~2 min for the four fixed arms, ~10 for flowpo and hybrid, ~25 for the six
-searched baselines, and for each DSPy arm (~300 compile and dev requests plus 500 test
-answers, every one a generation at the server) ~10 min idle, 1-3 h under a load of 8.
-That is ~80 min per (task, seed), ~30 h for 8 tasks x 3 seeds: the full grid does NOT
-fit 4 h. ``MEDIUM_PLAN`` orders the work in stages, each a complete, reportable table:
-(1) flowpo and the fixed arms on all seeds (~5 h), (2) the manual-frame baselines on
-seed 13 (~1.5 h), (3) DSPy on seed 13 (~5 h idle, many times that under load), (4) the
-rest. Every stage is resumable: ``--tasks``, ``--seeds`` and ``--methods`` select
-cells; finished cells are skipped:
+Scaled to budget 256 and 500 test examples with ``--threads 1`` under that load, per
+(task, seed): ~3 min for the four fixed arms together, ~5 min each for flowpo and
+hybrid, ~5 min each for the six APE/OPRO/ProTeGi arms (the quick profile's cells: 2-14
+min at 128), and ~25 min each for the four DSPy arms (~300 compile and dev requests plus
+500 test answers, each a generation at the server): ~140 min per (task, seed), ~55 h for
+8 tasks x 3 seeds. The full grid does NOT fit 4 h. ``MEDIUM_PLAN`` orders the work in
+stages, each a complete, reportable table: (1) flowpo, hybrid and the fixed arms on all
+seeds (~5 h), (2) the manual-frame baselines on seed 13 (~2 h), (3) DSPy on seed 13
+(~13 h), (4) the rest. Every stage is resumable: ``--tasks``, ``--seeds`` and
+``--methods`` select cells; finished cells are skipped:
 
   python bench/run.py --medium --threads 1 --methods flowpo,flowpo-hybrid,manual,manual-frame,fewshot,knn
   python bench/run.py --medium --threads 1 --seeds 13 --methods ape-frame,opro-frame,protegi-frame
