@@ -30,8 +30,8 @@ BENCH_VARIANTS = {"promptflow": [f"promptflow-{o}" for o in OPTIMIZERS]}
 
 BASELINE_METHODS = method_names(graph=False)
 FLOWPO_METHODS = [v for m in method_names(graph=True) for v in BENCH_VARIANTS.get(m, [m])]
-DSPY_METHODS = ["dspy-copro", "dspy-mipro"]
-"""Bench-only: DSPy's COPRO and MIPROv2 (bench/dspy_peer.py), not in flowpo's registry."""
+DSPY_METHODS = ["dspy-copro", "dspy-mipro", "dspy-gepa", "dspy-bootstrap-rs"]
+"""Bench-only: DSPy's optimizers (bench/dspy_peer.py), not in flowpo's registry."""
 METHODS = BASELINE_METHODS + FLOWPO_METHODS + DSPY_METHODS
 
 

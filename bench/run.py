@@ -16,7 +16,12 @@ embedded model).
 Resumable: every finished (task, method, seed, budget) cell is appended to the results
 JSON at once; a re-run skips finished cells.
 
+``--medium`` (issue 19, each system in its natural mode, bench/medium.py) has its own
+arms, report and results file (bench/results/bench_medium.json).
+
 Usage:
+  python bench/run.py --medium --tasks sst2 --seeds 13 --methods manual,knn,flowpo
+  python bench/run.py --medium --report  # tables, significance, plot from the JSON
   python bench/run.py --quick            # ~30 min on 2 cores
   python bench/run.py --full             # all six GLUE + twelve II tasks, 3 seeds, 3 budgets
   python bench/run.py --quick --report   # only rewrite the tables and the plot
@@ -30,7 +35,6 @@ import asyncio
 import json
 import os
 import shutil
-import statistics
 import sys
 import time
 import traceback
@@ -52,12 +56,12 @@ from bench.common import (  # noqa: E402 - after the path is set
     flowpo_method,
     load_results,
     machine,
-    mean_std,
     save_cell,
     setting,
     test_examples,
     write_benchmarks,
 )
+from bench.report_quick import plot, report  # noqa: E402
 
 GLUE = ["sst2", "mrpc", "rte", "qnli", "mnli", "snli"]
 II = [
@@ -210,135 +214,23 @@ def run_cell(env: Env, name: str, method: str, seed: int, budget: int) -> dict[s
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
-# ---- report -----------------------------------------------------------------------------
-def _avg(xs: list[Any]) -> str:
-    xs = [x for x in xs if x is not None]
-    return f"{statistics.mean(xs):.0f}" if xs else "—"
-
-
-def report(data: dict[str, Any], profile_name: str) -> str:
-    cells = data["cells"]
-    tasks = list(dict.fromkeys(c["task"] for c in cells))
-    methods = [m for m in METHODS if any(c["method"] == m for c in cells)]
-    budgets = sorted({c["budget"] for c in cells})
-    meta = data.get("meta", {})
-    lines = [
-        f"Command: `{meta.get('command', '')}`; machine: {meta.get('machine', '')}; "
-        f"dates (UTC): {meta.get('started', '')} to {meta.get('updated', '')}. Target and "
-        f"operator LM: {MODEL}. Test: "
-        + ("full test split." if meta.get("test_limit") is None
-           else f"a fixed seeded sample of {meta.get('test_limit')} test examples per "
-                "classification task and "
-                f"{meta.get('generation', {}).get('test_limit', meta.get('test_limit'))} per "
-                "generation task (whole split when smaller), the same for every method; "
-                "generation decodes at most "
-                f"{meta.get('generation', {}).get('max_new_tokens', meta.get('max_new_tokens'))}"
-                " new tokens (the first line is the answer)."),
-        "",
-    ]
-    for budget in budgets:
-        lines += [f"#### Test score, budget {budget} target-LM train examples "
-                  f"(mean ± std over seeds {sorted({c['seed'] for c in cells})})", ""]
-        lines.append("| method | " + " | ".join(tasks) + " | mean |")
-        lines.append("|---|" + "---:|" * (len(tasks) + 1))
-        for m in methods:
-            row, means = [], []
-            for t in tasks:
-                cs = [c for c in cells if (c["task"], c["method"], c["budget"]) == (t, m, budget)]
-                ok = [c["test"] for c in cs if c["status"] == "ok"]
-                if ok:
-                    row.append(mean_std(ok))
-                    means.append(statistics.mean(ok))
-                elif cs:
-                    row.append("n/a" if cs[0]["status"].startswith(NOT_AVAILABLE)
-                               else "error")
-                else:
-                    row.append("—")
-            avg = f"{statistics.mean(means):.3f}" if len(means) == len(tasks) else "—"
-            lines.append(f"| {m} | " + " | ".join(row) + f" | {avg} |")
-        lines += ["", f"#### Cost per run, budget {budget} (means over tasks and seeds)", ""]
-        lines.append("| method | train examples scored (mean / max) | dev examples scored | "
-                     "operator-LM calls (batched) | operator-LM requests | wall s (mean) | "
-                     "cells ok |")
-        lines.append("|---|---:|---:|---:|---:|---:|---:|")
-        for m in methods:
-            cs = [c for c in cells if c["method"] == m and c["budget"] == budget]
-            ok = [c for c in cs if c["status"] == "ok"]
-            if not ok:
-                status = cs[0]["status"] if cs else ""
-                lines.append(f"| {m} | {status} | | | | | 0/{len(cs)} |")
-                continue
-            tr = [c["train_examples"] for c in ok]
-            lines.append(
-                f"| {m} | {statistics.mean(tr):.0f} / {max(tr)} | "
-                f"{_avg([c['dev_examples'] for c in ok])} | "
-                f"{_avg([c['llm_calls'] for c in ok])} | "
-                f"{_avg([c.get('llm_requests') for c in ok])} | "
-                f"{_avg([c['seconds'] for c in ok])} | {len(ok)}/{len(cs)} |"
-            )
-        lines.append("")
-    extra = [c for c in cells if c["status"] == "ok" and c.get("parse_failures") is not None]
-    if extra:
-        lines += ["#### DSPy: what was spent at the server, and parse failures", "",
-                  "| task | method | seed | server requests | prompt tokens | test parse "
-                  "failures | test |", "|---|---|---:|---:|---:|---:|---:|"]
-        for c in extra:
-            lines.append(f"| {c['task']} | {c['method']} | {c['seed']} | "
-                         f"{c.get('server_requests')} | {c.get('server_prompt_tokens')} | "
-                         f"{c['parse_failures']} / {c['test_n']} | {c['test']:.3f} |")
-        lines.append("")
-    errors = [c for c in cells if c["status"] == "error"]
-    if errors:
-        lines += ["Cells that failed:", ""]
-        lines += [f"* {c['task']} / {c['method']} / seed {c['seed']}: {c['error']}"
-                  for c in errors]
-        lines.append("")
-    return "\n".join(lines)
-
-
-def plot(data: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    cells = [c for c in data["cells"] if c["status"] == "ok"]
-    tasks = list(dict.fromkeys(c["task"] for c in cells))
-    if not tasks:
-        return
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.8), squeeze=False)
-    markers = "os^vD<>pP*Xh"
-    for ax, t in zip(axes[0], tasks, strict=True):
-        for i, m in enumerate(METHODS):
-            pts = {}
-            for c in cells:
-                if (c["task"], c["method"]) == (t, m):
-                    pts.setdefault(c["budget"], []).append(c)
-            if not pts:
-                continue
-            xs = [statistics.mean(c["train_examples"] for c in pts[b]) for b in sorted(pts)]
-            ys = [statistics.mean(c["test"] for c in pts[b]) for b in sorted(pts)]
-            ax.plot(xs, ys, marker=markers[i % len(markers)], label=m, linestyle="-")
-        ax.set_title(t)
-        ax.set_xlabel("target-LM train examples scored")
-        ax.set_ylabel("test score")
-        ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
 # ---- main -------------------------------------------------------------------------------
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--quick", dest="profile", action="store_const", const="quick")
     g.add_argument("--full", dest="profile", action="store_const", const="full")
+    g.add_argument("--medium", dest="profile", action="store_const", const="medium",
+                   help="issue 19: each system at its best (bench/medium.py)")
     ap.add_argument("--tasks", help="comma-separated (default: the profile's)")
     ap.add_argument("--methods", help=f"comma-separated from {','.join(METHODS)}")
     ap.add_argument("--seeds", help="comma-separated seeds (default: the profile's)")
-    ap.add_argument("--budgets", help="comma-separated budgets (default: the profile's)")
+    ap.add_argument("--budgets", "--budget", dest="budgets",
+                    help="comma-separated budgets (default: the profile's)")
+    ap.add_argument("--test-limit", type=int, help="test examples per task (override)")
+    ap.add_argument("--threads", type=int,
+                    help="torch threads (1 on a shared machine: 2 threads under a load of 8 "
+                         "decoded ~10x slower than 1)")
     ap.add_argument("--out", type=Path,
                     help="results JSON (default bench/results/bench_<profile>.json)")
     ap.add_argument("--server", default=os.environ.get("FLOWPO_BENCH_SERVER"),
@@ -347,9 +239,26 @@ def main() -> None:
     ap.add_argument("--report", action="store_true", help="only rewrite tables and plot")
     ap.add_argument("--no-benchmarks-md", action="store_true",
                     help="do not write the tables into BENCHMARKS.md")
+    return ap
+
+
+def main() -> None:
+    ap = parser()
     args = ap.parse_args()
     args.profile = args.profile or "quick"
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.profile == "medium":
+        from bench.medium_main import main_medium
+
+        main_medium(args, ap)
+        return
     profile = dict(PROFILES[args.profile])
+    if args.test_limit:
+        profile["test_limit"] = args.test_limit
+        profile["generation"] = {**profile.get("generation", {}), "test_limit": args.test_limit}
     tasks = args.tasks.split(",") if args.tasks else profile["tasks"]
     methods = args.methods.split(",") if args.methods else profile.get("methods", METHODS)
     unknown = [m for m in methods if m not in METHODS]
