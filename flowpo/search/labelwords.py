@@ -282,9 +282,10 @@ def choose_words(
     """Return the label tokens and calibration to use: the labels' names unless beaten.
 
     Words chosen on a few dozen examples overfit, so other words replace the labels' own
-    names only when they score more than one standard error of the names' accuracy
-    higher (the noise of ``len(gold)`` examples). Calibration is tried both ways for each;
-    ties keep ``calibrate``, the prompt's current setting.
+    names only when their accuracy is more than one standard error of the names' accuracy
+    higher (the noise of ``len(gold)`` examples; the soft score, which the search also
+    maximises, does not count here, so a tie in accuracy keeps the names). Calibration is
+    tried both ways for each; ties keep ``calibrate``, the prompt's current setting.
     """
     order = (calibrate, not calibrate)  # the current setting first: ties keep it
     best = {cal: search(logp, gold, candidates, soft_weight, free if cal else None)
@@ -296,8 +297,9 @@ def choose_words(
         return best[top][0], top
     mine = max(order, key=lambda cal: own[cal])
     acc = assignment_score(logp, gold, named, 0.0, free if mine else None)
+    rival = assignment_score(logp, gold, best[top][0], 0.0, free if top else None)
     noise = float(np.sqrt(max(acc * (1 - acc), 1.0 / len(gold)) / len(gold)))
-    if best[top][1] > own[mine] + noise:
+    if rival > acc + noise:
         return best[top][0], top
     return tuple(named), mine
 

@@ -97,7 +97,8 @@ class FakeLM:
         return [self.tokenizer.vocab.index(token)] if token in self.tokenizer.vocab else [0, 4]
 
     def next_token_logprobs(self, prefix, texts):
-        return torch.tensor(table()[0][: len(texts)])
+        rows = table()[0]
+        return torch.tensor(np.vstack([rows, rows])[: len(texts)])  # 8 rows: the table twice
 
 
 def test_word_mask_keeps_spaced_words_and_is_cached_on_the_model():
@@ -114,12 +115,14 @@ def test_best_label_words_picks_the_targets_own_words():
         verbalizers={"negative": "bad", "positive": "the"},
         format_input=lambda e: e.text,
     )
-    targets = ["negative", "negative", "positive", "positive"]
+    targets = ["negative", "negative", "positive", "positive"] * 2
     train = [SimpleNamespace(text=f"t{i}", target=t) for i, t in enumerate(targets)]
     prompt = Prompt.from_text("Classify.")
     choice = asyncio.run(best_label_words(FakeLM(), task, prompt, train, 0.5))
-    # (sad, joy) is right on all four rows with the highest gold probability (see
-    # test_exhaustive_search_finds_the_best_distinct_pair); "negative" is no one token.
+    # (sad, joy) is right on all eight rows with the highest gold probability (see
+    # test_exhaustive_search_finds_the_best_distinct_pair); "negative" is no one token, so
+    # the current words (bad, the) stand for the names: at most 6 of 8 right, calibrated,
+    # and 1.0 > 0.75 + sqrt(0.1875 / 8) = 0.903, so (sad, joy) replace them.
     # Calibrated, the same words score 1.3869 < 1.3914 raw: calibration stays off.
     assert choice == LabelChoice({"negative": "sad", "positive": "joy"}, calibrate=False)
     chosen = choice.applied(prompt, task)
