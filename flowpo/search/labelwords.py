@@ -281,11 +281,13 @@ def choose_words(
 ) -> tuple[tuple[int, ...], bool]:
     """Return the label tokens and calibration to use: the labels' names unless beaten.
 
-    Words chosen on a few dozen examples overfit, so other words replace the labels' own
-    names only when their accuracy is more than one standard error of the names' accuracy
-    higher (the noise of ``len(gold)`` examples; the soft score, which the search also
-    maximises, does not count here, so a tie in accuracy keeps the names). Calibration is
-    tried both ways for each; ties keep ``calibrate``, the prompt's current setting.
+    Words chosen on a few dozen examples overfit: the best of K choices scored on n
+    examples beats the truth by about sqrt(2 ln K) standard errors by chance alone. So
+    other words replace the labels' own names only when their accuracy is higher than the
+    names' by more than that many standard errors of the names' accuracy, with K the word
+    choices and calibrations tried (the soft score, which the search also maximises, does
+    not count here). Calibration is tried both ways for each; ties keep ``calibrate``, the
+    prompt's current setting.
     """
     order = (calibrate, not calibrate)  # the current setting first: ties keep it
     best = {cal: search(logp, gold, candidates, soft_weight, free if cal else None)
@@ -298,7 +300,9 @@ def choose_words(
     mine = max(order, key=lambda cal: own[cal])
     acc = assignment_score(logp, gold, named, 0.0, free if mine else None)
     rival = assignment_score(logp, gold, best[top][0], 0.0, free if top else None)
-    noise = float(np.sqrt(max(acc * (1 - acc), 1.0 / len(gold)) / len(gold)))
+    tried = 2 * min(int(np.prod([len(c) for c in candidates])), MAX_COMBINATIONS)
+    spread = np.sqrt(2 * np.log(max(tried, 2)))  # how far the best of `tried` draws strays
+    noise = float(spread * np.sqrt(max(acc * (1 - acc), 1.0 / len(gold)) / len(gold)))
     if rival > acc + noise:
         return best[top][0], top
     return tuple(named), mine

@@ -98,7 +98,7 @@ class FakeLM:
 
     def next_token_logprobs(self, prefix, texts):
         rows = table()[0]
-        return torch.tensor(np.vstack([rows, rows])[: len(texts)])  # 8 rows: the table twice
+        return torch.tensor(np.vstack([rows] * 8)[: len(texts)])  # the table repeated
 
 
 def test_word_mask_keeps_spaced_words_and_is_cached_on_the_model():
@@ -115,14 +115,15 @@ def test_best_label_words_picks_the_targets_own_words():
         verbalizers={"negative": "bad", "positive": "the"},
         format_input=lambda e: e.text,
     )
-    targets = ["negative", "negative", "positive", "positive"] * 2
+    targets = ["negative", "negative", "positive", "positive"] * 8
     train = [SimpleNamespace(text=f"t{i}", target=t) for i, t in enumerate(targets)]
     prompt = Prompt.from_text("Classify.")
     choice = asyncio.run(best_label_words(FakeLM(), task, prompt, train, 0.5))
-    # (sad, joy) is right on all eight rows with the highest gold probability (see
+    # (sad, joy) is right on all 32 rows with the highest gold probability (see
     # test_exhaustive_search_finds_the_best_distinct_pair); "negative" is no one token, so
-    # the current words (bad, the) stand for the names: at most 6 of 8 right, calibrated,
-    # and 1.0 > 0.75 + sqrt(0.1875 / 8) = 0.903, so (sad, joy) replace them.
+    # the current words (bad, the) stand for the names: 24 of 32 right, calibrated. At most
+    # four words per label: K <= 4 x 4 x 2 = 32, sqrt(2 ln 32) = 2.63, and
+    # 1.0 > 0.75 + 2.63 * sqrt(0.1875 / 32) = 0.951, so (sad, joy) replace them.
     # Calibrated, the same words score 1.3869 < 1.3914 raw: calibration stays off.
     assert choice == LabelChoice({"negative": "sad", "positive": "joy"}, calibrate=False)
     chosen = choice.applied(prompt, task)
@@ -146,11 +147,17 @@ def test_calibrated_score_by_hand():
 def test_the_labels_names_stay_unless_other_words_beat_them_by_more_than_the_noise():
     logp, gold = table()
     free = logp[:3]
-    # names (0, 4): raw 0.5, calibrated 0.75; the best words (2, 3) score 1.0. On 4
-    # examples one standard error is sqrt(max(0.75 * 0.25, 1/4) / 4) = 0.25: 1.0 is not
-    # more than 0.75 + 0.25, so the names stay, calibrated.
+    # names (0, 4): raw 0.5, calibrated 0.75; the best words (2, 3) score 1.0. 2 x 2 word
+    # choices x 2 calibrations: K = 8, sqrt(2 ln 8) = 2.04 standard errors. On 4 examples
+    # that is 2.04 * sqrt(0.75 * 0.25 / 4) = 0.44 (the floor 1/n: 2.04 * sqrt(0.25 / 4) =
+    # 0.51): 1.0 < 0.75 + 0.51, so the names stay, calibrated.
     assert choose_words(logp, gold, [[0, 2], [3, 4]], (0, 4), free, 0.0, False) == ((0, 4), True)
-    # the same rows twice: 8 examples, noise sqrt(0.1875 / 8) = 0.153 < 0.25: (2, 3) wins
-    logp8, gold8 = np.vstack([logp, logp]), np.concatenate([gold, gold])
-    assert choose_words(logp8, gold8, [[0, 2], [3, 4]], (0, 4), free, 0.0, False) == (
+    # the same rows four times: 16 examples, 2.04 * sqrt(0.1875 / 16) = 0.221 and
+    # 1.0 > 0.75 + 0.221: (2, 3) win
+    logp16, gold16 = np.vstack([logp] * 4), np.concatenate([gold] * 4)
+    assert choose_words(logp16, gold16, [[0, 2], [3, 4]], (0, 4), free, 0.0, False) == (
         (2, 3), False)
+    # 8 examples: 2.04 * sqrt(0.1875 / 8) = 0.312 and 1.0 < 1.062: the names stay
+    logp8, gold8 = np.vstack([logp] * 2), np.concatenate([gold] * 2)
+    assert choose_words(logp8, gold8, [[0, 2], [3, 4]], (0, 4), free, 0.0, False) == (
+        (0, 4), True)
