@@ -65,7 +65,6 @@ class Resources:
         return Scorer(
             self.task, self.target, self.evaluator, config.model, self.memory,
             config.soft_weight, self.label_embed(config), config.screen_examples,
-            fit_starts=config.edit_format,
         )
 
     def label_embed(self, config: OptimizeConfig) -> Callable[[Sequence[str]], Any] | None:

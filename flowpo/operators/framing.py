@@ -24,6 +24,7 @@ from flowpo.operators.base import (
 )
 from flowpo.operators.llm import ask, clean, data_block, system_prompt
 from flowpo.prompt import PROMPT_SLOT, TEXT_SLOT, Prompt, check_template
+from flowpo.search.coherence import answer_words, relabel
 from flowpo.search.labelwords import best_label_words
 
 FRAMES = (
@@ -106,14 +107,14 @@ class LabelWords(Operator):
         if ctx.target is None or not hasattr(ctx.target, "next_token_logprobs"):
             result.rejected.append("label-word search needs a local target (next-token scores)")
             return result
-        choice = await best_label_words(
+        words = await best_label_words(
             ctx.target, ctx.task, prompt, ctx.train, ctx.soft_weight, embed=ctx.label_embed
         )
-        chosen = choice.applied(prompt, ctx.task)  # its text and demonstrations follow
-        if chosen is None:
+        current = answer_words(prompt, ctx.task)
+        if words == current:
             result.rejected.append("the current label words are already the best found")
             return result
-        result.prompts.append(chosen)
+        result.prompts.append(relabel(prompt, current, words))  # text and demos follow
         return result
 
 

@@ -3,10 +3,7 @@
 Given the ``[N, V]`` next-token log-probs of a prompt on the reward set, every choice of
 label words can be scored by indexing alone, so the search is exhaustive when the
 candidate lists are small and coordinate ascent otherwise. :func:`best_label_words` reads
-those log-probs from a local target and searches the candidate words of each label, with
-contextual calibration off and on: the words and the calibration both set the label
-prior a frame induces, so they are chosen together (calibration costs the log-probs of
-three content-free inputs, whatever the number of candidates).
+those log-probs from a local target and searches the candidate words of each label.
 """
 
 from __future__ import annotations
@@ -14,35 +11,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from flowpo.evaluation.evaluator import CONTENT_FREE
 from flowpo.prompt import TEXT_SLOT, Prompt
-from flowpo.search.coherence import answer_words, relabel
 
 MAX_COMBINATIONS = 4096
 
 
-def content_free_bias(free: np.ndarray, ids: Sequence[int]) -> np.ndarray:
-    """Return ``[L]``: log of the mean label-word distribution over content-free rows.
-
-    The bias contextual calibration subtracts (Zhao et al., 2021), computed exactly as the
-    evaluator computes it, from ``free``, the ``[C, V]`` log-probs of the content-free inputs.
-    """
-    rows = free[:, list(ids)]  # [C, L]
-    z = np.exp(rows - rows.max(1, keepdims=True))
-    return np.log(np.maximum((z / z.sum(1, keepdims=True)).mean(0), 1e-12))
-
-
 def assignment_score(
-    logp: np.ndarray,
-    gold: np.ndarray,
-    ids: Sequence[int],
-    soft_weight: float,
-    free: np.ndarray | None = None,
+    logp: np.ndarray, gold: np.ndarray, ids: Sequence[int], soft_weight: float
 ) -> float:
     """Return accuracy + ``soft_weight`` x mean gold probability of one word choice.
 
@@ -51,11 +30,8 @@ def assignment_score(
         gold: ``[N]`` gold label indices.
         ids: One token id per label.
         soft_weight: Weight of the soft score (0 = accuracy only).
-        free: ``[C, V]`` log-probs of content-free inputs: score calibrated (else raw).
     """
     scores = logp[:, list(ids)]  # [N, L]
-    if free is not None:
-        scores = scores - content_free_bias(free, ids)
     acc = float((scores.argmax(1) == gold).mean())
     z = scores - scores.max(1, keepdims=True)
     probs = np.exp(z) / np.exp(z).sum(1, keepdims=True)
@@ -68,13 +44,11 @@ def search(
     gold: np.ndarray,
     candidates: Sequence[Sequence[int]],
     soft_weight: float = 0.5,
-    free: np.ndarray | None = None,
 ) -> tuple[tuple[int, ...], float]:
     """Return the best distinct token per label and its score.
 
     Exhaustive over the product of the candidate lists when it has at most
-    ``MAX_COMBINATIONS`` members, else coordinate ascent from the first candidates. With
-    ``free`` (content-free log-probs) every choice is scored calibrated.
+    ``MAX_COMBINATIONS`` members, else coordinate ascent from the first candidates.
     """
     sizes = [len(c) for c in candidates]
     if not all(sizes):
@@ -83,12 +57,12 @@ def search(
     if int(np.prod(sizes)) <= MAX_COMBINATIONS:
         for combo in itertools.product(*candidates):
             if len(set(combo)) == len(combo):
-                score = assignment_score(logp, gold, combo, soft_weight, free)
+                score = assignment_score(logp, gold, combo, soft_weight)
                 if score > best[1]:
                     best = (tuple(combo), score)
         return best
     current = [c[0] for c in candidates]
-    best = (tuple(current), assignment_score(logp, gold, current, soft_weight, free))
+    best = (tuple(current), assignment_score(logp, gold, current, soft_weight))
     for _ in range(3):
         changed = False
         for label, options in enumerate(candidates):
@@ -97,7 +71,7 @@ def search(
                 trial[label] = tok
                 if len(set(trial)) < len(trial):
                     continue
-                score = assignment_score(logp, gold, trial, soft_weight, free)
+                score = assignment_score(logp, gold, trial, soft_weight)
                 if score > best[1]:
                     best, changed = (tuple(trial), score), True
         if not changed:
@@ -202,24 +176,6 @@ def label_word_candidates(
     return out
 
 
-@dataclass(frozen=True)
-class LabelChoice:
-    """Label words and whether their scores are calibrated: what a frame's answer needs."""
-
-    words: dict[str, str]
-    calibrate: bool
-
-    def applied(self, prompt: Prompt, task: Any) -> Prompt | None:
-        """Return ``prompt`` with this choice, or None when it already has it.
-
-        The text and demonstrations of the returned prompt name the new words.
-        """
-        current = answer_words(prompt, task)
-        if self.words == current and self.calibrate == prompt.calibrate:
-            return None
-        return replace(relabel(prompt, current, self.words), calibrate=self.calibrate)
-
-
 async def best_label_words(
     lm: Any,
     task: Any,
@@ -228,12 +184,12 @@ async def best_label_words(
     soft_weight: float,
     *,
     embed: Embed | None = None,
-) -> LabelChoice:
-    """Return the one-token label words, calibrated or not, that score ``prompt`` best.
+) -> dict[str, str]:
+    """Return the one-token label words that score ``prompt``'s frame best on ``train``.
 
     Multi-token label words (scored as sequences by the evaluator) are not candidates
     here: the search may replace them with one-token words, and the caller keeps the
-    replacement only when it scores better. Ties keep the prompt's current calibration.
+    replacement only when it scores better.
 
     Reads the target's next-token log-probs of the same prefix and texts the evaluator
     scores, so after the prompt was evaluated the rows come from the model's memo and the
@@ -249,63 +205,9 @@ async def best_label_words(
         label_word_candidates, lm, logp, gold, labels, current, embed=embed
     )
     if not all(candidates):  # e.g. a multi-token label with no one-token variant: keep it
-        return LabelChoice({lab: current[lab] for lab in labels}, prompt.calibrate)
-    free_texts = [pattern.replace(TEXT_SLOT, t) for t in CONTENT_FREE]
-    free = (await asyncio.to_thread(lm.next_token_logprobs, prefix, free_texts)).numpy()
-    ids_lists = [[t for t, _ in c] for c in candidates]
-    named = [_named(c, lab) for c, lab in zip(candidates, labels, strict=True)]
-    ids, calibrate = choose_words(logp, gold, ids_lists, named, free, soft_weight,
-                                  prompt.calibrate)
-    words = {lab: dict(c)[t] for lab, c, t in zip(labels, candidates, ids, strict=True)}
-    return LabelChoice(words, calibrate)
-
-
-def _named(candidates: list[tuple[int, str]], label: str) -> int:
-    """Return the token of the label's own name among its candidates (else the current)."""
-    names = (label.replace("_", " ").lower(), label.replace("_", " "), label.capitalize())
-    for name in names:
-        for tok, word in candidates:
-            if word == name:
-                return tok
-    return candidates[0][0]
-
-
-def choose_words(
-    logp: np.ndarray,
-    gold: np.ndarray,
-    candidates: Sequence[Sequence[int]],
-    named: Sequence[int],
-    free: np.ndarray,
-    soft_weight: float,
-    calibrate: bool,
-) -> tuple[tuple[int, ...], bool]:
-    """Return the label tokens and calibration to use: the labels' names unless beaten.
-
-    Words chosen on a few dozen examples overfit: the best of K choices scored on n
-    examples beats the truth by about sqrt(2 ln K) standard errors by chance alone. So
-    other words replace the labels' own names only when their accuracy is higher than the
-    names' by more than that many standard errors of the names' accuracy, with K the word
-    choices and calibrations tried (the soft score, which the search also maximises, does
-    not count here). Calibration is tried both ways for each; ties keep ``calibrate``, the
-    prompt's current setting.
-    """
-    order = (calibrate, not calibrate)  # the current setting first: ties keep it
-    best = {cal: search(logp, gold, candidates, soft_weight, free if cal else None)
-            for cal in order}
-    top = max(order, key=lambda cal: best[cal][1])
-    own = {cal: assignment_score(logp, gold, named, soft_weight, free if cal else None)
-           for cal in order} if len(set(named)) == len(named) else {}
-    if not own:
-        return best[top][0], top
-    mine = max(order, key=lambda cal: own[cal])
-    acc = assignment_score(logp, gold, named, 0.0, free if mine else None)
-    rival = assignment_score(logp, gold, best[top][0], 0.0, free if top else None)
-    tried = 2 * min(int(np.prod([len(c) for c in candidates])), MAX_COMBINATIONS)
-    spread = np.sqrt(2 * np.log(max(tried, 2)))  # how far the best of `tried` draws strays
-    noise = float(spread * np.sqrt(max(acc * (1 - acc), 1.0 / len(gold)) / len(gold)))
-    if rival > acc + noise:
-        return best[top][0], top
-    return tuple(named), mine
+        return {lab: current[lab] for lab in labels}
+    ids, _ = search(logp, gold, [[t for t, _ in c] for c in candidates], soft_weight)
+    return {lab: dict(c)[t] for lab, c, t in zip(labels, candidates, ids, strict=True)}
 
 
 def word_mask(lm: Any) -> np.ndarray:

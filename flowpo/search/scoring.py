@@ -16,6 +16,7 @@ from flowpo.evaluation import Evaluator, ExampleBudget
 from flowpo.memory import MemoryStore
 from flowpo.memory.experience import remembered_score, split_key
 from flowpo.prompt import Prompt
+from flowpo.search.coherence import answer_words, relabel
 from flowpo.search.labelwords import best_label_words
 from flowpo.search.objective import result_objective
 from flowpo.tasks.task import Task
@@ -37,8 +38,6 @@ class Scorer:
     """Embeds words for related label-word candidates (``None``: free search)."""
     screen_size: int = 0
     """Train examples a new candidate is screened on first (0: no screening)."""
-    fit_starts: bool = False
-    """Label words are trainable: a starting prompt gets its best words and calibration."""
 
 
 @dataclass
@@ -79,9 +78,8 @@ async def score_candidates(
             on_scored(n - 1, out)
         prompt = Prompt.from_dict(cand["prompt"])
         keys = _keys(scorer.task, prompt, train)
-        fit = fits_words(cand, scorer)  # a remembered score is the unfitted prompt's
         known = remembered_score(scorer.memory, prompt.text, scorer.task.name, scorer.model, keys)
-        if known is not None and not fit:
+        if known is not None:
             out.counts["examples_from_memory"] = (
                 out.counts.get("examples_from_memory", 0.0) + len(train)
             )
@@ -93,14 +91,14 @@ async def score_candidates(
                 continue
         parent = (parents or {}).get(cand.get("parent_id") or "")
         edit = parent is not None and bool(cand.get("action"))  # not a reviewer's own prompt
-        if scorer.screen_size and edit and parent and not fit:
+        if scorer.screen_size and edit and parent and not is_new_frame(cand, scorer):
             screened = await screen(scorer, prompt, Prompt.from_dict(parent["prompt"]), train)
             _count(out, budget, screened.child, screened.parent)
             if not screened.passed:
                 out.candidates.append({**cand, **keys, **screened.fields()})
                 continue
         result = await scorer.evaluator.aevaluate(prompt, train)
-        if fit:  # a frame is judged with its own best label words
+        if is_new_frame(cand, scorer):  # a frame is judged with its own best label words
             prompt, result = await refit_words(scorer, prompt, result, train, budget)
             keys["near_key"] = prompt.near_key(scorer.task.template, scorer.task.verbalizers)
             cand = {**cand, "prompt": prompt.to_dict()}
@@ -181,24 +179,15 @@ def _keys(task: Task, prompt: Prompt, train: Sequence[Example]) -> dict[str, str
     }
 
 
-def fits_words(cand: dict[str, Any], scorer: Scorer) -> bool:
-    """Return True when ``cand`` is scored with its own best label words and calibration.
-
-    Those are a new frame (made by the ``frame`` operator) and, when label words are
-    trainable, a starting prompt (no parent): a frame's words and calibration set the
-    label prior, and a start whose prior puts every input in one class would make every
-    text edit look worthless (zero gain, nothing for the selector to learn from).
-    """
-    if scorer.evaluator.mode != "verbalizer" or not hasattr(scorer.target, "next_token_logprobs"):
-        return False
+def is_new_frame(cand: dict[str, Any], scorer: Scorer) -> bool:
+    """Return True when ``cand`` was made by the ``frame`` operator in verbalizer mode."""
     action = list(cand.get("action") or [])
-    if len(action) == 2 and action[1] == "frame":
-        return True
-    return scorer.fit_starts and not cand.get("parent_id")
-
-
-FIT_ROUNDS = 2
-"""Rounds of the label-word fit: relabelling rewrites the text, so the rows change."""
+    return (
+        len(action) == 2
+        and action[1] == "frame"
+        and scorer.evaluator.mode == "verbalizer"
+        and hasattr(scorer.target, "next_token_logprobs")
+    )
 
 
 async def refit_words(
@@ -208,36 +197,30 @@ async def refit_words(
     train: Sequence[Example],
     budget: ExampleBudget | None = None,
 ) -> tuple[Prompt, EvalResult]:
-    """Return the frame's prompt with the label words and calibration that suit it best.
+    """Return the frame's prompt with the label words that suit it best, when they win.
 
-    The words and calibration old frames were tuned for rarely suit a new one, so a frame
-    scored with them is judged unfairly. The search reads the rows the evaluation just
-    computed (the model's memo) plus three content-free inputs; a refitted prompt is kept
-    only when its own scoring beats the one before. Its text names the new words, which
-    changes the rows, so the fit runs again on them (:data:`FIT_ROUNDS` at most). Every
-    scoring is charged to the candidate; a refit ``budget`` (not yet charged for
-    ``result``) cannot pay for is not scored.
+    The words old frames were tuned for rarely suit a new one, so a frame scored with
+    them is judged unfairly. The search reads the rows the evaluation just computed (the
+    model's memo); the relabelled prompt is scored only when ``budget`` (not yet charged
+    for ``result``) can pay for it, and both scorings are charged, kept or not.
     """
     task, w = scorer.task, scorer.soft_weight
-    calls, cached, tokens = result.model_calls, result.cached, result.tokens
-    for _ in range(FIT_ROUNDS):
-        choice = await best_label_words(
-            scorer.target, task, prompt, list(train), w, embed=scorer.embed
-        )
-        refit = choice.applied(prompt, task)  # its text and demonstrations name the new words
-        if refit is None:
-            break
-        if budget is not None and not budget.fits(
-            calls + scorer.evaluator.uncached(refit, train)
-        ):
-            break
-        second = await scorer.evaluator.aevaluate(refit, train)
-        calls, cached, tokens = (calls + second.model_calls, cached + second.cached,
-                                 tokens + second.tokens)
-        if result_objective(second, w) <= result_objective(result, w):
-            break
-        prompt, result = refit, second
-    return prompt, replace(result, model_calls=calls, cached=cached, tokens=tokens)
+    words = await best_label_words(scorer.target, task, prompt, list(train), w, embed=scorer.embed)
+    current = answer_words(prompt, task)
+    if words == current:
+        return prompt, result
+    refit = relabel(prompt, current, words)  # its text and demonstrations name the new words
+    cost = result.model_calls + scorer.evaluator.uncached(refit, train)
+    if budget is not None and not budget.fits(cost):
+        return prompt, result
+    second = await scorer.evaluator.aevaluate(refit, train)
+    kept = result_objective(second, w) > result_objective(result, w)
+    return (refit if kept else prompt), replace(
+        second if kept else result,
+        model_calls=second.model_calls + result.model_calls,
+        cached=second.cached + result.cached,
+        tokens=second.tokens + result.tokens,
+    )
 
 
 async def split_score(

@@ -7,11 +7,8 @@ import torch
 
 from flowpo.prompt import Prompt
 from flowpo.search.labelwords import (
-    LabelChoice,
     assignment_score,
     best_label_words,
-    choose_words,
-    content_free_bias,
     discriminative_tokens,
     search,
     word_mask,
@@ -97,8 +94,7 @@ class FakeLM:
         return [self.tokenizer.vocab.index(token)] if token in self.tokenizer.vocab else [0, 4]
 
     def next_token_logprobs(self, prefix, texts):
-        rows = table()[0]
-        return torch.tensor(np.vstack([rows] * 8)[: len(texts)])  # the table repeated
+        return torch.tensor(table()[0][: len(texts)])
 
 
 def test_word_mask_keeps_spaced_words_and_is_cached_on_the_model():
@@ -115,49 +111,10 @@ def test_best_label_words_picks_the_targets_own_words():
         verbalizers={"negative": "bad", "positive": "the"},
         format_input=lambda e: e.text,
     )
-    targets = ["negative", "negative", "positive", "positive"] * 8
+    targets = ["negative", "negative", "positive", "positive"]
     train = [SimpleNamespace(text=f"t{i}", target=t) for i, t in enumerate(targets)]
     prompt = Prompt.from_text("Classify.")
-    choice = asyncio.run(best_label_words(FakeLM(), task, prompt, train, 0.5))
-    # (sad, joy) is right on all 32 rows with the highest gold probability (see
-    # test_exhaustive_search_finds_the_best_distinct_pair); "negative" is no one token, so
-    # the current words (bad, the) stand for the names: 24 of 32 right, calibrated. At most
-    # four words per label: K <= 4 x 4 x 2 = 32, sqrt(2 ln 32) = 2.63, and
-    # 1.0 > 0.75 + 2.63 * sqrt(0.1875 / 32) = 0.951, so (sad, joy) replace them.
-    # Calibrated, the same words score 1.3869 < 1.3914 raw: calibration stays off.
-    assert choice == LabelChoice({"negative": "sad", "positive": "joy"}, calibrate=False)
-    chosen = choice.applied(prompt, task)
-    assert chosen is not None and chosen.verbalizers == choice.words
-    assert choice.applied(chosen, task) is None  # nothing left to change
-
-
-def test_calibrated_score_by_hand():
-    logp, gold = table()
-    free = logp[:3]  # three content-free rows
-    # label words (0, 4): p(0) / (p(0) + p(4)) on the free rows = 5/6, 8/9, 9/11
-    p0 = (5 / 6 + 8 / 9 + 9 / 11) / 3
-    assert np.exp(content_free_bias(free, (0, 4))) == pytest.approx([p0, 1 - p0])
-    # raw, token 0 always wins (0.5); calibrated: ex0 0.5/0.8468 < 0.1/0.1532 is wrong,
-    # ex1 0.4/0.8468 > 0.05/0.1532 right, ex2 and ex3 0.1/0.1532 wins, right: 3 of 4
-    assert assignment_score(logp, gold, (0, 4), 0.0) == 0.5
-    assert assignment_score(logp, gold, (0, 4), 0.0, free) == 0.75
-    assert search(logp, gold, [[0], [4]], 0.0, free) == ((0, 4), 0.75)
-
-
-def test_the_labels_names_stay_unless_other_words_beat_them_by_more_than_the_noise():
-    logp, gold = table()
-    free = logp[:3]
-    # names (0, 4): raw 0.5, calibrated 0.75; the best words (2, 3) score 1.0. 2 x 2 word
-    # choices x 2 calibrations: K = 8, sqrt(2 ln 8) = 2.04 standard errors. On 4 examples
-    # that is 2.04 * sqrt(0.75 * 0.25 / 4) = 0.44 (the floor 1/n: 2.04 * sqrt(0.25 / 4) =
-    # 0.51): 1.0 < 0.75 + 0.51, so the names stay, calibrated.
-    assert choose_words(logp, gold, [[0, 2], [3, 4]], (0, 4), free, 0.0, False) == ((0, 4), True)
-    # the same rows four times: 16 examples, 2.04 * sqrt(0.1875 / 16) = 0.221 and
-    # 1.0 > 0.75 + 0.221: (2, 3) win
-    logp16, gold16 = np.vstack([logp] * 4), np.concatenate([gold] * 4)
-    assert choose_words(logp16, gold16, [[0, 2], [3, 4]], (0, 4), free, 0.0, False) == (
-        (2, 3), False)
-    # 8 examples: 2.04 * sqrt(0.1875 / 8) = 0.312 and 1.0 < 1.062: the names stay
-    logp8, gold8 = np.vstack([logp] * 2), np.concatenate([gold] * 2)
-    assert choose_words(logp8, gold8, [[0, 2], [3, 4]], (0, 4), free, 0.0, False) == (
-        (0, 4), True)
+    words = asyncio.run(best_label_words(FakeLM(), task, prompt, train, 0.5))
+    # (sad, joy) is right on all four rows with the highest gold probability (see
+    # test_exhaustive_search_finds_the_best_distinct_pair); "negative" is no one token.
+    assert words == {"negative": "sad", "positive": "joy"}

@@ -49,21 +49,3 @@ def test_an_edit_that_does_not_beat_its_parent_costs_only_the_minibatch(tmp_path
               "parent_score": 0.5}
     assert credit(action, by_id, 0.1, 0.0)["gain"] == 0.0  # judged beside its parent
 
-
-def test_a_start_and_a_new_frame_get_their_own_words_only_when_words_are_trainable():
-    from types import SimpleNamespace
-
-    from flowpo.search.scoring import fits_words
-
-    local = SimpleNamespace(next_token_logprobs=lambda prefix, texts: None)
-    verbalizer = SimpleNamespace(mode="verbalizer")
-    trainable = Scorer(None, local, verbalizer, "fake", fit_starts=True)  # type: ignore[arg-type]
-    frozen = Scorer(None, local, verbalizer, "fake", fit_starts=False)  # type: ignore[arg-type]
-    start, edit = _cand("c0", "Judge."), _cand("e1-0", "Judge it.", "c0")
-    frame = {**edit, "action": ["frame", "frame"]}
-    assert fits_words(start, trainable) and not fits_words(start, frozen)
-    assert not fits_words(edit, trainable)
-    assert fits_words(frame, trainable) and fits_words(frame, frozen)
-    remote = Scorer(None, object(), verbalizer, "fake", fit_starts=True)  # type: ignore[arg-type]
-    generate = Scorer(None, local, SimpleNamespace(mode="generate"), "fake", fit_starts=True)  # type: ignore[arg-type]
-    assert not fits_words(start, remote) and not fits_words(frame, generate)
