@@ -40,8 +40,8 @@ GFN_BENCH = {"gfn_batch_size": 4, "gfn_grad_accum": 1, "gfn_steps_per_epoch": 1}
 """hybrid's GFlowPO step sized so the example budget can stop it (one step = 4 prompts)."""
 
 
-class MediumEnv:
-    """What the cells of one harness process share: the profile, options, the test cache."""
+class BenchEnv:
+    """What the cells of one harness process share (any profile): options, the test cache."""
 
     def __init__(self, profile: dict[str, Any], args: Any) -> None:
         """Open the shared test-score cache (a prompt's test examples are scored once)."""
@@ -73,7 +73,7 @@ def framed_task(name: str, seed: int, framed: bool) -> Any:
     return replace(task, template=MANUAL_FRAMES[name]) if framed else task
 
 
-def run_search(env: MediumEnv, name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
+def run_search(env: BenchEnv, name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
     """Run a flowpo baseline (manual, fewshot, ape, opro, protegi; ``-frame`` variants)."""
     import torch
 
@@ -106,7 +106,7 @@ def run_search(env: MediumEnv, name: str, method: str, seed: int, budget: int) -
     }
 
 
-def run_knn(env: MediumEnv, name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
+def run_knn(env: BenchEnv, name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
     """Score the kNN-demonstration baseline: one retrieved prompt per test input, no search."""
     from bench.knn import KnnDemos, knn_prompts, score_prompts
     from flowpo.memory.embeddings import load_embedder
@@ -130,7 +130,7 @@ def run_knn(env: MediumEnv, name: str, method: str, seed: int, budget: int) -> d
     }
 
 
-def run_flowpo(env: MediumEnv, name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
+def run_flowpo(env: BenchEnv, name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
     """Run ``flowpo.optimize`` in its natural mode (defaults; memory off) and score test.
 
     ``flowpo`` is the default method (promptflow, msgd-rl, edit_format on); ``flowpo-hybrid``
@@ -189,7 +189,7 @@ def prompt_parts(prompt: Any) -> dict[str, Any]:
     }
 
 
-def curve(env: MediumEnv, task: Any, run: Path, rows: list[dict[str, Any]],
+def curve(env: BenchEnv, task: Any, run: Path, rows: list[dict[str, Any]],
           checkpoints: list[int]) -> list[dict[str, Any]]:
     """Return the best-so-far prompt's test score at each checkpoint budget of one run."""
     from flowpo.prompt import Prompt

@@ -117,7 +117,7 @@ def run_cell(env: Any, name: str, method: str, seed: int, budget: int) -> dict[s
 
 def run_grid(args: Any, profile: dict[str, Any], out: Any, grid: list[tuple[Any, ...]]) -> None:
     """Run every unfinished cell of ``grid`` task by task, saving each as it finishes."""
-    from bench.arms import MediumEnv
+    from bench.arms import BenchEnv
 
     data = load_results(out)
     meta = data.get("meta", {})
@@ -126,7 +126,7 @@ def run_grid(args: Any, profile: dict[str, Any], out: Any, grid: list[tuple[Any,
                 profile="medium", test_limit=profile["test_limit"],
                 checkpoints=profile["checkpoints"], generation=profile["generation"],
                 max_new_tokens=profile["max_new_tokens"])
-    env = MediumEnv(profile, args)
+    env = BenchEnv(profile, args)
     for i, (t, m, s, b) in enumerate(grid):
         key = f"{t}|{m}|{s}|{b}"
         if key in {cell_key(c) for c in load_results(out)["cells"] if c["status"] == "ok"}:

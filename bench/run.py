@@ -44,6 +44,8 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.arms import GFN_BENCH  # noqa: E402
+from bench.arms import BenchEnv as Env  # noqa: E402
 from bench.common import (  # noqa: E402 - after the path is set
     BASELINE_METHODS,
     DSPY_METHODS,
@@ -58,9 +60,9 @@ from bench.common import (  # noqa: E402 - after the path is set
     machine,
     save_cell,
     setting,
-    test_examples,
     write_benchmarks,
 )
+from bench.medium import NOT_AVAILABLE  # noqa: E402
 from bench.report_quick import plot, report  # noqa: E402
 
 GLUE = ["sst2", "mrpc", "rte", "qnli", "mnli", "snli"]
@@ -91,32 +93,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "max_new_tokens": 32,
     },
 }
-NOT_AVAILABLE = "not available in this build"
-GFN_BENCH = {"gfn_batch_size": 4, "gfn_grad_accum": 1, "gfn_steps_per_epoch": 1}
 
 
 # ---- cells ------------------------------------------------------------------------------
-class Env:
-    """What the cells of one harness process share: the test evaluator's cache, options."""
-
-    def __init__(self, profile: dict[str, Any], args: argparse.Namespace) -> None:
-        from flowpo.evaluation import EvalCache
-
-        self.profile = profile
-        self.args = args
-        RUNS.mkdir(parents=True, exist_ok=True)
-        self.test_cache = EvalCache(RUNS / "test_cache.sqlite")
-
-    def score_test(self, task: Any, prompt: Any) -> tuple[float, int]:
-        from flowpo.evaluation import Evaluator
-        from flowpo.models.spec import load_target
-
-        ev = Evaluator(task, load_target(MODEL), cache=self.test_cache,
-                       max_new_tokens=setting(self.profile, task, "max_new_tokens"))
-        examples = test_examples(task, setting(self.profile, task, "test_limit"))
-        return ev.evaluate(prompt, examples).score, len(examples)
-
-
 def run_baseline(env: Env, name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
     import torch
 
@@ -138,7 +117,8 @@ def run_baseline(env: Env, name: str, method: str, seed: int, budget: int) -> di
         llm = LocalChatModel(lm=LocalLM(), max_new_tokens=160, temperature=0.7, top_p=0.9)
     search = Search(ev, llm, budget_examples=budget, seed=seed)
     res = asyncio.run(baseline.load()(search))
-    test, n_test = env.score_test(task, res.prompt)
+    scored = env.score_test(task, res.prompt)
+    test, n_test = scored["test"], scored["test_n"]
     return {
         "test": test, "test_n": n_test, "dev": res.dev, "train": res.train,
         "train_examples": res.budget["train_examples_scored"],
@@ -174,7 +154,8 @@ def run_flowpo(env: Env, name: str, method: str, seed: int, budget: int) -> dict
     )
     best = json.loads((run / "best_prompt.json").read_text())
     prompt = Prompt.from_dict(best["prompt"])
-    test, n_test = env.score_test(resolve_task(name, seed=seed), prompt)
+    scored = env.score_test(resolve_task(name, seed=seed), prompt)
+    test, n_test = scored["test"], scored["test_n"]
     b = result.get("budget", {})
     return {
         "test": test, "test_n": n_test, "dev": result["final"]["dev"],
