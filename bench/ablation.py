@@ -86,7 +86,7 @@ def run_cell(task: str, arm: str, seed: int) -> dict[str, Any]:
         "spent": out["budget"].get("examples_scored", 0),
         "dev": out["final"]["dev"], "initial_dev": out["initial"]["dev"],
         "test": test_score(task, prompt), "prompt": prompt.to_markdown(),
-        "seconds": round(time.time() - start, 1), "commit": commit(),
+        "seconds": round(time.time() - start, 1), "commit": COMMIT,
     }
 
 
@@ -95,6 +95,10 @@ def commit() -> str:
     out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                          text=True, check=False, cwd=Path(__file__).parent)
     return out.stdout.strip() or "unknown"
+
+
+COMMIT = commit()
+"""The commit when this process started: the code its cells run (later commits do not)."""
 
 
 def test_score(task_name: str, prompt: Prompt) -> float:
