@@ -48,4 +48,3 @@ def test_an_edit_that_does_not_beat_its_parent_costs_only_the_minibatch(tmp_path
     action = {"section": "task", "operator": "refine", "candidate_id": "e1-0",
               "parent_score": 0.5}
     assert credit(action, by_id, 0.1, 0.0)["gain"] == 0.0  # judged beside its parent
-
