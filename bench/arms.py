@@ -73,8 +73,13 @@ def framed_task(name: str, seed: int, framed: bool) -> Any:
     return replace(task, template=MANUAL_FRAMES[name]) if framed else task
 
 
-def run_search(env: BenchEnv, name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
-    """Run a flowpo baseline (manual, fewshot, ape, opro, protegi; ``-frame`` variants)."""
+def run_baseline_search(
+    env: BenchEnv, task: Any, method: str, seed: int, budget: int
+) -> tuple[Any, Any]:
+    """Run flowpo baseline ``method`` on ``task``; return its evaluator and search result.
+
+    A fresh target per cell (no memo shared with other cells), flowpo's operator-LM settings.
+    """
     import torch
 
     from flowpo.baselines import Search
@@ -83,17 +88,21 @@ def run_search(env: BenchEnv, name: str, method: str, seed: int, budget: int) ->
     from flowpo.models.chat import LocalChatModel
     from flowpo.models.local import LocalLM
 
-    base = method.removesuffix("-frame")
-    baseline = get_method(base)
+    baseline = get_method(method)
     torch.manual_seed(seed)
-    task = framed_task(name, seed, method.endswith("-frame"))
-    ev = Evaluator(task, LocalLM(), cache=EvalCache(),
+    ev = Evaluator(task, LocalLM(), cache=EvalCache(),  # a fresh target: no shared memo
                    max_new_tokens=setting(env.profile, task, "max_new_tokens"))
     llm = None
     if baseline.needs_llm:  # flowpo's operator-LM settings
         llm = LocalChatModel(lm=LocalLM(), max_new_tokens=160, temperature=0.7, top_p=0.9)
     search = Search(ev, llm, budget_examples=budget, seed=seed)
-    res = asyncio.run(baseline.load()(search))
+    return ev, asyncio.run(baseline.load()(search))
+
+
+def run_search(env: BenchEnv, name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
+    """Run a flowpo baseline (manual, fewshot, ape, opro, protegi; ``-frame`` variants)."""
+    task = framed_task(name, seed, method.endswith("-frame"))
+    ev, res = run_baseline_search(env, task, method.removesuffix("-frame"), seed, budget)
     dev, dev_scored = res.dev, res.budget["dev_examples_scored"]
     if dev is None:  # no selection (manual, fewshot): dev scored for the efficiency table
         dev = ev.evaluate(res.prompt, task.split("dev")).score

@@ -54,6 +54,7 @@ from __future__ import annotations
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from bench.common import cell_key, load_results, machine, save_cell
@@ -84,12 +85,16 @@ MEDIUM_PLAN = [
 NOT_AVAILABLE = "not available in this build"
 
 
-def run_cell(env: Any, name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
-    """Run one (task, method, seed, budget) cell; a failure is recorded, never hidden."""
-    from bench import arms
+def recorded_cell(
+    env: Any, key: tuple[str, str, int, int], dspy: bool, run: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """Return the cell ``key`` = (task, method, seed, budget) with what ``run()`` returned.
 
+    A DSPy cell that cannot run here says why; a failure is recorded, never hidden.
+    """
+    name, method, seed, budget = key
     cell: dict[str, Any] = {"task": name, "method": method, "seed": seed, "budget": budget}
-    if method in DSPY:
+    if dspy:
         from bench import dspy_peer
 
         reason = dspy_peer.unavailable(env.args.server)
@@ -97,22 +102,30 @@ def run_cell(env: Any, name: str, method: str, seed: int, budget: int) -> dict[s
             return {**cell, "status": f"{NOT_AVAILABLE}: {reason}"}
     start = time.perf_counter()
     try:
-        if method in FLOWPO:
-            out = arms.run_flowpo(env, name, method, seed, budget)
-        elif method == "knn":
-            out = arms.run_knn(env, name, method, seed, budget)
-        elif method in DSPY:
-            from bench import dspy_peer
-
-            out = dspy_peer.run(env, name, method, seed, budget)
-        else:
-            out = arms.run_search(env, name, method, seed, budget)
-        status = "ok"
+        out, status = run(), "ok"
     except Exception as e:  # a failed cell is recorded, never hidden
         traceback.print_exc()
         out, status = {"error": f"{type(e).__name__}: {e}"}, "error"
     return {**cell, **out, "status": status, "seconds": time.perf_counter() - start,
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def run_cell(env: Any, name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
+    """Run one (task, method, seed, budget) cell of the medium profile."""
+    from bench import arms
+
+    def run() -> dict[str, Any]:
+        if method in FLOWPO:
+            return arms.run_flowpo(env, name, method, seed, budget)
+        if method == "knn":
+            return arms.run_knn(env, name, method, seed, budget)
+        if method in DSPY:
+            from bench import dspy_peer
+
+            return dspy_peer.run(env, name, method, seed, budget)
+        return arms.run_search(env, name, method, seed, budget)
+
+    return recorded_cell(env, (name, method, seed, budget), method in DSPY, run)
 
 
 def run_grid(args: Any, profile: dict[str, Any], out: Any, grid: list[tuple[Any, ...]]) -> None:

@@ -31,20 +31,21 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import shutil
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.arms import GFN_BENCH  # noqa: E402
+from bench.arms import (
+    GFN_BENCH,  # noqa: E402
+    run_baseline_search,  # noqa: E402
+)
 from bench.arms import BenchEnv as Env  # noqa: E402
 from bench.common import (  # noqa: E402 - after the path is set
     BASELINE_METHODS,
@@ -62,7 +63,7 @@ from bench.common import (  # noqa: E402 - after the path is set
     setting,
     write_benchmarks,
 )
-from bench.medium import NOT_AVAILABLE  # noqa: E402
+from bench.medium import recorded_cell  # noqa: E402
 from bench.report_quick import plot, report  # noqa: E402
 
 GLUE = ["sst2", "mrpc", "rte", "qnli", "mnli", "snli"]
@@ -97,26 +98,10 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 # ---- cells ------------------------------------------------------------------------------
 def run_baseline(env: Env, name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
-    import torch
-
-    from flowpo.baselines import Search
-    from flowpo.evaluation import EvalCache, Evaluator
-    from flowpo.methods import get_method
-    from flowpo.models.chat import LocalChatModel
-    from flowpo.models.local import LocalLM
     from flowpo.tasks import resolve_task
 
-    baseline = get_method(method)
-    torch.manual_seed(seed)
     task = resolve_task(name, seed=seed)
-    target = LocalLM()  # a fresh instance: no memo shared with other cells
-    ev = Evaluator(task, target, cache=EvalCache(),
-                   max_new_tokens=setting(env.profile, task, "max_new_tokens"))
-    llm = None
-    if baseline.needs_llm:  # flowpo's operator-LM settings
-        llm = LocalChatModel(lm=LocalLM(), max_new_tokens=160, temperature=0.7, top_p=0.9)
-    search = Search(ev, llm, budget_examples=budget, seed=seed)
-    res = asyncio.run(baseline.load()(search))
+    _, res = run_baseline_search(env, task, method, seed, budget)
     scored = env.score_test(task, res.prompt)
     test, n_test = scored["test"], scored["test_n"]
     return {
@@ -170,29 +155,16 @@ def run_flowpo(env: Env, name: str, method: str, seed: int, budget: int) -> dict
 
 
 def run_cell(env: Env, name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
-    cell: dict[str, Any] = {"task": name, "method": method, "seed": seed, "budget": budget}
-    if method in DSPY_METHODS:
+    def run() -> dict[str, Any]:
+        if method in BASELINE_METHODS:
+            return run_baseline(env, name, method, seed, budget)
+        if method in FLOWPO_METHODS:
+            return run_flowpo(env, name, method, seed, budget)
         from bench import dspy_peer
 
-        reason = dspy_peer.unavailable(env.args.server)
-        if reason:
-            return {**cell, "status": f"{NOT_AVAILABLE}: {reason}"}
-    start = time.perf_counter()
-    try:
-        if method in BASELINE_METHODS:
-            out = run_baseline(env, name, method, seed, budget)
-        elif method in FLOWPO_METHODS:
-            out = run_flowpo(env, name, method, seed, budget)
-        else:
-            from bench import dspy_peer
+        return dspy_peer.run(env, name, method, seed, budget)
 
-            out = dspy_peer.run(env, name, method, seed, budget)
-        status = "ok"
-    except Exception as e:  # a failed cell is recorded, never hidden
-        traceback.print_exc()
-        out, status = {"error": f"{type(e).__name__}: {e}"}, "error"
-    return {**cell, **out, "status": status, "seconds": time.perf_counter() - start,
-            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    return recorded_cell(env, (name, method, seed, budget), method in DSPY_METHODS, run)
 
 
 # ---- main -------------------------------------------------------------------------------
