@@ -128,42 +128,47 @@ class QTable:
         """
         return QTable(list(sections), list(self.operators), {s: self.values[s] for s in sections})
 
-    def blend(self, others: list[tuple[QTable, float]]) -> QTable:
-        """Build a warm-start table for this table's shape from past runs' tables.
+    def blend(self, others: list[tuple[QTable, float]], *, own_weight: float = 1.0) -> QTable:
+        """Build a warm-start table from this table (the run's prior) and past runs' tables.
 
-        Each other table is first rescaled so its mean is this shape's uniform value ``u``
-        (tables of different sizes become comparable). Cells are matched by section and
-        operator name; a cell an other table lacks counts as ``u``, and operators only the
-        other table has are ignored (they cannot be chosen here). The weighted average
-        (weights, e.g. task similarities, are normalised to sum 1) is then rescaled so its
-        mean is ``u`` again. No others, or all weights 0, gives the uniform table.
+        This table takes part with weight ``own_weight``, so a warm start shifts the prior
+        instead of replacing it: the prior knows this run's valid cells and row masses, which
+        a past run's table (another action space, another selector) may not. Each other table
+        is first rescaled so its mean is this table's mean (tables of different sizes become
+        comparable). Cells are matched by section and operator name; a cell an other table
+        lacks takes this table's value, and operators only the other table has are ignored.
+        The weighted average is rescaled so its mean is this table's mean again. No others,
+        or all their weights 0, gives a copy of this table.
 
         Args:
-            others: ``(table, weight)`` pairs, weights >= 0.
+            others: ``(table, weight)`` pairs, weights >= 0 (e.g. task similarities).
+            own_weight: This table's weight (>= 0); 0 lets the others' values replace it.
 
         Returns:
-            A new table; ``self`` only supplies sections and operators.
+            A new table with this table's sections and operators.
         """
-        if any(w < 0 for _, w in others):
+        if own_weight < 0 or any(w < 0 for _, w in others):
             raise ValueError("blend weights must be >= 0")
-        total = sum(w for _, w in others)
-        out = QTable.uniform(self.sections, self.operators)
-        u = out.uniform_value
-        if total <= 0 or not self.sections or not self.operators:
+        out = QTable.from_dict(self.to_dict())
+        past = sum(w for _, w in others)
+        mean = self.mean()
+        if past <= 0 or not self.sections or not self.operators or mean <= 0:
             return out
+        total = past + own_weight
         for s in self.sections:
             for a in self.operators:
-                acc = 0.0
+                own = self.values[s][a]
+                acc = own_weight * own
                 for table, w in others:
                     m = table.mean()
-                    scale = u / m if m > 0 else 1.0
+                    scale = mean / m if m > 0 else 1.0
                     has = s in table.values and a in table.operators
-                    acc += (w / total) * (table.values[s][a] * scale if has else u)
-                out.values[s][a] = acc
+                    acc += w * (table.values[s][a] * scale if has else own)
+                out.values[s][a] = acc / total
         m = out.mean()
         for row in out.values.values():
             for a in row:
-                row[a] = max(Q_FLOOR, row[a] * u / m)
+                row[a] = max(Q_FLOOR, row[a] * mean / m)
         return out
 
 

@@ -427,7 +427,7 @@ def test_blend_weighted_tables() -> None:
     target = QTable.uniform(["s1", "s2"], ["o1", "o2"])  # u = 0.25
     a = table(["s1", "s2"], ["o1", "o2"], [[0.4, 0.2], [0.2, 0.2]])  # mean 0.25
     b = table(["s1", "s3"], ["o1", "o3"], [[0.1, 0.3], [0.3, 0.3]])  # mean 0.25
-    out = target.blend([(a, 0.75), (b, 0.25)])
+    out = target.blend([(a, 0.75), (b, 0.25)], own_weight=0.0)
     # b's missing cells count as u = 0.25:
     # s1.o1 = 0.75 * 0.4 + 0.25 * 0.1 = 0.325; the other three = 0.75 * 0.2 + 0.25 * 0.25 = 0.2125.
     # Sum 0.9625, mean 0.240625 -> rescale to mean 0.25: 0.325 / 0.9625, 0.2125 / 0.9625.
@@ -443,20 +443,38 @@ def test_blend_rescales_tables_of_other_sizes() -> None:
     target = QTable.uniform(["s1", "s2"], ["o1", "o2"])
     a = table(["s1", "s2"], ["o1", "o2"], [[0.4, 0.2], [0.2, 0.2]])
     scaled = table(["s1", "s2"], ["o1", "o2"], [[0.04, 0.02], [0.02, 0.02]])
-    one = target.blend([(a, 1.0)])
+    one = target.blend([(a, 1.0)], own_weight=0.0)
     assert one.get("s1", "o1") == pytest.approx(0.4)
     # Scaled by 1/10 (mean 0.025), it is rescaled to mean u = 0.25 first: same blend.
-    from_scaled = target.blend([(scaled, 1.0)])
+    from_scaled = target.blend([(scaled, 1.0)], own_weight=0.0)
     for s in ("s1", "s2"):
         assert from_scaled.values[s] == pytest.approx(one.values[s])
-    assert target.blend([(scaled, 3.0)]).get("s1", "o1") == pytest.approx(0.4)
+    assert target.blend([(scaled, 3.0)], own_weight=0.0).get("s1", "o1") == pytest.approx(0.4)
     # A 1x2 table (its own uniform is 0.5) is rescaled to mean 0.25 before missing cells
     # are filled: [0.6, 0.4] -> [0.3, 0.2]; row s2 is missing -> 0.25, 0.25; mean already 0.25.
     c = table(["s1"], ["o1", "o2"], [[0.6, 0.4]])
-    out = target.blend([(c, 1.0)])
+    out = target.blend([(c, 1.0)], own_weight=0.0)
     assert out.values["s1"] == pytest.approx({"o1": 0.3, "o2": 0.2})
     assert out.values["s2"] == pytest.approx({"o1": 0.25, "o2": 0.25})
     assert target.blend([]).to_dict() == target.to_dict()
     assert target.blend([(a, 0.0)]).to_dict() == target.to_dict()
     with pytest.raises(ValueError):
         target.blend([(a, -1.0)])
+    with pytest.raises(ValueError):
+        target.blend([(a, 1.0)], own_weight=-1.0)
+
+
+def test_blend_shifts_the_prior_instead_of_replacing_it() -> None:
+    # The run's prior (e.g. the frame row heavier than its share) takes part with weight 1.
+    prior = table(["s1", "s2"], ["o1", "o2"], [[0.4, 0.1], [0.25, 0.25]])  # mean 0.25
+    past = table(["s1", "s2"], ["o1", "o2"], [[0.1, 0.1], [0.1, 0.5]])  # mean 0.2
+    out = prior.blend([(past, 1.0)])
+    # past is rescaled by 0.25 / 0.2 = 1.25 -> [[0.125, 0.125], [0.125, 0.625]]; the average
+    # with the prior, weights 1 and 1: [[0.2625, 0.1125], [0.1875, 0.4375]] (mean 0.25 already).
+    assert rounded(out) == [[0.2625, 0.1125], [0.1875, 0.4375]]
+    assert out.get("s1", "o1") > out.get("s1", "o2")  # the prior's lead survives one past run
+    assert prior.get("s1", "o1") == 0.4  # the prior untouched
+    # A past table lacking a cell leaves the prior's value there (not the uniform value).
+    short = table(["s1"], ["o1", "o2"], [[0.3, 0.2]])  # mean 0.25, scale 1
+    part = prior.blend([(short, 1.0)])
+    assert rounded(part) == [[0.35, 0.15], [0.25, 0.25]]
