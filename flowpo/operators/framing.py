@@ -57,14 +57,20 @@ class Frame(Operator):
     uses = frozenset({LLM})
 
     async def apply(self, prompt: Prompt, section: str, ctx: OperatorContext) -> OperatorResult:
-        """Return up to two prompts with another frame (one from the LM when it has one)."""
+        """Return up to two prompts with another frame (one from the LM when it has one).
+
+        Library frames the run has not scored yet come first (in random order), so repeated
+        draws cover the library instead of re-proposing the frames already scored.
+        """
         result = OperatorResult()
         current = prompt.template or ctx.task.template
+        tried = {c.prompt.get("template") or ctx.task.template for c in ctx.history}
         options = [f for f in FRAMES if f != current]
         ctx.rng.shuffle(options)
+        options.sort(key=lambda f: f in tried)  # stable: untried first, each group shuffled
         if ctx.llm is not None:
             frame = await self._from_llm(ctx, result)
-            if frame and frame != current:
+            if frame and frame != current and frame not in tried:
                 options.insert(0, frame)
         for frame in options[:2]:
             result.prompts.append(_with_frame(prompt, frame))

@@ -389,3 +389,19 @@ def test_a_bare_frame_renders_demos_with_the_default_markers():
 
     plural = Task("words", "generation", "exact_match", template=PROGRAM_TEMPLATE)
     assert render_demo(plural, Example("e", "cat", "cats")) == "Input : cat Output: cats"
+
+
+async def test_the_frame_operator_proposes_frames_the_run_has_not_scored_first(task):
+    from flowpo.operators.framing import FRAMES, Frame
+
+    start = make_prompt()
+    scored = [replace(start, template=f) for f in FRAMES[2:]]
+    history = [cand(f"c{i}", p, 0.5) for i, p in enumerate(scored)]
+    for seed in range(5):
+        ctx = make_ctx(task, rng=random.Random(seed), history=history)
+        res = await Frame().apply(start, "frame", ctx)
+        assert {p.template for p in res.prompts} == set(FRAMES[:2])
+    # Once every library frame was scored, frames are proposed again (still two of them).
+    everything = [cand(f"d{i}", replace(start, template=f), 0.5) for i, f in enumerate(FRAMES)]
+    res = await Frame().apply(start, "frame", make_ctx(task, history=everything))
+    assert len(res.prompts) == 2 and all(p.template in FRAMES for p in res.prompts)
