@@ -36,7 +36,7 @@ def main_medium(args: argparse.Namespace, ap: argparse.ArgumentParser) -> None:
     section = report(data, medium.METHODS, medium.TASKS, medium.PEERS, MODEL)
     out.with_suffix(".md").write_text(section)
     plot(data, out.with_suffix(".svg"), medium.METHODS, medium.TASKS)
-    if not args.no_benchmarks_md:
+    if not args.no_benchmarks_md and args.out is None:  # only the default file's table
         write_benchmarks(section + "\n\n![test vs examples spent](bench/results/"
                          f"{out.with_suffix('.svg').name})", "medium")
     print(section)

@@ -191,7 +191,7 @@ def parser() -> argparse.ArgumentParser:
                          "(default: start 'flowpo serve-model' when it exists)")
     ap.add_argument("--report", action="store_true", help="only rewrite tables and plot")
     ap.add_argument("--no-benchmarks-md", action="store_true",
-                    help="do not write the tables into BENCHMARKS.md")
+                    help="do not write the tables into BENCHMARKS.md (never written with --out)")
     return ap
 
 
@@ -248,7 +248,7 @@ def main() -> None:
     section = report(data, args.profile)
     (out.with_suffix(".md")).write_text(section)
     plot(data, out.with_suffix(".svg"))
-    if not args.no_benchmarks_md:
+    if not args.no_benchmarks_md and args.out is None:  # only the default file's table
         write_benchmarks(section, args.profile)
     print(section)
 
