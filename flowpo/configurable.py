@@ -40,7 +40,8 @@ class ConfigurableProgram:
             prompts: Field id -> start text; default: the runnable's configurable string
                 fields with their defaults (``runnable.config_specs``).
             input_key: The input dict's key for an example's input (``None``: the input
-                itself is passed).
+                itself is passed). An input with several fields is passed as a dict with
+                one key per field whatever ``input_key`` says.
             output_key: The output dict's key holding the answer (default ``answer`` or
                 ``output``, else the output itself).
 
@@ -144,9 +145,18 @@ class ConfigurableTarget(OutputTarget):
     async def generate_for(
         self, prompt: Prompt, prefix: str, texts: list[str], examples: list[Any]
     ) -> list[str]:
-        """Run the program on each input with the candidate's prompts as configuration."""
+        """Run the program on each input with the candidate's prompts as configuration.
+
+        An example whose input has several fields (a dict, e.g. ``--input-field
+        question,context``) is passed whole, one key per field; a one-field input is passed
+        as is, or under ``input_key``.
+        """
         key = self.program.input_key
-        inputs = [{key: t.lstrip()} if key else t.lstrip() for t in texts]
+        fields = [e.input if isinstance(e.input, dict) else None for e in examples]
+        inputs = [
+            dict(f) if f is not None else {key: t.lstrip()} if key else t.lstrip()
+            for f, t in zip(fields or [None] * len(texts), texts, strict=True)
+        ]
         config = {"configurable": self.program.values(prompt)}
         outs = await self.program.runnable.abatch(inputs, config=config)
         self.stats.calls += 1

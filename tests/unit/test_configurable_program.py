@@ -108,3 +108,39 @@ def test_a_stopped_graph_program_run_resumes(tmp_path):
         )
     result = flowpo.resume(tmp_path / "r", program=program, metric=parts)
     assert result["epochs"] >= 1 and result["final"]["train"] >= result["initial"]["train"]
+
+
+class PairState(TypedDict, total=False):
+    question: str
+    context: str
+    answer: str
+
+
+def lookup(state: PairState, config: RunnableConfig) -> dict[str, Any]:
+    """Answer from the context only when its prompt holds a 'Remember:' line."""
+    prompt = config["configurable"].get("lookup", "")
+    found = state["context"].split("=")[1] if "Remember:" in prompt else state["question"]
+    return {"answer": found}
+
+
+@pytest.mark.usefixtures("fake_models")
+def test_a_graph_reads_several_input_fields_of_each_example(tmp_path):
+    builder = StateGraph(PairState)
+    builder.add_node("lookup", lookup)
+    builder.add_edge(START, "lookup")
+    builder.add_edge("lookup", END)
+    program = ConfigurableProgram(builder.compile(), {"lookup": "Answer the question."})
+    rows = [
+        {"question": f"colour of {w}?", "context": f"{w}={w[::-1]}", "target": w[::-1],
+         "split": s}
+        for w, s in zip(WORDS, ["train"] * 4 + ["dev"] * 2, strict=True)
+    ]
+    run = {**TINY, "max_epochs": 4, "actions_per_epoch": 2, "patience": 4}
+    result = flowpo.optimize(
+        program=program, examples=flowpo.Dataset.from_rows(
+            rows, input_field="question,context", target_field="target"
+        ), metric="exact_match", run_dir=tmp_path / "r", **run,
+    )
+    # Both fields reach the graph: the start answers with the question (0), the optimized
+    # prompt reads the context (1).
+    assert result["initial"]["train"] == 0.0 and result["final"]["train"] == 1.0
