@@ -16,6 +16,9 @@ from flowpo.search.policy import Q_FLOOR, QTable
 
 SCORE_EPS = 1e-8
 """The paper's MSGD denominator floor: a parent score of 0 divides by this."""
+MAX_STEP = 2.0
+"""SARSA's trust region: one update changes Q by at most this factor (see sarsa_update)."""
+
 
 def msgd_update(
     q: QTable,
@@ -57,8 +60,18 @@ def sarsa_update(
     gamma: float = 0.5,
     *,
     next_table: QTable | None = None,
+    max_step: float | None = MAX_STEP,
 ) -> float:
     """Apply SARSA: ``Q(s,a) += alpha (R + gamma Q(s',a') - Q(s,a))`` (PromptFlow eq. 5/7).
+
+    Q doubles as a selection weight of the order of ``1/cells`` (~0.01-0.1), while an
+    action's own gain is an accuracy change measured on a minibatch (often +-0.3). Unbounded,
+    one unlucky outcome drives Q below zero, so to ``Q_FLOOR``, and the operator is never
+    drawn again except by exploration (measured: the frame cell, whose edits made the best
+    prompt, at 1e-6 after one bad screen). ``max_step`` bounds one update to a factor
+    (``old / max_step <= new <= old * max_step``), a trust region: one outcome halves or
+    doubles a weight at most, and a later good outcome can bring it back. The paper's
+    appendix steps are well inside it; ``None`` gives the unbounded rule.
 
     Args:
         q: Table updated in place.
@@ -70,13 +83,17 @@ def sarsa_update(
         alpha: Learning rate (0.5 in the paper's example).
         gamma: Discount (0.5 in the paper's example).
         next_table: Table to read Q(s',a') from (the next state's table); defaults to ``q``.
+        max_step: Largest factor one update may change Q by (``None``: unbounded).
 
     Returns:
         The new Q(s, a), clamped to ``Q_FLOOR`` since Q doubles as a selection weight.
     """
     q_next = (q if next_table is None else next_table).get(s_next, a_next)
     old = q.get(s, a)
-    new = max(Q_FLOOR, old + alpha * (reward + gamma * q_next - old))
+    new = old + alpha * (reward + gamma * q_next - old)
+    if max_step is not None:
+        new = min(max(new, old / max_step), old * max_step)
+    new = max(Q_FLOOR, new)
     q.set(s, a, new)
     return new
 

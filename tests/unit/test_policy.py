@@ -163,8 +163,25 @@ def test_sarsa_defaults_and_reads_next_from_same_table() -> None:
     q = table(["a", "b"], ["x"], [[0.2], [0.4]])
     # 0.2 + 0.5 * (0.1 + 0.5 * 0.4 - 0.2) = 0.2 + 0.05 = 0.25
     assert sarsa_update(q, "a", "x", 0.1, "b", "x") == pytest.approx(0.25)
-    # 0.2 + 1.0 * (0.1 + 0.0 * 0.4 - 0.2) = 0.1 with alpha 1, gamma 0 (0.25 is now the old Q).
-    assert sarsa_update(q, "a", "x", 0.1, "b", "x", alpha=1.0, gamma=0.0) == pytest.approx(0.1)
+    # 0.25 + 1.0 * (0.1 + 0.0 * 0.4 - 0.25) = 0.1 with alpha 1, gamma 0 (0.25 is now the old
+    # Q): unbounded with max_step=None; by default one update at most halves Q: 0.125.
+    twin = QTable.from_dict(q.to_dict())
+    assert sarsa_update(q, "a", "x", 0.1, "b", "x", alpha=1.0, gamma=0.0,
+                        max_step=None) == pytest.approx(0.1)
+    assert sarsa_update(twin, "a", "x", 0.1, "b", "x", alpha=1.0, gamma=0.0) == pytest.approx(0.125)
+
+
+def test_sarsa_trust_region_keeps_one_bad_outcome_from_removing_an_operator() -> None:
+    # A frame cell at 0.07 (its row's prior) whose edit lost 0.3 on the screening minibatch:
+    # 0.07 + 0.5 * (-0.3 + 0.5 * 0.07 - 0.07) = -0.1075, the floor 1e-6 without a bound.
+    q = table(["frame"], ["frame"], [[0.07]])
+    assert sarsa_update(q, "frame", "frame", -0.3, "frame", "frame") == pytest.approx(0.035)
+    # ... and a later +0.34 can double it back: 0.035 + 0.5 * (0.34 + 0.0175 - 0.035) = 0.19625,
+    # bounded to 2 x 0.035 = 0.07.
+    assert sarsa_update(q, "frame", "frame", 0.34, "frame", "frame") == pytest.approx(0.07)
+    unbounded = table(["frame"], ["frame"], [[0.07]])
+    assert sarsa_update(unbounded, "frame", "frame", -0.3, "frame", "frame",
+                        max_step=None) == Q_FLOOR
 
 
 def test_sarsa_credits_each_action_with_its_own_gain_and_actual_next_action() -> None:
@@ -238,7 +255,8 @@ def test_sampling_never_draws_an_invalid_cell() -> None:
 def test_sarsa_clamps_to_floor() -> None:
     q = QTable.uniform(["s"], ["o"])
     # 1 + 1 * (-5 + 0 - 1) = -5 -> floor.
-    assert sarsa_update(q, "s", "o", -5.0, "s", "o", alpha=1.0, gamma=0.0) == Q_FLOOR
+    assert sarsa_update(q, "s", "o", -5.0, "s", "o", alpha=1.0, gamma=0.0,
+                        max_step=None) == Q_FLOOR
 
 
 # ---------------------------------------------------------------- sampling
