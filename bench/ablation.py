@@ -115,7 +115,8 @@ def report(data: dict[str, Any]) -> str:
     arms = [a for a in ARMS if any(c["method"] == a for c in cells)]
     meta = data.get("meta", {})
     lines = [
-        f"Command: `{meta.get('command', 'python bench/ablation.py')}`; machine: "
+        "Commands: " + ", ".join(f"`{c}`" for c in meta.get(
+            "commands", [meta.get("command", "python bench/ablation.py")])) + "; machine: "
         f"{meta.get('machine', '?')}; updated {meta.get('updated', '?')}. Budget {BUDGET} "
         f"target-LM train examples per cell; test on a fixed seeded {TEST_LIMIT} (or all); "
         f"code at commit {', '.join(sorted({c.get('commit', '?') for c in cells}))}.",
@@ -144,11 +145,13 @@ def main() -> None:
     ap.add_argument("--arms", default=",".join(ARMS))
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     ap.add_argument("--report", action="store_true", help="only write the tables")
+    ap.add_argument("--results", type=Path, default=PATH,
+                    help="results JSON; its table goes between bench:<file stem> markers")
     args = ap.parse_args()
     meta = {"machine": machine(), "updated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "command": "python bench/ablation.py " + " ".join(
-                f"--{k} {v}" for k, v in vars(args).items() if k != "report")}
-    data = load_results(PATH)
+                f"--{k} {v}" for k, v in vars(args).items() if k not in ("report", "results"))}
+    data = load_results(args.results)
     if not args.report:
         done = {(c["task"], c["method"], c["seed"]) for c in data["cells"]}
         for task in args.tasks.split(","):
@@ -159,13 +162,13 @@ def main() -> None:
                     cell = run_cell(task, arm, seed)
                     print(f"{task} {arm} s{seed}: test {cell['test']:.3f} dev {cell['dev']}, "
                           f"{cell['spent']:g} examples", flush=True)
-                    data = save_cell(PATH, cell, meta)
+                    data = save_cell(args.results, cell, meta)
     if not data["cells"]:
-        print(f"no finished cell in {PATH} yet: nothing to report")
+        print(f"no finished cell in {args.results} yet: nothing to report")
         return
     table = report(data)
     print(table)
-    write_benchmarks(table, "ablation")
+    write_benchmarks(table, args.results.stem)
 
 
 if __name__ == "__main__":

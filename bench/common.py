@@ -65,7 +65,13 @@ def save_cell(path: Path, cell: dict[str, Any], meta: dict[str, Any]) -> dict[st
     with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         data = load_results(path)
-        data["meta"] = {**meta, **data.get("meta", {}), "updated": meta["updated"]}
+        old = data.get("meta", {})
+        commands = old.get("commands", [old["command"]] if "command" in old else [])
+        if meta.get("command") and meta["command"] not in commands:
+            commands.append(meta["command"])  # every command that added cells, in order
+        data["meta"] = {**meta, **old, "updated": meta["updated"]}
+        if commands:
+            data["meta"]["commands"] = commands
         key = cell_key(cell)
         data["cells"] = [c for c in data["cells"] if cell_key(c) != key] + [cell]
         tmp = path.with_suffix(".tmp")
