@@ -49,7 +49,7 @@ async def finalize(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
         result["memory_records"] = remember(
             res.memory, dict(state), task=res.task.name,
             description=res.task.description or res.task.name, run=res.run_dir.name,
-            model=config.model,
+            model=config.model, chosen=chosen,
         )
     start = Prompt.from_dict(state["initial"]["prompt"])
     write_result(

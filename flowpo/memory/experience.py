@@ -4,6 +4,8 @@
   (PromptFlow's MSGD-RL "recycles experience").
 * RAG: related high-scoring sections of past runs for the RAG operator.
 * Near-duplicates: a remembered prompt whose model input is the same is not scored again.
+* Remembered start: the prompt a past run of the same task, target model and train split
+  chose (best on train and dev pooled) joins the starting candidates.
 * At the end: evaluated prompts and sections with scores, bad-case reasons and summary,
   operator outcomes, the learnt Q table and the task description.
 """
@@ -172,14 +174,59 @@ def remembered_score(
     return None
 
 
+def remembered_start(
+    store: MemoryStore, task: str, model: str, train_key: str, *, exclude_run: str | None = None
+) -> tuple[dict[str, Any], str] | None:
+    """Return the prompt (``Prompt.to_dict()``) past runs chose for this task, and its run.
+
+    Only prompts a run chose to deploy count, and only from runs of the same task, target
+    model and train split (``train_key``), so their scores compare; the best by train and
+    dev pooled wins (the latest on ties). ``None`` when no past run qualifies.
+    """
+    found = [
+        r for r in store.records("kind = ? AND task = ? AND model = ?", ("prompt", task, model))
+        if r.data.get("chosen") and r.data.get("train_key") == train_key and r.run != exclude_run
+        and (store.only is None or r.id in store.only)  # a snapshot run sees its records only
+    ]
+    if not found:
+        return None
+
+    def pooled(r: MemoryRecord) -> tuple[float, int]:
+        return (float(r.score or 0.0) + float(r.data.get("val_score") or 0.0), r.id or 0)
+
+    best = max(found, key=pooled)
+    if store.read_log is not None:
+        store.read_log.add([best])
+    return dict(best.data["prompt"]), best.run
+
+
 def remember(
-    store: MemoryStore, state: dict[str, Any], *, task: str, description: str, run: str, model: str
+    store: MemoryStore,
+    state: dict[str, Any],
+    *,
+    task: str,
+    description: str,
+    run: str,
+    model: str,
+    chosen: dict[str, Any] | None = None,
 ) -> int:
-    """Store what the run learnt; return the number of records written."""
+    """Store what the run learnt; return the number of records written.
+
+    ``chosen`` is the candidate the run deployed (with its ``val_score``): its record is
+    marked, so a later run of the same task can start from it (:func:`remembered_start`).
+    """
     records = [MemoryRecord("task", description, task, run, model)]
-    for cand in state.get("archive", []):
+    archive = list(state.get("archive", []))
+    if chosen is not None:  # last, so it is the record kept among equal texts
+        archive = [c for c in archive if c["id"] != chosen["id"]] + [chosen]
+    for cand in archive:
         prompt = Prompt.from_dict(cand["prompt"])
         score = cand.get("train_score")
+        mark = (
+            {"chosen": True, "val_score": chosen.get("val_score")}
+            if chosen is not None and cand["id"] == chosen["id"]
+            else {}
+        )
         records.append(
             MemoryRecord(
                 "prompt",
@@ -192,6 +239,7 @@ def remember(
                     "prompt": cand["prompt"],
                     "id": cand["id"],
                     **{k: cand[k] for k in KEPT if k in cand},
+                    **mark,
                 },
             )
         )

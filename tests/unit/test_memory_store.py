@@ -544,3 +544,35 @@ def test_near_duplicate_prompt_reuses_a_remembered_score_only_when_input_is_the_
     assert remembered_score(store, same.text, "sst2", "m", moved) is None
     assert remembered_score(store, same.text, "mr", "m", keys) is None
     assert remembered_score(None, same.text, "sst2", "m", keys) is None
+
+
+def test_a_later_run_starts_from_the_prompt_a_past_run_of_the_task_chose(tmp_path):
+    from flowpo.memory.experience import remember, remembered_start, split_key
+    from flowpo.prompt import Prompt, Section
+    from flowpo.types import Example
+
+    train_key = split_key([Example("0", "a fine film", "positive")])
+
+    def cand(cid, text, train, dev=None):
+        out = {"id": cid, "prompt": Prompt([Section("task", text)]).to_dict(),
+               "train_score": train, "train_key": train_key}
+        return out if dev is None else {**out, "val_score": dev}
+
+    store = MemoryStore(tmp_path / "mem", HashEmbedder())
+    assert remembered_start(store, "sst2", "m", train_key) is None
+    # r1 chose b (train 0.8, dev 0.7); a scored higher on train but was not chosen.
+    archive = [cand("a", "Say yes.", 0.9), cand("b", "Is the review positive?", 0.8)]
+    remember(store, {"archive": archive}, task="sst2", description="d", run="r1", model="m",
+             chosen=cand("b", "Is the review positive?", 0.8, 0.7))
+    prompt, run = remembered_start(store, "sst2", "m", train_key)
+    assert run == "r1"
+    assert Prompt.from_dict(prompt).section("task").text == "Is the review positive?"
+    # r2 chose a prompt better on train and dev pooled (0.75 + 0.8 > 0.8 + 0.7): it wins.
+    remember(store, {"archive": []}, task="sst2", description="d", run="r2", model="m",
+             chosen=cand("c", "Answer positive or negative.", 0.75, 0.8))
+    assert remembered_start(store, "sst2", "m", train_key)[1] == "r2"
+    assert remembered_start(store, "sst2", "m", train_key, exclude_run="r2")[1] == "r1"
+    # Another target model, task or train split: nothing to start from.
+    assert remembered_start(store, "sst2", "other-model", train_key) is None
+    assert remembered_start(store, "cr", "m", train_key) is None
+    assert remembered_start(store, "sst2", "m", "another-split") is None
