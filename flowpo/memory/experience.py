@@ -200,6 +200,35 @@ def remembered_start(
     return dict(best.data["prompt"]), best.run
 
 
+def prompt_records(
+    archive: Sequence[dict[str, Any]],
+    chosen: dict[str, Any] | None,
+    *,
+    task: str,
+    run: str,
+    model: str,
+) -> list[MemoryRecord]:
+    """Return a record per evaluated prompt and per section; the chosen one is marked."""
+    records = []
+    if chosen is not None:  # last, so it is the record kept among equal texts
+        archive = [c for c in archive if c["id"] != chosen["id"]] + [chosen]
+    for cand in archive:
+        prompt, score = Prompt.from_dict(cand["prompt"]), cand.get("train_score")
+        mark = (
+            {"chosen": True, "val_score": chosen.get("val_score")}
+            if chosen is not None and cand["id"] == chosen["id"]
+            else {}
+        )
+        data = {"prompt": cand["prompt"], "id": cand["id"],
+                **{k: cand[k] for k in KEPT if k in cand}, **mark}
+        records.append(MemoryRecord("prompt", prompt.text, task, run, model, score, data))
+        records += [
+            MemoryRecord("section", s.text, task, run, model, score, {"section": s.name})
+            for s in prompt.sections
+        ]
+    return records
+
+
 def remember(
     store: MemoryStore,
     state: dict[str, Any],
@@ -216,39 +245,7 @@ def remember(
     marked, so a later run of the same task can start from it (:func:`remembered_start`).
     """
     records = [MemoryRecord("task", description, task, run, model)]
-    archive = list(state.get("archive", []))
-    if chosen is not None:  # last, so it is the record kept among equal texts
-        archive = [c for c in archive if c["id"] != chosen["id"]] + [chosen]
-    for cand in archive:
-        prompt = Prompt.from_dict(cand["prompt"])
-        score = cand.get("train_score")
-        mark = (
-            {"chosen": True, "val_score": chosen.get("val_score")}
-            if chosen is not None and cand["id"] == chosen["id"]
-            else {}
-        )
-        records.append(
-            MemoryRecord(
-                "prompt",
-                prompt.text,
-                task,
-                run,
-                model,
-                score,
-                {
-                    "prompt": cand["prompt"],
-                    "id": cand["id"],
-                    **{k: cand[k] for k in KEPT if k in cand},
-                    **mark,
-                },
-            )
-        )
-        for section in prompt.sections:
-            records.append(
-                MemoryRecord(
-                    "section", section.text, task, run, model, score, {"section": section.name}
-                )
-            )
+    records += prompt_records(state.get("archive", []), chosen, task=task, run=run, model=model)
     reflection = state.get("reflection") or {}
     for reason in reflection.get("reasons", []):
         records.append(MemoryRecord("reason", reason, task, run, model))
