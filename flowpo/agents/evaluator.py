@@ -66,7 +66,7 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
         epoch=epoch, stale=stale, budget=budget_now, config=config, learning=learning
     )
     reason = budget_stop(reason, len(out.unpaid), row["budget"].get("examples_scored", 0),
-                         config.budget_examples)
+                         config.budget_examples) or state.get("sampler_stop")
     emit(runtime, "epoch", epoch=epoch, best_train=row["best_train"], stale=stale,
          budget=budget_now, actions=[f"{a['section']}:{a['operator']}" for a in actions],
          stop_reason=reason)

@@ -73,7 +73,21 @@ async def sample(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dic
         update.update(gfn_actions=actions, plan=[p for p in plan if p["operator"] != GFN])
     else:
         update["epoch"] = epoch
+        if not reports and budget.limit is not None:  # not one step fits: say so and stop
+            update["sampler_stop"] = unaffordable(trainer, budget, len(train))
     return update
+
+
+def unaffordable(trainer: Any, budget: ExampleBudget, reward_size: int) -> str:
+    """Return the stop reason of a GFlowPO run whose budget cannot pay one sampler step."""
+    s = trainer.s
+    cost = s.grad_accum * s.batch_size * reward_size
+    return (
+        f"target-LM example budget too small for a GFlowPO step ({budget.left or 0:g} examples "
+        f"left; a step may score {s.grad_accum * s.batch_size} sampled prompts on "
+        f"{reward_size} train examples = {cost}). Fix: raise --budget-examples by {cost}, or "
+        "lower --gfn-batch-size / --gfn-grad-accum"
+    )
 
 
 def _fresh(reports: list[Any]) -> list[tuple[str, float]]:

@@ -57,6 +57,8 @@ class OptimizerState(TypedDict, total=False):
     stale: int
     """Epochs since the best train loss last improved by more than ``tol``."""
     stop_reason: str | None
+    sampler_stop: str | None
+    """Why GFlowPO alone cannot go on (its example budget cannot pay one step)."""
     history: Annotated[list[dict[str, Any]], operator.add]
     """One row per epoch."""
     usage: Annotated[dict[str, dict[str, float]], add_nested_counts]

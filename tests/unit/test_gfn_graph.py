@@ -79,3 +79,16 @@ def test_sampler_never_passes_the_example_budget():
     done = asyncio.run(run_steps(trainer, None, 5, budget, 8))
     assert len(done) == 2 and trainer.steps == 2  # 30 + 32 + 32 = 94; a third could pass 100
     assert budget.spent == 94 <= budget.limit
+
+
+def test_a_budget_that_cannot_pay_one_gflowpo_step_stops_the_run_with_the_fix():
+    from flowpo.agents.sampler import unaffordable
+    from flowpo.evaluation import ExampleBudget
+
+    class Trainer:
+        s = type("S", (), {"grad_accum": 4, "batch_size": 4})()
+
+    # 256 examples, 32 spent on the start: a step may need 4 x 4 x 32 = 512.
+    why = unaffordable(Trainer(), ExampleBudget(limit=256, spent=32), 32)
+    assert "224 examples left" in why and "16 sampled prompts on 32 train examples = 512" in why
+    assert "--budget-examples" in why and "--gfn-batch-size" in why
