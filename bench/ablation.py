@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import shutil
 import statistics
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from typing import Any
 from common import (
     MODEL,
     RESULTS,
+    commit,
     load_results,
     machine,
     mean_std,
@@ -88,13 +88,6 @@ def run_cell(task: str, arm: str, seed: int) -> dict[str, Any]:
         "test": test_score(task, prompt), "prompt": prompt.to_markdown(),
         "seconds": round(time.time() - start, 1), "commit": COMMIT,
     }
-
-
-def commit() -> str:
-    """Return the code's commit (a cell measured on other code is not comparable)."""
-    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                         text=True, check=False, cwd=Path(__file__).parent)
-    return out.stdout.strip() or "unknown"
 
 
 COMMIT = commit()

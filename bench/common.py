@@ -13,6 +13,7 @@ import os
 import platform
 import random
 import statistics
+import subprocess
 from pathlib import Path
 from typing import Any, get_args
 
@@ -94,6 +95,13 @@ def setting(profile: dict[str, Any], task: Any, key: str) -> Any:
     if task.kind == "generation" and key in profile.get("generation", {}):
         return profile["generation"][key]
     return profile[key]
+
+
+def commit() -> str:
+    """Return the code's commit (a cell measured on other code is not comparable)."""
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                         text=True, check=False, cwd=ROOT)
+    return out.stdout.strip() or "unknown"
 
 
 def machine() -> str:

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import RESULTS, load_results, machine, save_cell, write_benchmarks
+from common import RESULTS, commit, load_results, machine, save_cell, write_benchmarks
 
 from flowpo.prompt import Prompt
 from flowpo.search.coherence import stale_words
@@ -38,12 +38,6 @@ from flowpo.tasks import load_task
 PATH = RESULTS / "make_run.json"
 COMMAND = ["-m", "flowpo", "optimize", "--task", "sst2", "--max-epochs", "5"]
 """The Makefile's ``run`` target after ``install`` (keep the two equal)."""
-
-
-def commit() -> str:
-    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                         text=True, check=False, cwd=Path(__file__).parent)
-    return out.stdout.strip() or "unknown"
 
 
 def record(run_dir: Path, label: str, seconds: float | None = None) -> dict[str, Any]:

@@ -80,8 +80,10 @@ async def sample(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dic
 
 def unaffordable(trainer: Any, budget: ExampleBudget, reward_size: int) -> str:
     """Return the stop reason of a GFlowPO run whose budget cannot pay one sampler step."""
+    from flowpo.gfn.settings import step_cost
+
     s = trainer.s
-    cost = s.grad_accum * s.batch_size * reward_size
+    cost = step_cost(s.batch_size, s.grad_accum, reward_size)
     return (
         f"target-LM example budget too small for a GFlowPO step ({budget.left or 0:g} examples "
         f"left; a step may score {s.grad_accum * s.batch_size} sampled prompts on "

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flowpo.evaluation import Evaluator, ExampleBudget
-from flowpo.gfn.settings import GfnSettings
+from flowpo.gfn.settings import GfnSettings, step_cost
 from flowpo.gfn.trainer import GfnTrainer, Scorer, StepReport
 from flowpo.prompt import Prompt
 from flowpo.run.rundir import GFN_ADAPTER
@@ -57,7 +57,7 @@ async def run_steps(
 
     A step scores at most ``grad_accum x batch_size`` fresh samples on the reward set.
     """
-    worst = trainer.s.grad_accum * trainer.s.batch_size * reward_size
+    worst = step_cost(trainer.s.batch_size, trainer.s.grad_accum, reward_size)
     reports = []
     for _ in range(steps):
         if not budget.fits(worst):

@@ -20,6 +20,11 @@ HYBRID_STEPS_PER_ACTION = 2
 """Steps per planned ``gfn`` action in ``hybrid``: warm-up, then an update."""
 
 
+def step_cost(batch_size: int, grad_accum: int, reward_size: int) -> int:
+    """Return the most target-LM examples one step may score: every sample fresh."""
+    return batch_size * grad_accum * reward_size
+
+
 def step_plan(config: Any, reward_size: int) -> tuple[int, int]:
     """Return (steps per epoch or per ``gfn`` action, warm-up steps) the run can afford.
 
@@ -36,7 +41,7 @@ def step_plan(config: Any, reward_size: int) -> tuple[int, int]:
     )
     total = per * config.max_epochs
     if config.budget_examples is not None and config.gfn_steps_per_epoch is None and not hybrid:
-        cost = config.gfn_batch_size * config.gfn_grad_accum * max(1, reward_size)
+        cost = step_cost(config.gfn_batch_size, config.gfn_grad_accum, max(1, reward_size))
         total = max(2, min(total, config.budget_examples // cost))
         per = max(1, total // config.max_epochs)
     if config.gfn_warmup_steps is not None:
