@@ -14,6 +14,12 @@ cell already there is skipped. Run it in pieces (``--tasks``, ``--arms``, ``--se
 
   python bench/ablation.py --tasks sst2 --arms learnt,uniform --seeds 13
   python bench/ablation.py --report      # tables into BENCHMARKS.md from the JSON
+
+GFlowPO cannot pay for one step at 256 examples (a step may score 16 prompts on 32 train
+examples); its two arms are compared at a budget it can train with, in their own file:
+
+  python bench/ablation.py --tasks sst2 --arms gflowpo,gflowpo-frozen --seeds 13 \
+      --budget 2048 --results bench/results/ablation_gflowpo.json
 """
 
 from __future__ import annotations
@@ -65,24 +71,24 @@ ARMS: dict[str, dict[str, Any]] = {
 }
 
 
-def run_cell(task: str, arm: str, seed: int) -> dict[str, Any]:
+def run_cell(task: str, arm: str, seed: int, budget: int = BUDGET) -> dict[str, Any]:
     """Run one arm on one task and seed; return its cell (budget spent, dev, test, prompt)."""
-    run_dir = RUNS / f"{task}-{arm}-s{seed}"
+    run_dir = RUNS / (f"{task}-{arm}-s{seed}" + (f"-b{budget}" if budget != BUDGET else ""))
     shutil.rmtree(run_dir, ignore_errors=True)
     settings = {"use_memory": False, **ARMS[arm]}
     if arm == "memory":
         memory = RUNS / f"memory-{task}-s{seed}"
         shutil.rmtree(memory, ignore_errors=True)
-        flowpo.optimize(task=MEMORY_SOURCE[task], seed=seed, budget_examples=BUDGET,
+        flowpo.optimize(task=MEMORY_SOURCE[task], seed=seed, budget_examples=budget,
                         max_epochs=50, evaluate_test=False, use_memory=True,
                         memory_dir=str(memory), run_dir=str(memory / "source"))
         settings["memory_dir"] = str(memory)
     start = time.time()
-    out = flowpo.optimize(task=task, seed=seed, budget_examples=BUDGET, max_epochs=50,
+    out = flowpo.optimize(task=task, seed=seed, budget_examples=budget, max_epochs=50,
                           evaluate_test=False, run_dir=str(run_dir), **settings)
     prompt = Prompt.from_file(run_dir / "best_prompt.md")
     return {
-        "task": task, "method": arm, "seed": seed, "budget": BUDGET,
+        "task": task, "method": arm, "seed": seed, "budget": budget,
         "spent": out["budget"].get("examples_scored", 0),
         "dev": out["final"]["dev"], "initial_dev": out["initial"]["dev"],
         "test": test_score(task, prompt), "prompt": prompt.to_markdown(),
@@ -107,10 +113,11 @@ def report(data: dict[str, Any]) -> str:
     tasks = [t for t in TASKS if any(c["task"] == t for c in cells)]
     arms = [a for a in ARMS if any(c["method"] == a for c in cells)]
     meta = data.get("meta", {})
+    budgets = ", ".join(str(b) for b in sorted({c.get("budget", BUDGET) for c in cells}))
     lines = [
         "Commands: " + ", ".join(f"`{c}`" for c in meta.get(
             "commands", [meta.get("command", "python bench/ablation.py")])) + "; machine: "
-        f"{meta.get('machine', '?')}; updated {meta.get('updated', '?')}. Budget {BUDGET} "
+        f"{meta.get('machine', '?')}; updated {meta.get('updated', '?')}. Budget {budgets} "
         f"target-LM train examples per cell; test on a fixed seeded {TEST_LIMIT} (or all); "
         f"code at commit {', '.join(sorted({c.get('commit', '?') for c in cells}))}.",
         "",
@@ -137,6 +144,7 @@ def main() -> None:
     ap.add_argument("--tasks", default=",".join(TASKS))
     ap.add_argument("--arms", default=",".join(ARMS))
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
+    ap.add_argument("--budget", type=int, default=BUDGET, help="target-LM train examples a cell")
     ap.add_argument("--report", action="store_true", help="only write the tables")
     ap.add_argument("--results", type=Path, default=PATH,
                     help="results JSON; its table goes between bench:<file stem> markers")
@@ -146,13 +154,14 @@ def main() -> None:
                 f"--{k} {v}" for k, v in vars(args).items() if k not in ("report", "results"))}
     data = load_results(args.results)
     if not args.report:
-        done = {(c["task"], c["method"], c["seed"]) for c in data["cells"]}
+        done = {(c["task"], c["method"], c["seed"], c.get("budget", BUDGET))
+                for c in data["cells"]}
         for task in args.tasks.split(","):
             for arm in args.arms.split(","):
                 for seed in map(int, args.seeds.split(",")):
-                    if (task, arm, seed) in done:
+                    if (task, arm, seed, args.budget) in done:
                         continue
-                    cell = run_cell(task, arm, seed)
+                    cell = run_cell(task, arm, seed, args.budget)
                     print(f"{task} {arm} s{seed}: test {cell['test']:.3f} dev {cell['dev']}, "
                           f"{cell['spent']:g} examples", flush=True)
                     data = save_cell(args.results, cell, meta)

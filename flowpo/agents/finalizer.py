@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -14,7 +15,7 @@ from flowpo.memory.experience import remember
 from flowpo.models.spec import scoring_path
 from flowpo.prompt import Prompt
 from flowpo.run.outputs import write_result
-from flowpo.search.coherence import stale_words
+from flowpo.search.coherence import alike_variants, answer_words, stale_words, written_alike
 from flowpo.search.scoring import split_score
 from flowpo.search.selection import choose, wilson
 
@@ -33,7 +34,12 @@ async def finalize(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
         stale = [c["id"] for c in ranked if stale_words(Prompt.from_dict(c["prompt"]), res.task)]
         deployable = [c for c in ranked if c["id"] not in stale] or ranked
         n_train, n_dev = len(res.task.split("train")), len(res.task.splits.get("dev") or [])
-        chosen = choose(deployable, n_train, n_dev, w)  # ties within the noise: the shortest
+        alike = partial(_alike, res.task)
+        chosen = choose(deployable, n_train, n_dev, w, alike)  # ties: words alike, shortest
+        if _affordable(state, config, n_train):
+            variants = await _written_alike(res, chosen, update["budget"])
+            ranked += variants
+            chosen = choose([*deployable, *variants], n_train, n_dev, w, alike)
         initial = next(c for c in ranked if c["id"] == state["initial"]["id"])
         result = {**summary(state, chosen, initial, ranked), "refused_incoherent": stale}
         result["dev_interval"] = list(wilson(chosen["val_score"] or 0.0, n_dev))
@@ -81,6 +87,44 @@ def summary(
         "operator_usage": state.get("usage", {}),
         "warm_start": state.get("warm_start", []),
     }
+
+
+def _alike(task: Any, cand: dict[str, Any]) -> bool:
+    return written_alike(answer_words(Prompt.from_dict(cand["prompt"]), task).values())
+
+
+def _affordable(state: OptimizerState, config: OptimizeConfig, n_train: int) -> bool:
+    """Return whether the example budget can still pay for a finalist's train score."""
+    spent = float((state.get("budget") or {}).get("examples_scored", 0.0))
+    return config.budget_examples is None or spent + 2 * n_train <= config.budget_examples
+
+
+async def _written_alike(
+    res: Resources, cand: dict[str, Any], budget: dict[str, float]
+) -> list[dict[str, Any]]:
+    """Return ``cand`` with its label words written alike, scored on train and dev.
+
+    Label words fitted on a few train examples can mix cases (``Negative``/``positive``):
+    the case shifts the target's prior between labels, a bias fitted to those examples,
+    and not how a person writes answer words. The variants join the finalists, and
+    ``choose`` prefers them when they score within the noise of the mixed words.
+    """
+    out = []
+    task = res.task
+    for i, prompt in enumerate(alike_variants(Prompt.from_dict(cand["prompt"]), task)):
+        train = task.split("train")
+        outcome = await split_score(res.evaluator, {"prompt": prompt.to_dict()}, train)
+        budget["examples_scored"] = budget.get("examples_scored", 0) + outcome.model_calls
+        trial = {
+            **cand, "id": f"{cand['id']}-alike{i}", "parent_id": cand["id"],
+            "prompt": prompt.to_dict(), "train_score": outcome.score,
+            "train_soft": float(outcome.details.get("soft_score", 0.0)),
+            "per_label": outcome.details.get("per_label", {}),
+            "fingerprint": prompt.fingerprint(task.template, task.verbalizers),
+            "near_key": prompt.near_key(task.template, task.verbalizers),
+        }
+        out.append(await _on_split(res, trial, "dev", budget))
+    return out
 
 
 async def _on_split(

@@ -4,12 +4,14 @@ When the label words change, :func:`relabel` rewrites every quoted mention of a 
 old word (``'yes'``) and every demonstration answer (a line ending ``Output: yes``) as
 its new word, in one pass (so swapped words do not chain). :func:`stale_words` finds what
 a prompt still names that is no longer an answer; the finalizer refuses such a prompt.
+:func:`alike_variants` writes mixed-case label words (``Negative``/``positive``) alike,
+for the finalizer to prefer when they score within the noise of the mixed ones.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -72,3 +74,37 @@ def stale_words(prompt: Prompt, task: Any) -> list[str]:
     found = {m[2] for s in prompt.sections for m in quoted.finditer(s.text)}
     found |= {m[2] for s in prompt.sections for m in answer.finditer(s.text)}
     return sorted(found)
+
+
+def written_alike(words: Iterable[str]) -> bool:
+    """Return whether the words that start with a letter all start in the same case.
+
+    Example:
+        >>> written_alike(["Negative", "positive"]), written_alike(["no", "yes", "42"])
+        (False, True)
+    """
+    return len({w[:1].isupper() for w in words if w[:1].isalpha()}) <= 1
+
+
+def alike_variants(prompt: Prompt, task: Any) -> list[Prompt]:
+    """Return ``prompt`` with its label words capitalised alike, then lower-cased alike.
+
+    Empty when the words are already written alike (or the task has no labels); a variant
+    whose words would collide is left out. Text and demonstrations follow the new words.
+
+    Example:
+        >>> class T: labels, verbalizers = ["neg", "pos"], {"neg": "Negative", "pos": "positive"}
+        >>> [v.verbalizers for v in alike_variants(Prompt(()), T())]
+        [{'neg': 'Negative', 'pos': 'Positive'}, {'neg': 'negative', 'pos': 'positive'}]
+    """
+    if not task.labels:
+        return []
+    words = {k: w for k, w in answer_words(prompt, task).items() if k in task.labels}
+    if written_alike(words.values()):
+        return []
+    out = []
+    for case in (str.upper, str.lower):
+        new = {k: case(w[:1]) + w[1:] for k, w in words.items()}
+        if len(set(new.values())) == len(new):
+            out.append(relabel(prompt, words, new))
+    return out

@@ -2,15 +2,16 @@
 
 Each finalist is judged on train and dev pooled (twice the examples of dev alone, so half
 the noise of a dev-only ranking); finalists whose pooled objective is within one standard
-error of the best one tie, and among ties the shortest prompt wins (fewer words to
-overfit, cheaper to run). The chosen prompt's dev accuracy is reported with its 95%
+error of the best one tie, and among ties a prompt whose label words are written alike
+wins (what a person would deploy), then the shortest (fewer words to overfit, cheaper
+to run). The chosen prompt's dev accuracy is reported with its 95%
 Wilson interval, so a reader sees how much the dev score can be trusted.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flowpo.prompt import Prompt
@@ -39,15 +40,20 @@ def pooled(c: dict[str, Any], n_train: int, n_dev: int, soft_weight: float) -> f
 
 
 def choose(
-    finalists: Sequence[dict[str, Any]], n_train: int, n_dev: int, soft_weight: float
+    finalists: Sequence[dict[str, Any]],
+    n_train: int,
+    n_dev: int,
+    soft_weight: float,
+    alike: Callable[[dict[str, Any]], bool] = lambda c: True,
 ) -> dict[str, Any]:
-    """Return the finalist to deploy: the shortest among those tied with the best pooled.
+    """Return the finalist to deploy among those tied with the best pooled.
 
     Args:
         finalists: Candidates with ``train_score``/``train_soft`` and ``val_score``/``val_soft``.
         n_train: Train (reward) examples they were scored on.
         n_dev: Dev examples they were scored on.
         soft_weight: Weight of the soft score in the objective.
+        alike: Whether a finalist's label words are written alike (preferred among ties).
     """
     scores = [pooled(c, n_train, n_dev, soft_weight) for c in finalists]
     top = max(range(len(finalists)), key=lambda i: scores[i])
@@ -55,7 +61,9 @@ def choose(
            + (finalists[top].get("val_score") or 0.0) * n_dev) / max(1, n_train + n_dev)
     se = math.sqrt(max(acc * (1 - acc), 1e-4) / max(1, n_train + n_dev))
     tied = [i for i in range(len(finalists)) if scores[i] >= scores[top] - se]
-    return finalists[min(tied, key=lambda i: (_length(finalists[i]), -scores[i]))]
+    return finalists[
+        min(tied, key=lambda i: (not alike(finalists[i]), _length(finalists[i]), -scores[i]))
+    ]
 
 
 def _length(c: dict[str, Any]) -> int:

@@ -5,7 +5,7 @@ import doctest
 import flowpo.search.coherence as coherence
 from flowpo.prompt import Prompt
 from flowpo.run.rundir import BEST_MD, write_best
-from flowpo.search.coherence import relabel, stale_words
+from flowpo.search.coherence import alike_variants, relabel, stale_words, written_alike
 from flowpo.search.drafting import sections_from_manual
 from flowpo.search.labelwords import related_words
 from flowpo.tasks import load_task
@@ -63,3 +63,22 @@ def test_related_words_keep_words_near_their_own_label():
 def test_coherence_examples_run():
     failed, attempted = doctest.testmod(coherence)
     assert attempted and failed == 0
+
+
+def test_mixed_case_label_words_get_variants_written_alike_with_their_text():
+    task = load_task("sst2")
+    start = sections_from_manual(task, None).with_section("examples", "Input : dull Output: no")
+    mixed = relabel(start, {"negative": "no", "positive": "yes"},
+                    {"negative": "Negative", "positive": "positive"})
+    assert not written_alike(mixed.verbalizers.values())
+    upper, lower = alike_variants(mixed, task)
+    assert upper.verbalizers == {"negative": "Negative", "positive": "Positive"}
+    assert lower.verbalizers == {"negative": "negative", "positive": "positive"}
+    assert "Answer with one word: 'Negative' or 'Positive'." in upper.text
+    assert "Output: negative" in lower.text and "Output: Negative" not in lower.text
+    assert stale_words(upper, task) == [] and stale_words(lower, task) == []
+    assert alike_variants(upper, task) == []  # already alike: nothing to add
+    # words that would collide once written alike are left out
+    clash = relabel(start, {"negative": "no", "positive": "yes"},
+                    {"negative": "Good", "positive": "good"})
+    assert alike_variants(clash, task) == []

@@ -21,6 +21,17 @@ def test_close_finalists_tie_and_the_shortest_wins():
     assert choose([long, short], 32, 32, 0.0)["id"] == "b"
 
 
+def test_among_ties_label_words_written_alike_win_before_length():
+    mixed = _f("a", "Decide.", 0.875, 0.84375)
+    alike = _f("b", "Decide the sentiment.", 0.84375, 0.8125)
+    # pooled: a = 55/64 = 0.859, b = 53/64 = 0.828; se(a) = 0.0435: tied
+    words = {"a": False, "b": True}
+    assert choose([mixed, alike], 32, 32, 0.0)["id"] == "a"  # shorter
+    assert choose([mixed, alike], 32, 32, 0.0, lambda c: words[c["id"]])["id"] == "b"
+    far = _f("c", "Decide the sentiment.", 0.75, 0.75)  # 0.75 < 0.859 - 0.0435: not tied
+    assert choose([mixed, far], 32, 32, 0.0, lambda c: c["id"] != "a")["id"] == "a"
+
+
 def test_a_clear_winner_is_kept_however_long():
     long = _f("a", "Read the review carefully and then decide its sentiment please.", 0.875, 0.875)
     short = _f("b", "Decide.", 0.5, 0.5)
