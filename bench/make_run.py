@@ -40,8 +40,13 @@ COMMAND = ["-m", "flowpo", "optimize", "--task", "sst2", "--max-epochs", "5"]
 """The Makefile's ``run`` target after ``install`` (keep the two equal)."""
 
 
-def record(run_dir: Path, label: str, seconds: float | None = None) -> dict[str, Any]:
-    """Return one row from a finished run directory of the make-run command."""
+def record(
+    run_dir: Path, label: str, seconds: float | None = None, code: str | None = None
+) -> dict[str, Any]:
+    """Return one row from a finished run directory of the make-run command.
+
+    ``code`` is the commit the run ran (default: the checkout's); the date is the run's end.
+    """
     result_file = run_dir / "best_prompt.json"
     if not result_file.is_file():
         raise SystemExit(f"{run_dir}: no best_prompt.json (the run did not finish). Fix: "
@@ -58,8 +63,8 @@ def record(run_dir: Path, label: str, seconds: float | None = None) -> dict[str,
         "memory_read": result.get("memory_read"), "warm_start": result.get("warm_start"),
         "frame": prompt.template or task.template, "label_words": prompt.verbalizers,
         "calibrate": prompt.calibrate, "stale_words": stale_words(prompt, task),
-        "run_dir": str(run_dir), "commit": commit(),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "run_dir": str(run_dir), "commit": code or commit(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(result_file.stat().st_mtime)),
     }
 
 
@@ -100,11 +105,13 @@ def main() -> None:
     ap.add_argument("--series", default=None, help="name of the series (default: the date)")
     ap.add_argument("--record", type=Path, help="record this finished run directory instead")
     ap.add_argument("--label", default="make run", help="row name for --record")
+    ap.add_argument("--commit", default=None,
+                    help="the commit the --record run ran (default: this checkout's)")
     ap.add_argument("--report", action="store_true", help="only write the table")
     args = ap.parse_args()
     meta = {"machine": machine(), "updated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     if args.record:
-        save_cell(PATH, record(args.record, args.label), meta)
+        save_cell(PATH, record(args.record, args.label, code=args.commit), meta)
     elif not args.report:
         series = args.series or time.strftime("%Y%m%d-%H%M", time.gmtime())
         root = Path("runs") / "bench" / "make_run" / series
