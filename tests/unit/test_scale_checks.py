@@ -95,6 +95,8 @@ def test_a_refusing_postgres_url_is_a_clear_error():
 
 
 def test_a_ray_address_that_does_not_answer_fails_fast():
+    import ray  # noqa: F401  (imported first: the clock times the address check, not the import)
+
     from flowpo.scale.ray_target import ensure_ray
 
     start = time.time()
