@@ -10,7 +10,7 @@ from flowpo.agents.common import emit, timed
 from flowpo.config import OptimizeConfig
 from flowpo.evaluation import ExampleBudget
 from flowpo.graphs.resources import resources, rng_for
-from flowpo.graphs.state import OptimizerState, add_counts
+from flowpo.graphs.state import OptimizerState, add_counts, spent_examples
 from flowpo.run.rundir import CANDIDATES, append_jsonl, write_history
 from flowpo.search.beam import advance
 from flowpo.search.credit import credit, usage_delta
@@ -27,8 +27,7 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
     res, w = resources(config), config.soft_weight
     update: dict[str, Any] = {"budget": {}}
     with timed(update):
-        spent = float((state.get("budget") or {}).get("examples_scored", 0.0))
-        budget = ExampleBudget(config.budget_examples, spent)
+        budget = ExampleBudget(config.budget_examples, spent_examples(state))
         pending = state.get("pending", [])
         known = [*state.get("beam", []), *state.get("archive", []), *[state.get("best") or {}]]
         parents = {c["id"]: c for c in known if c}

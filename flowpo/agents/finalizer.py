@@ -9,8 +9,9 @@ from langgraph.runtime import Runtime
 
 from flowpo.agents.common import emit, timed
 from flowpo.config import OptimizeConfig
+from flowpo.evaluation import ExampleBudget
 from flowpo.graphs.resources import Resources, resources
-from flowpo.graphs.state import OptimizerState, add_counts
+from flowpo.graphs.state import OptimizerState, add_counts, spent_examples
 from flowpo.memory.experience import remember
 from flowpo.models.spec import scoring_path
 from flowpo.prompt import Prompt
@@ -36,7 +37,7 @@ async def finalize(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
         n_train, n_dev = len(res.task.split("train")), len(res.task.splits.get("dev") or [])
         alike = partial(_alike, res.task)
         chosen = choose(deployable, n_train, n_dev, w, alike)  # ties: words alike, shortest
-        if _affordable(state, config, n_train):
+        if ExampleBudget(config.budget_examples, spent_examples(state)).fits(2 * n_train):
             variants = await _written_alike(res, chosen, update["budget"])
             ranked += variants
             chosen = choose([*deployable, *variants], n_train, n_dev, w, alike)
@@ -93,12 +94,6 @@ def _alike(task: Any, cand: dict[str, Any]) -> bool:
     return written_alike(answer_words(Prompt.from_dict(cand["prompt"]), task).values())
 
 
-def _affordable(state: OptimizerState, config: OptimizeConfig, n_train: int) -> bool:
-    """Return whether the example budget can still pay for a finalist's train score."""
-    spent = float((state.get("budget") or {}).get("examples_scored", 0.0))
-    return config.budget_examples is None or spent + 2 * n_train <= config.budget_examples
-
-
 async def _written_alike(
     res: Resources, cand: dict[str, Any], budget: dict[str, float]
 ) -> list[dict[str, Any]]:
@@ -111,8 +106,8 @@ async def _written_alike(
     """
     out = []
     task = res.task
+    train = task.split("train")
     for i, prompt in enumerate(alike_variants(Prompt.from_dict(cand["prompt"]), task)):
-        train = task.split("train")
         outcome = await split_score(res.evaluator, {"prompt": prompt.to_dict()}, train)
         budget["examples_scored"] = budget.get("examples_scored", 0) + outcome.model_calls
         trial = {

@@ -21,7 +21,7 @@ from flowpo.agents.common import emit, new_candidate, timed
 from flowpo.config import OptimizeConfig
 from flowpo.evaluation import ExampleBudget
 from flowpo.graphs.resources import resources
-from flowpo.graphs.state import OptimizerState
+from flowpo.graphs.state import OptimizerState, spent_examples
 from flowpo.operators.actions import GFN
 from flowpo.prompt import Prompt
 from flowpo.run.rundir import GFN_ADAPTER, GFN_HISTORY, append_jsonl
@@ -48,8 +48,7 @@ async def sample(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dic
         sync(trainer, state.get("gfn"), res.run_dir)
         context = (state.get("gfn") or {}).get("context")
         before = res.evaluator.budget.as_dict()
-        spent = float((state.get("budget") or {}).get("examples_scored", 0.0))
-        budget = ExampleBudget(config.budget_examples, spent)
+        budget = ExampleBudget(config.budget_examples, spent_examples(state))
         train = res.task.split("train")
         per = step_plan(config, len(train))[0]
         reports: list[Any] = []

@@ -18,6 +18,11 @@ def add_counts(old: dict[str, float] | None, new: dict[str, float] | None) -> di
     return out
 
 
+def spent_examples(state: Any) -> float:
+    """Return the target-LM train examples the run has scored so far."""
+    return float((state.get("budget") or {}).get("examples_scored", 0.0))
+
+
 def add_nested_counts(
     old: dict[str, dict[str, float]] | None, new: dict[str, dict[str, float]] | None
 ) -> dict[str, dict[str, float]]:
