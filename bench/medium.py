@@ -57,7 +57,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from bench.common import cell_key, load_results, machine, save_cell
+from bench.common import cell_key, commit, load_results, machine, save_cell
 
 TASKS = ["sst2", "cr", "subj", "trec", "agnews", "rte", "synonyms", "sentence_similarity"]
 SEEDS = [13, 42, 87]
@@ -83,6 +83,8 @@ MEDIUM_PLAN = [
 ]
 """The order of stages (the docstring's time plan); each is one resumable command."""
 NOT_AVAILABLE = "not available in this build"
+COMMIT = commit()
+"""The commit when this process started: the code its cells run (later commits do not)."""
 
 
 def recorded_cell(
@@ -107,7 +109,7 @@ def recorded_cell(
         traceback.print_exc()
         out, status = {"error": f"{type(e).__name__}: {e}"}, "error"
     return {**cell, **out, "status": status, "seconds": time.perf_counter() - start,
-            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": COMMIT}
 
 
 def run_cell(env: Any, name: str, method: str, seed: int, budget: int) -> dict[str, Any]:

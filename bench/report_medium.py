@@ -40,8 +40,11 @@ def header(data: dict[str, Any], model: str) -> list[str]:
     """Return the command, dates, machine and test-sample lines."""
     meta = data.get("meta", {})
     gen = meta.get("generation", {})
+    commands = meta.get("commands", [meta.get("command", "")])
+    commits = sorted({c.get("commit", "not recorded") for c in data.get("cells", [])})
     return [
-        f"Command: `{meta.get('command', '')}` (resumable; run in pieces); machine: "
+        "Commands: " + ", ".join(f"`{c}`" for c in commands) + " (resumable; run in pieces); "
+        f"code at commit {', '.join(commits)}; machine: "
         f"{meta.get('machine', '')}; dates (UTC): {meta.get('started', '')} to "
         f"{meta.get('updated', '')}. Target and operator LM: {model}. Test: a fixed seeded "
         f"sample of at most {meta.get('test_limit')} examples per task, the same for every "

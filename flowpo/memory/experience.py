@@ -184,9 +184,8 @@ def remembered_start(
     dev pooled wins (the latest on ties). ``None`` when no past run qualifies.
     """
     found = [
-        r for r in store.records("kind = ? AND task = ? AND model = ?", ("prompt", task, model))
-        if r.data.get("chosen") and r.data.get("train_key") == train_key and r.run != exclude_run
-        and (store.only is None or r.id in store.only)  # a snapshot run sees its records only
+        r for r in store.find(kind="prompt", task=task, model=model, exclude_run=exclude_run)
+        if r.data.get("chosen") and r.data.get("train_key") == train_key
     ]
     if not found:
         return None
@@ -195,8 +194,7 @@ def remembered_start(
         return (float(r.score or 0.0) + float(r.data.get("val_score") or 0.0), r.id or 0)
 
     best = max(found, key=pooled)
-    if store.read_log is not None:
-        store.read_log.add([best])
+    store.note_read([best])
     return dict(best.data["prompt"]), best.run
 
 

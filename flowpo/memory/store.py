@@ -168,9 +168,26 @@ class MemoryStore(StoreCore):
             hits = self._index.search(query_vec, k, allowed)
             by_id = {r.id: r for r in self.get([i for i, _ in hits])}
         found = [(by_id[i], sim) for i, sim in hits if i in by_id]
-        if self.read_log is not None:
-            self.read_log.add(r for r, _ in found)
+        self.note_read([r for r, _ in found])
         return found
+
+    def find(
+        self, *, kind: str, task: str, model: str, exclude_run: str | None = None
+    ) -> list[MemoryRecord]:
+        """Return the records of ``kind``, ``task`` and ``model`` this run may read, by id.
+
+        An exact lookup (no similarity) that honours a snapshot (``only``), unlike
+        ``records`` (stats, export). Reads are not logged: note what is used with
+        ``note_read``.
+        """
+        clauses, params = _filters(kind, task, None, None, exclude_run, None)
+        found = self.records(" AND ".join([*clauses, "model = ?"]), (*params, model))
+        return [r for r in found if self.only is None or r.id in self.only]
+
+    def note_read(self, records: Sequence[MemoryRecord]) -> None:
+        """Note ``records`` in the run's read log (``memory_read.json``), if it keeps one."""
+        if self.read_log is not None:
+            self.read_log.add(records)
 
     def get(self, ids: Sequence[int]) -> list[MemoryRecord]:
         """Return the records with these ids, in the given order (unknown ids skipped)."""

@@ -63,3 +63,17 @@ def test_a_new_frame_is_scored_with_its_own_label_words_at_no_extra_forward_pass
     assert refit.verbalizers and refit.verbalizers != task.verbalizers
     assert result.score > first.score  # "Review ... Sentiment:" wants sentiment words
     assert result.model_calls == first.model_calls  # the refit itself is free
+
+
+def test_related_label_words_leave_out_words_that_only_name_the_input():
+    from flowpo.memory import load_embedder
+    from flowpo.search.labelwords import related_words
+
+    embed = load_embedder().embed
+    sentiment = ["negative", "positive"]
+    # CR once got 'review' for positive: a word about the input, no answer a reader links
+    # to the label; 'bad' and 'worse' are answers a person would write for negative.
+    assert related_words(["review", "product", "movie"], sentiment, 1, embed) == [False] * 3
+    assert related_words(["bad", "worse", "review"], sentiment, 0, embed) == [True, True, False]
+    topics = ["world", "sports", "business", "technology"]
+    assert related_words(["company", "news", "article"], topics, 2, embed) == [True, False, False]

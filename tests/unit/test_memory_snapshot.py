@@ -83,3 +83,22 @@ def test_a_missing_snapshot_is_refused_before_the_run(tmp_path):
     with pytest.raises(ConfigError) as e:
         make_config(OptimizeConfig, memory_snapshot=tmp_path / "missing.json")
     assert e.value.field == "memory_snapshot" and "--memory-snapshot" in str(e.value)
+
+
+def test_an_exact_lookup_sees_only_the_snapshot_and_logs_what_is_noted(tmp_path):
+    store = MemoryStore(tmp_path / "mem", WordEmbedder())
+    first = store.add(records("r1"))
+    store.add(records("r2"))
+    assert [r.run for r in store.find(kind="section", task="sst2", model="m")] == ["r1"] * 2 + [
+        "r2"] * 2
+    assert [r.run for r in store.find(kind="section", task="sst2", model="m",
+                                      exclude_run="r1")] == ["r2", "r2"]
+    assert store.find(kind="section", task="sst2", model="other") == []
+    log = ReadLog(tmp_path / "run" / READ_FILE, tmp_path / "mem", None)
+    replay = MemoryStore(tmp_path / "mem", WordEmbedder(), only=first, read_log=log)
+    seen = replay.find(kind="section", task="sst2", model="m")
+    assert [r.id for r in seen] == first[:2]  # r2's records are not in the snapshot
+    assert not (tmp_path / "run" / READ_FILE).exists() or not log.records  # a find logs nothing
+    replay.note_read(seen[:1])
+    body = json.loads((tmp_path / "run" / READ_FILE).read_text())
+    assert [r["id"] for r in body["records"]] == [first[0]]
