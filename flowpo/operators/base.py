@@ -247,8 +247,10 @@ def garbage_reason(text: str, *, prose: bool = False) -> str | None:
 
     Control characters and U+FFFD (bytes that were not valid text) mean broken output.
     With ``prose`` (an LLM's instruction text, not data), text of 20 or more characters
-    that is mostly neither letters nor spaces is rejected too, and so are HTML markup and
-    text whose lines mostly repeat (a small LM's degenerate loops).
+    that is mostly neither letters nor spaces is rejected too, and so are HTML markup, a
+    markdown code fence (the LM's commentary around an answer, e.g. "The current version
+    has a bug: ```...```") and text whose lines mostly repeat (a small LM's degenerate
+    loops).
     """
     if "\ufffd" in text or any(
         unicodedata.category(c) == "Cc" and c not in "\n\t\r" for c in text
@@ -261,6 +263,8 @@ def garbage_reason(text: str, *, prose: bool = False) -> str | None:
             return "output is mostly symbols, not words"
     if prose and _MARKUP.search(text):
         return "output is markup (HTML tags), not instructions"
+    if prose and "```" in text:  # what is left around a fenced answer is the LM's chatter
+        return "output holds a fenced block (an answer wrapped in commentary)"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if prose and len(lines) >= 3 and len(set(lines)) <= len(lines) // 2:
         return "output repeats the same lines"

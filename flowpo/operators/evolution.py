@@ -14,11 +14,11 @@ from flowpo.operators.base import (
     Operator,
     OperatorContext,
     OperatorResult,
-    extract_text,
     register,
     replace_section,
 )
 from flowpo.operators.common import same_prompt, scored_prompts
+from flowpo.operators.llm import clean
 from flowpo.prompt import Prompt
 from flowpo.types import Candidate
 
@@ -158,4 +158,4 @@ class DifferentialEvolution(Operator):
         except Exception as e:  # any LM failure is a failed action, never a crash
             result.rejected.append(f"operator LM failed: {type(e).__name__}: {e}")
             return
-        replace_section(prompt, section, extract_text(_answer_text(answer)), ctx, result)
+        replace_section(prompt, section, clean(_answer_text(answer)), ctx, result)

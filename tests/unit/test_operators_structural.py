@@ -275,6 +275,19 @@ async def test_de_with_llm_adds_a_second_candidate(task):
     assert texts(res.prompts[1])[NEG] == "Neg P."
 
 
+async def test_de_keeps_the_fenced_answer_not_the_lm_commentary_around_it(task):
+    p, _, beam = de_beam()
+    # the embedded operator LM's answer in a make run (2026-12-02), which became a label
+    # section verbatim before DE cleaned its answers the way the other LLM operators do
+    said = ("The current version has a bug:\n\n```\nDecide if the review is positive.\n```"
+            "\n\nThe new version should have a bug:\n\n```\nSay yes.\n```\n\n"
+            "This bug is caused by a bug in the pattern.")
+    res = await DifferentialEvolution().apply(
+        p, TASK, make_ctx(task, beam=beam, llm=FakeListChatModel(responses=[said])))
+    assert res.prompts[1].section(TASK).text == "Decide if the review is positive."
+    assert all("```" not in s.text for q in res.prompts for s in q.sections)
+
+
 async def test_de_rejects_llm_output_with_template_slot(task):
     p, _, beam = de_beam()
     llm = FakeListChatModel(responses=["Classify {text} now."])

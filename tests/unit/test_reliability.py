@@ -78,6 +78,7 @@ def test_garbage_operator_output_is_recognised():
     assert garbage_reason("}{][ ### ))) ((( !!! ??? ***", prose=True)
     assert garbage_reason("}{][ ### ))) ((( !!! ??? ***") is None  # data may be symbols
     assert garbage_reason("Classify the review as positive or negative.", prose=True) is None
+    assert garbage_reason("It has a bug:\n```\nSay yes.\n```\nFixed.", prose=True)
 
 
 class Boom(Operator):
