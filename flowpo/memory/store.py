@@ -180,8 +180,8 @@ class MemoryStore(StoreCore):
         ``records`` (stats, export). Reads are not logged: note what is used with
         ``note_read``.
         """
-        clauses, params = _filters(kind, task, None, None, exclude_run, None)
-        found = self.records(" AND ".join([*clauses, "model = ?"]), (*params, model))
+        clauses, params = _filters(kind, task, None, None, exclude_run, None, model)
+        found = self.records(" AND ".join(clauses), params)
         return [r for r in found if self.only is None or r.id in self.only]
 
     def note_read(self, records: Sequence[MemoryRecord]) -> None:
@@ -253,10 +253,12 @@ def _filters(
     run: str | None,
     exclude_run: str | None,
     min_score: float | None,
+    model: str | None = None,
 ) -> tuple[list[str], tuple[Any, ...]]:
     """Turn search filters into SQL conditions and their parameters."""
     pairs = [
         ("kind = ?", kind),
+        ("model = ?", model),
         ("task = ?", task),
         ("task != ?", exclude_task),
         ("run = ?", run),
