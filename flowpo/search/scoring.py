@@ -62,17 +62,17 @@ async def score_candidates(
 ) -> Scored:
     """Score ``pending`` on train through ``budget``; reuse remembered near-duplicates.
 
-    A candidate is scored only when its uncached train examples fit in what the budget
-    has left, so the run never overshoots; the initial prompt (``first``) is always
-    scored, and a score reused from the memory costs nothing. With screening on, an edit
-    is first scored on a minibatch of train beside its parent (:func:`screen`), and only
-    one that beats its parent there is scored on the rest (ProTeGi's and GEPA's way of
-    spending the reward set on promising prompts); a frame, judged with its own label
-    words, is never screened. ``on_scored(n, so_far)``
-    is called after each of the ``pending`` candidates (progress within an epoch).
+    A candidate is scored only when its uncached train examples fit in the budget left
+    (the initial prompt, ``first``, always is); a remembered score costs nothing. With
+    screening on, an edit is first scored on a minibatch of train beside its parent
+    (:func:`screen`), and only one that beats its parent there is scored on the rest
+    (ProTeGi's and GEPA's way of spending the reward set on promising prompts); a new
+    frame is judged with its own label words, on the minibatch and again on the rest.
+    ``on_scored(n, so_far)`` is called after each candidate (progress within an epoch).
     """
     train = scorer.task.split("train")
     out = Scored(counts={"examples_scored": 0.0, "examples_cached": 0.0, "tokens": 0.0})
+    counts = out.counts
     for n, cand in enumerate(pending, 1):
         if on_scored is not None and n > 1:
             on_scored(n - 1, out)
@@ -80,25 +80,29 @@ async def score_candidates(
         keys = _keys(scorer.task, prompt, train)
         known = remembered_score(scorer.memory, prompt.text, scorer.task.name, scorer.model, keys)
         if known is not None:
-            out.counts["examples_from_memory"] = (
-                out.counts.get("examples_from_memory", 0.0) + len(train)
-            )
+            counts["examples_from_memory"] = counts.get("examples_from_memory", 0) + len(train)
             out.candidates.append({**cand, **known, **keys, "from_memory": True})
             continue
-        if budget.limit is not None and not first:
-            if not budget.fits(scorer.evaluator.uncached(prompt, train)):
-                out.unpaid.add(cand["id"])
-                continue
         parent = (parents or {}).get(cand.get("parent_id") or "")
         edit = parent is not None and bool(cand.get("action"))  # not a reviewer's own prompt
-        if scorer.screen_size and edit and parent and not is_new_frame(cand, scorer):
-            screened = await screen(scorer, prompt, Prompt.from_dict(parent["prompt"]), train)
+        frame = is_new_frame(cand, scorer)
+        extra = scorer.screen_size if frame and edit else 0  # its screen may relabel it
+        paid = first or budget.limit is None
+        if not paid and not budget.fits(scorer.evaluator.uncached(prompt, train) + extra):
+            out.unpaid.add(cand["id"])
+            continue
+        if scorer.screen_size and edit and parent:
+            screened = await screen(
+                scorer, prompt, Prompt.from_dict(parent["prompt"]), train, refit=frame
+            )
             _count(out, budget, screened.child, screened.parent)
+            prompt, keys = screened.prompt, _keys(scorer.task, screened.prompt, train)
+            cand = {**cand, "prompt": prompt.to_dict()}  # a frame: with its own words
             if not screened.passed:
                 out.candidates.append({**cand, **keys, **screened.fields()})
                 continue
         result = await scorer.evaluator.aevaluate(prompt, train)
-        if is_new_frame(cand, scorer):  # a frame is judged with its own best label words
+        if frame:  # a frame is judged with its own best label words
             prompt, result = await refit_words(scorer, prompt, result, train, budget)
             keys["near_key"] = prompt.near_key(scorer.task.template, scorer.task.verbalizers)
             cand = {**cand, "prompt": prompt.to_dict()}
@@ -124,6 +128,8 @@ class Screening:
     child: EvalResult
     parent: EvalResult
     soft_weight: float
+    prompt: Prompt
+    """The candidate as screened (a new frame: with the label words that suit it there)."""
 
     @property
     def gain(self) -> float:
@@ -152,13 +158,25 @@ def screen_batch(train: Sequence[Example], size: int) -> list[Example]:
 
 
 async def screen(
-    scorer: Scorer, prompt: Prompt, parent: Prompt, train: Sequence[Example]
+    scorer: Scorer,
+    prompt: Prompt,
+    parent: Prompt,
+    train: Sequence[Example],
+    *,
+    refit: bool = False,
 ) -> Screening:
-    """Score ``prompt`` and its parent on the screening minibatch (the parent's is cached)."""
+    """Score ``prompt`` and its parent on the screening minibatch (the parent's is cached).
+
+    With ``refit`` (a new frame), the prompt is screened with the label words that suit
+    the frame on the minibatch (:func:`refit_words`; both scorings are counted): a frame
+    judged with words tuned for another frame would fail the screen unfairly.
+    """
     batch = screen_batch(train, scorer.screen_size)
     child = await scorer.evaluator.aevaluate(prompt, batch)
+    if refit:
+        prompt, child = await refit_words(scorer, prompt, child, batch)
     before = await scorer.evaluator.aevaluate(parent, batch)
-    return Screening(child, before, scorer.soft_weight)
+    return Screening(child, before, scorer.soft_weight, prompt)
 
 
 def train_fields(result: EvalResult) -> dict[str, Any]:

@@ -77,3 +77,28 @@ def test_related_label_words_leave_out_words_that_only_name_the_input():
     assert related_words(["bad", "worse", "review"], sentiment, 0, embed) == [True, True, False]
     topics = ["world", "sports", "business", "technology"]
     assert related_words(["company", "news", "article"], topics, 2, embed) == [True, False, False]
+
+
+def test_a_new_frame_is_screened_on_the_minibatch_with_its_own_label_words(embedded):
+    from flowpo.evaluation import ExampleBudget
+    from flowpo.search.scoring import Scorer, score_candidates
+
+    task = load_task("sst2")  # no/yes: words tuned for the GFlowPO frame, not for this one
+    train = task.split("train")
+    ev = Evaluator(task, embedded, cache=EvalCache())
+    scorer = Scorer(task, embedded, ev, "local:smollm2-135m", soft_weight=0.5, screen_size=8)
+    start = {"id": "c0", "prompt": Prompt.from_text("").to_dict(), "action": None}
+    budget = ExampleBudget(len(train) + 8 + len(train))
+    first = asyncio.run(score_candidates(scorer, [start], budget, first=True))
+    framed = Prompt.from_text("", template="{prompt}\n\nReview: {text}\nSentiment:")
+    cand = {"id": "e1-0", "prompt": framed.to_dict(), "parent_id": "c0",
+            "action": ["frame", "frame"]}
+    out = asyncio.run(score_candidates(
+        scorer, [cand], budget, first=False, parents={"c0": first.candidates[0]}
+    ))
+    [scored] = out.candidates
+    words = Prompt.from_dict(scored["prompt"]).verbalizers
+    assert words and words != task.verbalizers  # screened, and kept, with its own words
+    assert not scored.get("screened") and scored["train_score"] > 0.6
+    # the minibatch (8) and the rest (24): the relabelled scorings reuse the model's rows
+    assert out.counts["examples_scored"] == len(train) and budget.spent == 2 * len(train)
