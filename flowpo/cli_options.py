@@ -24,9 +24,9 @@ GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "Search": (
         "method", "optimizer", "selector", "sarsa_credit", "msgd_floor", "operators",
-        "edit_format", "label_words", "screen_examples", "mode", "seed", "beam_size",
-        "annealing", "actions_per_epoch", "children_per_action", "alpha", "sarsa_alpha",
-        "sarsa_gamma", "temperature", "epsilon", "soft_weight", "failure_penalty",
+        "edit_format", "label_words", "screen_examples", "reward_examples", "mode", "seed",
+        "beam_size", "annealing", "actions_per_epoch", "children_per_action", "alpha",
+        "sarsa_alpha", "sarsa_gamma", "temperature", "epsilon", "soft_weight", "failure_penalty",
         "reflect_cases", "n_shots", "max_section_chars", "max_examples_chars", "approve",
     ),
     "Budget and stopping": (

@@ -171,6 +171,13 @@ class OptimizeConfig(FaultOptions, DataOptions, GfnOptions, BaseSettings):
         "examples beside its parent and scored on the rest only if it beats it there "
         "(0 = off; the example budget counts both).",
     )
+    reward_examples: int | None = Field(
+        None,
+        ge=0,
+        description="Train examples a candidate is scored on (the reward set). Default: all "
+        "of train, or with budget_examples at most budget_examples / 8, so that the budget "
+        "pays for 8 full scorings (the rest stay demonstrations); 0 = all of train.",
+    )
     label_words: Literal["related", "free"] = Field(
         "related",
         description="Label-word candidates: the label's name, its variants and words the "

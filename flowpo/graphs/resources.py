@@ -7,6 +7,7 @@ call :func:`resources` to reach what it names, so the state holds only plain dat
 from __future__ import annotations
 
 import json
+import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -30,8 +31,11 @@ from flowpo.operators.base import Operator
 from flowpo.operators.registry import get_operator, operator_names
 from flowpo.programs import PROGRAM_TEMPLATE, load_program
 from flowpo.run.rundir import EVAL_CACHE
+from flowpo.search.reward import reward_cap, reward_task
 from flowpo.search.scoring import Scorer
 from flowpo.tasks.task import Task
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -63,8 +67,14 @@ class Resources:
     def scorer(self, config: OptimizeConfig) -> Scorer:
         """Return what the scoring functions of :mod:`flowpo.search.scoring` need."""
         return Scorer(
-            self.task, self.target, self.evaluator, config.model, self.memory,
-            config.soft_weight, self.label_embed(config), config.screen_examples,
+            self.task,
+            self.target,
+            self.evaluator,
+            config.model,
+            self.memory,
+            config.soft_weight,
+            self.label_embed(config),
+            config.screen_examples,
         )
 
     def label_embed(self, config: OptimizeConfig) -> Callable[[Sequence[str]], Any] | None:
@@ -107,6 +117,16 @@ def _build(config_json: str) -> Resources:
     if config.run_dir is None:  # run.settings.prepare sets it before the graph runs
         raise ValueError("the run configuration has no run_dir")
     task = data_task(config)
+    if config.method_spec.graph:  # flowpo's own search; baselines budget their own way
+        full = len(task.splits.get("train") or [])
+        task = reward_task(task, reward_cap(config.budget_examples, config.reward_examples))
+        if len(task.split("train")) < full:
+            log.info(
+                "reward set: %d of %d train examples, so that the example budget pays "
+                "for several full scorings (reward_examples=0: all)",
+                len(task.split("train")),
+                full,
+            )
     mode: Mode = "auto"
     if config.program:  # a chat program: the prompt is its system message
         target: TargetLM = load_program(config.program, config.run_dir).target()

@@ -6,8 +6,6 @@ taken once per new best.
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -19,6 +17,7 @@ from flowpo.prompt import Prompt
 from flowpo.search.coherence import answer_words, relabel
 from flowpo.search.labelwords import best_label_words
 from flowpo.search.objective import result_objective
+from flowpo.search.reward import stratified
 from flowpo.tasks.task import Task
 from flowpo.types import EvalResult, Example
 
@@ -149,12 +148,7 @@ class Screening:
 
 def screen_batch(train: Sequence[Example], size: int) -> list[Example]:
     """Return the fixed minibatch edits are screened on: ``size`` examples, every label."""
-    ranked = sorted(train, key=lambda e: hashlib.sha1(str(e.id).encode()).hexdigest())
-    by_label: dict[str, list[Example]] = {}
-    for ex in ranked:
-        by_label.setdefault(str(ex.target), []).append(ex)
-    rows = [ex for group in itertools.zip_longest(*by_label.values()) for ex in group if ex]
-    return rows[:size]
+    return stratified(train)[:size]
 
 
 async def screen(
