@@ -213,6 +213,8 @@ async def best_label_words(
     if not all(candidates):  # e.g. a multi-token label with no one-token variant: keep it
         return {lab: current[lab] for lab in labels}
     ids, _ = search(logp, gold, [[t for t, _ in c] for c in candidates], soft_weight)
+    if not ids:  # no choice of distinct words scores (e.g. labels sharing one candidate)
+        return {lab: current[lab] for lab in labels}
     return {lab: dict(c)[t] for lab, c, t in zip(labels, candidates, ids, strict=True)}
 
 

@@ -49,6 +49,12 @@ def test_exhaustive_search_finds_the_best_distinct_pair():
     assert ids == (0, 4)  # (0, 0) is not allowed: two labels, one token
 
 
+def test_labels_sharing_their_only_word_have_no_assignment():
+    # "very positive" and "very negative" may both offer only " very"
+    logp, gold = table()
+    assert search(logp, gold, [[1], [1]]) == ((), float("-inf"))
+
+
 def test_coordinate_ascent_when_the_product_is_large(monkeypatch):
     import flowpo.search.labelwords as lw
 
