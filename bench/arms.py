@@ -115,27 +115,28 @@ def run_search(env: BenchEnv, name: str, method: str, seed: int, budget: int) ->
     }
 
 
+KNN_K = 4
+"""Demonstrations per input: as many as the few-shot baseline's random ones."""
+
+
 def run_knn(env: BenchEnv, name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
-    """Score the kNN-demonstration baseline: one retrieved prompt per test input, no search."""
-    from bench.knn import KnnDemos, knn_prompts, score_prompts
-    from flowpo.memory.embeddings import load_embedder
-    from flowpo.models.spec import load_target
+    """Score the kNN-demonstration baseline: the manual prompt retrieving 4 demos per input.
+
+    flowpo's retrieval (:mod:`flowpo.evaluation.retrieval`) over train + dev, with no
+    search: the same prompt flowpo's search may start from, scored as is.
+    """
+    from dataclasses import replace as with_
+
     from flowpo.prompt import Prompt
     from flowpo.tasks.manual import manual_prompt
 
     task = framed_task(name, seed, False)
-    pool = [*task.split("train"), *task.split("dev")]
-    knn = KnnDemos(pool, [task.format_input(e) for e in pool], load_embedder().embed)
-    examples = test_examples(task, setting(env.profile, task, "test_limit"))
     base = Prompt.from_text(manual_prompt(task, list(task.reference_prompts)))
-    prompts = knn_prompts(task, base, examples, knn)
-    scores = asyncio.run(score_prompts(task, load_target(MODEL), prompts, examples,
-                                       setting(env.profile, task, "max_new_tokens")))
+    prompt = with_(base, retrieve=KNN_K)
     return {
-        "test": sum(scores) / len(scores), "test_n": len(scores),
-        "test_scores": [round(s, 4) for s in scores], "dev": None, "train": None,
+        **env.score_test(task, prompt), "dev": None, "train": None,
         "train_examples": 0, "dev_examples": 0, "llm_calls": 0, "llm_requests": 0,
-        "prompt": prompts[0].text, "settings": {"k": 4, "pool": "train+dev"},
+        "prompt": prompt.text, "settings": {"k": KNN_K, "pool": "train+dev"},
     }
 
 
@@ -194,7 +195,7 @@ def prompt_parts(prompt: Any) -> dict[str, Any]:
     return {
         "sections": [s.name for s in prompt.sections if s.text.strip()],
         "frame": prompt.template, "label_words": dict(prompt.verbalizers or {}),
-        "calibrate": bool(prompt.calibrate),
+        "calibrate": bool(prompt.calibrate), "retrieve": int(prompt.retrieve),
     }
 
 

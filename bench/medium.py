@@ -14,7 +14,7 @@ on a fixed seeded sample of at most 500 examples (the same for every method):
 * ``ape``, ``opro``, ``protegi`` (GFlowPO frame, as in ``--quick``) and ``ape-frame``,
   ``opro-frame``, ``protegi-frame`` in the task's manual frame (bench/arms.py);
 * ``manual``, ``manual-frame``, ``fewshot`` (4 random train demos) and ``knn`` (4 nearest
-  labelled demos per test input, bench/knn.py).
+  labelled demos per test input: flowpo.evaluation.retrieval).
 
 The curve at 64/128/256 comes from the same 256 run where the method reports its
 best-so-far (flowpo's history); significance (paired bootstrap, flowpo vs the best peer)

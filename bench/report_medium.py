@@ -212,6 +212,8 @@ def describe(cell: dict[str, Any]) -> str:
         bits.append("calibrated")
     if parts.get("sections"):
         bits.append(f"sections {parts['sections']}")
+    if parts.get("retrieve"):
+        bits.append(f"{parts['retrieve']} nearest labelled examples retrieved per input")
     if cell.get("demos"):
         bits.append(f"{cell['demos']} demonstrations")
     if cell.get("settings", {}).get("k"):

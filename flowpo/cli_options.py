@@ -27,7 +27,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "edit_format", "label_words", "screen_examples", "reward_examples", "mode", "seed",
         "beam_size", "annealing", "actions_per_epoch", "children_per_action", "alpha",
         "sarsa_alpha", "sarsa_gamma", "temperature", "epsilon", "soft_weight", "failure_penalty",
-        "reflect_cases", "n_shots", "max_section_chars", "max_examples_chars", "approve",
+        "reflect_cases", "n_shots", "retrieve", "max_section_chars", "max_examples_chars",
+        "approve",
     ),
     "Budget and stopping": (
         "max_epochs", "patience", "tol", "budget_examples", "budget_llm_calls",

@@ -258,6 +258,14 @@ class OptimizeConfig(FaultOptions, DataOptions, GfnOptions, BaseSettings):
     n_shots: int = Field(
         16, ge=1, description="Demonstrations the Few-Shot operator inserts (LM-BFF: 16)."
     )
+    retrieve: int = Field(
+        4,
+        ge=0,
+        le=32,
+        description="Also start from the prompt that retrieves this many nearest labelled "
+        "examples per input as its demonstrations (kNN prompting); the search keeps it only "
+        "if it scores; 0 = never.",
+    )
     budget_examples: int | None = Field(
         None,
         description="Most target-LM example evaluations (cache hits are free); none = no "

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from flowpo.errors import ConfigError, DataError
+from flowpo.front_matter import front_matter_fields, split_front_matter
 
 TEXT_SLOT = "{text}"
 PROMPT_SLOT = "{prompt}"
@@ -77,6 +78,8 @@ class Prompt:
     verbalizers: dict[str, str] | None = field(default=None, hash=False)
     calibrate: bool = False
     """Apply contextual calibration to label-word scores (verbalizer mode)."""
+    retrieve: int = 0
+    """Demonstrations retrieved per input: its nearest labelled examples (0: none)."""
 
     @classmethod
     def from_text(cls, text: str, **kwargs: Any) -> Prompt:
@@ -110,22 +113,39 @@ class Prompt:
         """Return the template in force: the prompt's own, else the task's."""
         return check_template(self.template or task_template)
 
-    def split_render(self, task_template: str) -> tuple[str, str]:
+    def split_render(self, task_template: str, demos: str = "") -> tuple[str, str]:
         """Split the rendered template around ``{text}`` into (prefix, suffix pattern).
 
         The prefix is shared by every example, so its key/value cache can be reused.
         Whitespace before ``{text}`` goes with the example, because BPE tokenizers
-        attach a leading space to the next word.
+        attach a leading space to the next word. ``demos`` (one input's retrieved
+        demonstrations) follow the prompt's text, so they start the suffix.
         """
         template = self.resolve_template(task_template)
         head, tail = template.split(TEXT_SLOT)
+        if demos:
+            before, slot, after = head.partition(PROMPT_SLOT)
+            text = self.text if slot else ""
+            if not slot:  # a fixed frame: the demonstrations go first
+                before, after = "", "\n\n" + head
+            shared = (before + text).rstrip()
+            body = "\n\n".join(t for t in (text, demos) if t.strip())
+            head = before + body + after
+            return shared, head[len(shared) :] + TEXT_SLOT + tail
         head = head.replace(PROMPT_SLOT, self.text)
         stripped = head.rstrip()
         return stripped, head[len(stripped) :] + TEXT_SLOT + tail
 
-    def render(self, text: str, task_template: str) -> str:
-        """Return the full model input for one example's formatted text."""
-        prefix, suffix = self.split_render(task_template)
+    def render(self, text: str, task_template: str, demos: str = "") -> str:
+        """Return the full model input for one example's formatted text.
+
+        Args:
+            text: The example's formatted input.
+            task_template: The task's frame (used when the prompt has none).
+            demos: The example's retrieved demonstrations (a prompt with ``retrieve``;
+                :class:`flowpo.evaluation.retrieval.DemoIndex` finds them).
+        """
+        prefix, suffix = self.split_render(task_template, demos)
         return prefix + suffix.replace(TEXT_SLOT, text)
 
     def to_langchain(self, task_template: str = DEFAULT_TEMPLATE, *, chat: bool = False) -> Any:
@@ -135,7 +155,9 @@ class Prompt:
         to exactly the string the evaluator scores (:meth:`render`, frame included);
         ``chat=True`` gives a ``ChatPromptTemplate``: the instruction as the system
         message, the frame around ``{text}`` as the human message. Either carries
-        ``metadata["flowpo"]``: the frame, the label words and the calibration flag.
+        ``metadata["flowpo"]``: the frame, the label words and the calibration flag. A
+        prompt with ``retrieve`` has a second variable, ``demos``: the input's retrieved
+        demonstrations, one per line (:meth:`flowpo.evaluation.retrieval.DemoIndex.demos`).
 
         Args:
             task_template: The frame when the prompt has none of its own.
@@ -147,16 +169,24 @@ class Prompt:
             return s.replace("{", "{{").replace("}", "}}").replace("{{text}}", TEXT_SLOT)
 
         frame = self.resolve_template(task_template)
-        meta = {"flowpo": {"frame": frame, "label_words": dict(self.verbalizers or {}),
-                           "calibrate": self.calibrate}}
+        meta = {
+            "flowpo": {
+                "frame": frame,
+                "label_words": dict(self.verbalizers or {}),
+                "calibrate": self.calibrate,
+                "retrieve": self.retrieve,
+            }
+        }
+        mark = "\x00demos\x00"
         if chat:
             human = esc(frame.replace(PROMPT_SLOT, "").strip())
+            human = "{demos}\n\n" + human if self.retrieve else human
             messages = [("system", esc(self.text)), ("human", human)]
             chat_prompt = ChatPromptTemplate.from_messages(messages)
             chat_prompt.metadata = meta
             return chat_prompt
-        prefix, pattern = self.split_render(task_template)
-        body = prefix.replace("{", "{{").replace("}", "}}") + esc(pattern)
+        prefix, pattern = self.split_render(task_template, mark if self.retrieve else "")
+        body = prefix.replace("{", "{{").replace("}", "}}") + esc(pattern).replace(mark, "{demos}")
         return PromptTemplate.from_template(body, metadata=meta)
 
     def fingerprint(
@@ -174,6 +204,7 @@ class Prompt:
             "template": self.template or task_template,
             "verbalizers": words or None,
             **({"calibrate": True} if self.calibrate else {}),
+            **({"retrieve": self.retrieve} if self.retrieve else {}),
         }
         raw = json.dumps(payload, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
@@ -193,6 +224,7 @@ class Prompt:
             "input": " ".join(template.replace(PROMPT_SLOT, self.text).split()),
             "verbalizers": words or None,
             "calibrate": self.calibrate,
+            **({"retrieve": self.retrieve} if self.retrieve else {}),
         }
         raw = json.dumps(payload, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
@@ -206,6 +238,7 @@ class Prompt:
             "template": self.template,
             "verbalizers": dict(self.verbalizers) if self.verbalizers else None,
             "calibrate": self.calibrate,
+            **({"retrieve": self.retrieve} if self.retrieve else {}),
         }
 
     @classmethod
@@ -219,6 +252,7 @@ class Prompt:
             template=data.get("template"),
             verbalizers=data.get("verbalizers"),
             calibrate=bool(data.get("calibrate", False)),
+            retrieve=int(data.get("retrieve") or 0),
         )
 
     def to_markdown(self) -> str:
@@ -230,6 +264,8 @@ class Prompt:
             meta["verbalizers"] = dict(self.verbalizers)
         if self.calibrate:
             meta["calibrate"] = True
+        if self.retrieve:
+            meta["retrieve"] = self.retrieve
         out = []
         if meta:
             front = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False)
@@ -253,7 +289,7 @@ class Prompt:
             DataError: Bad front matter, or two sections with the same name (naming the line).
         """
         markdown = markdown.replace("\r\n", "\n").replace("\r", "\n")
-        meta, body = _split_front_matter(markdown, where)
+        meta, body = split_front_matter(markdown, where)
         offset = markdown[: len(markdown) - len(body)].count("\n")
         sections: list[Section] = []
         name, frozen = "instruction", False
@@ -283,22 +319,15 @@ class Prompt:
                 )
             first_line[name] = n
         close()
-        template = meta.get("template")
+        template, verbalizers, retrieve = front_matter_fields(meta, where)
         if template is not None:
-            check_template(str(template), where=where)
-        verbalizers = meta.get("verbalizers")
-        if verbalizers is not None and not isinstance(verbalizers, dict):
-            raise DataError(
-                "'verbalizers' in the front matter must map each label to a word",
-                where=where,
-                field="verbalizers",
-                fix="write e.g. 'verbalizers: {negative: bad, positive: good}'",
-            )
+            check_template(template, where=where)
         return cls(
             sections=tuple(sections),
             calibrate=bool(meta.get("calibrate", False)),
+            retrieve=retrieve,
             template=template,
-            verbalizers={str(k): str(v) for k, v in verbalizers.items()} if verbalizers else None,
+            verbalizers=verbalizers,
         )
 
     @classmethod
@@ -338,30 +367,3 @@ class Prompt:
                 fix=f"keep the prompt under {MAX_PROMPT_CHARS} characters",
             )
         return cls.from_markdown(raw, where=str(p))
-
-
-def _split_front_matter(markdown: str, where: str) -> tuple[dict[str, Any], str]:
-    if not markdown.startswith("---\n"):
-        return {}, markdown
-    end = markdown.find("\n---", 4)
-    if end < 0:
-        raise DataError(
-            "the YAML front matter opened with '---' is never closed",
-            where=where,
-            fix="end the front matter with a line holding only '---'",
-        )
-    try:
-        meta = yaml.safe_load(markdown[4:end]) or {}
-    except yaml.YAMLError as e:
-        raise DataError(
-            f"the YAML front matter does not parse: {e}",
-            where=where,
-            fix="check the YAML between the '---' lines",
-        ) from None
-    if not isinstance(meta, dict):
-        raise DataError(
-            "the front matter must be a YAML mapping",
-            where=where,
-            fix="write 'key: value' lines between the '---' lines",
-        )
-    return meta, markdown[end + 4 :].lstrip("-").lstrip("\n")

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from langgraph.runtime import Runtime
 
 from flowpo.agents.common import new_candidate, timed
 from flowpo.config import OptimizeConfig
+from flowpo.evaluation.retrieval import retrieval_pool_size
 from flowpo.graphs.resources import resources
 from flowpo.graphs.state import OptimizerState
 from flowpo.memory.experience import remembered_start, split_key, warm_start
 from flowpo.operators.actions import GFN
+from flowpo.operators.base import EXAMPLES
 from flowpo.prompt import Prompt
 from flowpo.search.drafting import initial_prompt, policy_rows
 from flowpo.search.policy import QTable
@@ -36,6 +39,9 @@ async def init(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
         ops = sorted([*res.operators, *([GFN] if config.method_spec.sampler_action else [])])
         q = QTable.prior(rows, ops, res.cells(config, rows, ops))
         pending = [new_candidate(prompt, cid="c0", epoch=0)]
+        nearest = retrieving(res, config, prompt)
+        if nearest is not None:
+            pending.append(new_candidate(nearest, cid="k0", epoch=0))
         if res.memory is not None:
             q, used = warm_start(
                 res.memory, q, res.task.description or res.task.name, res.run_dir.name
@@ -60,6 +66,25 @@ async def init(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dict[
             }
         )
     return update
+
+
+def retrieving(res: Any, config: OptimizeConfig, start: Prompt) -> Prompt | None:
+    """Return the start with retrieved demonstrations, when this run may try it.
+
+    kNN demonstrations are a strong, cheap start for small targets, so the search scores
+    them beside the plain start from epoch 0 (one more scoring of the reward set) and keeps
+    whichever is better. Not for instruction-only methods, chat programs, a frozen examples
+    section, or data too small to retrieve ``config.retrieve`` other examples from.
+    """
+    k = config.retrieve
+    if not k or config.method_spec.instruction_only or config.program is not None:
+        return None
+    if any(s.name == EXAMPLES and s.frozen for s in start.sections):
+        return None
+    if retrieval_pool_size(res.task) <= k:
+        return None
+    kept = tuple(s for s in start.sections if s.name != EXAMPLES)
+    return replace(start, sections=kept, retrieve=k)
 
 
 def remembered(res: Any, config: OptimizeConfig, start: Prompt) -> Prompt | None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flowpo.baselines.common import BaselineResult, Search
-from flowpo.operators.base import render_demo
 from flowpo.prompt import Prompt, Section
+from flowpo.tasks.demos import render_demo
 from flowpo.tasks.manual import manual_prompt
 
 MAX_DEMO_CHARS = 300

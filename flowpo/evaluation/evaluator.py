@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from flowpo.errors import ConfigError, ModelError
 from flowpo.evaluation.cache import CachedResult, EvalCache
+from flowpo.evaluation.retrieval import DemoIndex
 from flowpo.metrics import corpus_score, parse_entities, score_example
 from flowpo.metrics.callables import MetricCall
 from flowpo.models.base import TargetLM
@@ -90,12 +91,15 @@ class Evaluator:
         max_new_tokens: int = 32,
         chunk_size: int = 64,
         metric: MetricCall | None = None,
+        demos: DemoIndex | None = None,
     ) -> None:
         """Bind a task, a model, a cache and a scoring mode.
 
         ``metric`` (a checked Python metric, :func:`flowpo.metrics.callables.as_metric`)
         replaces the task's metric: every example's output is scored by it, cached or
-        not (the cache keeps outputs), and its feedback goes with the result.
+        not (the cache keeps outputs), and its feedback goes with the result. ``demos``
+        is where a prompt with ``retrieve`` finds its demonstrations (default: an index
+        over the task's labelled examples, built when such a prompt is first scored).
         """
         self.task = task
         self.model = model
@@ -112,6 +116,7 @@ class Evaluator:
         self.max_new_tokens = max_new_tokens
         self.chunk_size = chunk_size
         self.metric = metric
+        self.demos = demos
         self.budget = Budget()
 
     def _words(self, prompt: Prompt) -> list[str]:
@@ -119,10 +124,25 @@ class Evaluator:
         return [verbalizers[label] for label in self.task.labels]
 
     def _mode_key(self, prompt: Prompt) -> str:
+        pool = f":retrieved-from:{self._index().key}" if prompt.retrieve else ""
         if self.mode == "verbalizer":
             cal = ":calibrated" if prompt.calibrate else ""
-            return "verbalizer:" + json.dumps(self._words(prompt), ensure_ascii=False) + cal
-        return f"generate:{self.max_new_tokens}"
+            return "verbalizer:" + json.dumps(self._words(prompt), ensure_ascii=False) + cal + pool
+        return f"generate:{self.max_new_tokens}" + pool
+
+    def _index(self) -> DemoIndex:
+        if self.demos is None:
+            self.demos = DemoIndex.for_task(self.task)
+        return self.demos
+
+    def _patterns(self, prompt: Prompt, examples: Sequence[Example]) -> tuple[str, list[str]]:
+        """Return the shared prefix and each example's suffix pattern (its demonstrations)."""
+        if not prompt.retrieve or not examples:
+            prefix, pattern = prompt.split_render(self.task.template)
+            return prefix, [pattern] * len(examples)
+        demos = self._index().demos(self.task, prompt, examples)
+        parts = [prompt.split_render(self.task.template, d) for d in demos]
+        return prompt.split_render(self.task.template, "x")[0], [p for _, p in parts]
 
     @property
     def _model_key(self) -> str:
@@ -142,7 +162,6 @@ class Evaluator:
         self, prompt: Prompt, examples: Sequence[Example], *, progress: Progress | None = None
     ) -> EvalResult:
         """Score one prompt on ``examples``; cached results cost no model call."""
-        prefix, pattern = prompt.split_render(self.task.template)
         texts = [self.task.format_input(ex) for ex in examples]
         keys = [example_key(ex, t) for ex, t in zip(examples, texts, strict=True)]
         fp, mode = (
@@ -158,9 +177,11 @@ class Evaluator:
         if progress:
             progress(done, len(examples))
         results: dict[str, CachedResult] = dict(hits)
+        prefix, found = self._patterns(prompt, [examples[i] for i in todo])
+        patterns = dict(zip(todo, found, strict=True))
         for start in range(0, len(todo), self.chunk_size):
             idx = todo[start : start + self.chunk_size]
-            suffixes = [pattern.replace(TEXT_SLOT, texts[i]) for i in idx]
+            suffixes = [patterns[i].replace(TEXT_SLOT, texts[i]) for i in idx]
             try:
                 fresh = await self._run(prompt, prefix, suffixes, [examples[i] for i in idx])
             except ModelError as e:

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from langchain_core.language_models import BaseChatModel
 
-from flowpo.prompt import DEFAULT_TEMPLATE, PROMPT_SLOT, TEXT_SLOT, Prompt
+from flowpo.prompt import PROMPT_SLOT, TEXT_SLOT, Prompt
 from flowpo.tasks.task import Task
 from flowpo.types import Candidate, Example
 
@@ -139,13 +139,15 @@ class OperatorContext:
     n_drafts: int = 3
     """Drafts for Self-Consistency."""
     n_shots: int = 4
+    """Demonstrations the Few-Shot operator puts in."""
+    nearest: int = 0
+    """Demonstrations a retrieving prompt fetches per input (0: retrieval is not offered)."""
     target: Any = None
     """The target model, for operators that search its cached scores (label words)."""
     soft_weight: float = 0.5
+    """Weight of the soft score in searches that rank choices themselves."""
     label_embed: Callable[[Sequence[str]], Any] | None = None
     """Embeds words to keep label-word candidates related to their label (``None``: free)."""
-    """Weight of the soft score in searches that rank choices themselves."""
-    """Demonstrations the Few-Shot operator puts in."""
 
 
 @dataclass
@@ -310,21 +312,3 @@ def replace_section(
 def editable_sections(prompt: Prompt) -> list[str]:
     """Return the names of the sections operators may edit (not frozen)."""
     return [s.name for s in prompt.sections if not s.frozen]
-
-
-def render_demo(task: Task, example: Example, template: str | None = None) -> str:
-    """Render a demonstration in the task's own frame, answered with its label word.
-
-    With the template ``"{prompt} Input : {text} Output:"`` a positive SST-2 example
-    becomes ``"Input : a great film Output: yes"``. A bare frame (``"{prompt}{text}"``, a
-    chat program's: the input is the whole user message) marks nothing, so a demonstration
-    there would read ``"cat cats"``; it takes the default frame's markers instead.
-    """
-    frame = (template or task.template).replace(PROMPT_SLOT, "").strip()
-    if frame == TEXT_SLOT:
-        frame = DEFAULT_TEMPLATE.replace(PROMPT_SLOT, "").strip()
-    if task.kind == "classification":
-        answer = task.verbalizers.get(str(example.target), str(example.target))
-    else:
-        answer = example.answers()[0] if example.answers() else str(example.target)
-    return frame.replace(TEXT_SLOT, task.format_input(example)) + " " + answer

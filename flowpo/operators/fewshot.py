@@ -3,7 +3,9 @@
 PromptFlow's Few-Shot operator "extracts samples from the origin dataset utilizing
 different sampling strategies". Four strategies are offered (random, label-balanced,
 hard = close to the current bad cases, diverse = greedy max-min lexical distance); the
-operator returns one prompt per strategy whose demonstration set is new. No LLM is used.
+operator returns one prompt per strategy whose demonstration set is new, and, when the run
+offers it, one that retrieves each input's nearest labelled examples instead
+(:mod:`flowpo.evaluation.retrieval`). No LLM is used.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from flowpo.operators.base import (
     OperatorResult,
     check_section,
     register,
-    render_demo,
 )
 from flowpo.operators.common import jaccard, tokens
 from flowpo.prompt import Prompt, Section
+from flowpo.tasks.demos import render_demo
 from flowpo.tasks.task import Task
 from flowpo.types import Example
 
@@ -132,14 +134,25 @@ def _place(prompt: Prompt, text: str) -> Prompt:
     thing the target reads before the input is the pattern it should continue; Define
     Sort can still move the section.
     """
+    prompt = replace(prompt, retrieve=0)  # fixed demonstrations replace retrieved ones
     if EXAMPLES in [s.name for s in prompt.sections]:
         return prompt.with_section(EXAMPLES, text)
     return replace(prompt, sections=(*prompt.sections, Section(EXAMPLES, text)))
 
 
+def _retrieving(prompt: Prompt, k: int) -> Prompt:
+    """Return ``prompt`` fetching its ``k`` nearest labelled examples per input instead."""
+    kept = tuple(s for s in prompt.sections if s.name != EXAMPLES)
+    return replace(prompt, sections=kept, retrieve=k)
+
+
 @register
 class FewShot(Operator):
-    """Put ``n_shots`` demonstrations from the pool in the examples section."""
+    """Put ``n_shots`` demonstrations from the pool in the examples section.
+
+    When retrieval is offered (``ctx.nearest``), one more prompt retrieves each input's
+    nearest labelled examples instead; a fixed set replaces a retrieving prompt's.
+    """
 
     name = "few_shot"
     description = (
@@ -185,4 +198,6 @@ class FewShot(Operator):
                 result.rejected.append(f"{name}: {reason}")
             else:
                 result.prompts.append(_place(prompt, text))
+        if ctx.nearest and not prompt.retrieve:
+            result.prompts.append(_retrieving(prompt, ctx.nearest))
         return result

@@ -1,16 +1,14 @@
-"""The medium benchmark's statistics, report and kNN retrieval (no model, fast)."""
+"""The medium benchmark's statistics and report (no model, fast)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.knn import KnnDemos  # noqa: E402
 from bench.report_medium import report, why_paragraphs  # noqa: E402
 from bench.stats import (  # noqa: E402
     best_peer,
@@ -130,31 +128,6 @@ def test_best_peer_and_pairing_use_only_finished_cells() -> None:
     assert best_peer(cells, "sst2", ["ape", "manual", "dspy-gepa"]) == "ape"
     a, b = paired_over_seeds(cells, "sst2", "flowpo", "manual")
     assert (a, b) == ([1, 1, 1, 0], [0, 0, 1, 0])
-
-
-# ---- kNN retrieval ---------------------------------------------------------------------
-
-
-class FakeEmbedder:
-    """Embeds a text as its normalised (count of 'a', count of 'b', 1e-3)."""
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        rows = np.array([[t.count("a"), t.count("b"), 1e-3] for t in texts], dtype=np.float32)
-        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
-
-
-def test_knn_returns_the_nearest_examples_most_similar_last() -> None:
-    pool = ["aaaa", "aab", "abb", "bbbb"]
-    knn = KnnDemos(pool, pool, FakeEmbedder().embed)
-    # cos(aaab, aab) = 0.99 > cos(aaab, aaaa) = 0.95: aab is nearest, so it comes last
-    assert knn.nearest(["aaab"], k=2) == [["aaaa", "aab"]]
-    assert knn.nearest(["bbbbbbba", "b"], k=1) == [["bbbb"], ["bbbb"]]
-    assert knn.nearest(["a"], k=10)[0][-1] == "aaaa"  # k capped at the pool
-
-
-def test_knn_refuses_an_empty_pool() -> None:
-    with pytest.raises(ValueError, match="non-empty"):
-        KnnDemos([], [], FakeEmbedder().embed)
 
 
 # ---- DSPy settings sized to the budget ------------------------------------------------

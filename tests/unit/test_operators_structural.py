@@ -15,7 +15,6 @@ from flowpo.operators.base import (
     Operator,
     OperatorContext,
     label_section,
-    render_demo,
 )
 from flowpo.operators.common import jaccard, tokens
 from flowpo.operators.evolution import DifferentialEvolution, differing_sections
@@ -36,6 +35,7 @@ from flowpo.operators.structure import (
 )
 from flowpo.prompt import Prompt, Section
 from flowpo.tasks.builtin import load_task
+from flowpo.tasks.demos import render_demo
 from flowpo.tasks.task import Task
 from flowpo.types import Candidate, Example
 
