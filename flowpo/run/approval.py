@@ -16,7 +16,7 @@ This module knows nothing of LangGraph; :mod:`flowpo.agents.reviewer` wires it.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flowpo.errors import ConfigError
@@ -103,11 +103,12 @@ def edited_prompt(decision: Decision, proposed: dict[str, Any]) -> Prompt:
         raise ValueError("edited_prompt() needs an 'edit' decision")
     base = Prompt.from_dict(proposed["prompt"])
     new = decision.prompt
-    return Prompt(
-        new.sections,
-        new.template or base.template,
-        new.verbalizers or base.verbalizers,
-        new.calibrate or base.calibrate,
+    return replace(
+        new,
+        template=new.template or base.template,
+        verbalizers=new.verbalizers or base.verbalizers,
+        calibrate=new.calibrate or base.calibrate,
+        retrieve=new.retrieve or base.retrieve,
     )
 
 

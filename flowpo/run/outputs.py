@@ -8,6 +8,7 @@ stops, so ``report.html`` is written in one place and includes the trace when th
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,10 @@ def write_result(
     verbalizers: dict[str, str],
 ) -> None:
     """Write ``best_prompt.md``/``.json`` and ``history.jsonl`` ending with the summary row."""
-    initial = Prompt(
-        start.sections,
-        start.template or template,
-        {**verbalizers, **(start.verbalizers or {})},
-        start.calibrate,
+    initial = replace(
+        start,
+        template=start.template or template,
+        verbalizers={**verbalizers, **(start.verbalizers or {})},
     )
     info = {"id": chosen_id, **result, "initial_prompt": initial.to_dict()}
     write_best(run_dir, chosen, info, template, verbalizers)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +52,10 @@ def write_best(
     run_dir: Path, prompt: Prompt, info: dict[str, Any], template: str, verbalizers: dict[str, str]
 ) -> None:
     """Write ``best_prompt.md`` (usable anywhere, and by ``--prompt-file``) and its JSON."""
-    full = Prompt(
-        prompt.sections,
-        prompt.template or template,
-        {**verbalizers, **(prompt.verbalizers or {})},
-        prompt.calibrate,
+    full = replace(
+        prompt,
+        template=prompt.template or template,
+        verbalizers={**verbalizers, **(prompt.verbalizers or {})},
     )
     write_atomic(run_dir / BEST_MD, full.to_markdown())
     write_atomic(

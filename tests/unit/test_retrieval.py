@@ -14,6 +14,7 @@ from flowpo.models.base import TargetLM
 from flowpo.operators.base import OperatorContext
 from flowpo.operators.fewshot import FewShot
 from flowpo.prompt import Prompt, Section
+from flowpo.run.rundir import write_best
 from flowpo.tasks.task import Task
 from flowpo.types import Example
 
@@ -75,6 +76,14 @@ def test_retrieval_is_saved_read_back_and_named_in_the_fingerprint():
     with pytest.raises(DataError) as e:
         Prompt.from_markdown("---\nretrieve: many\n---\n# task\n\nAnswer.\n")
     assert e.value.field == "retrieve"
+
+
+def test_the_run_directorys_best_prompt_keeps_retrieval(tmp_path):
+    p = Prompt.from_text("Answer.", retrieve=4)
+    write_best(tmp_path, p, {}, "{prompt} {text}", {"x": "ex"})
+    best = Prompt.from_file(tmp_path / "best_prompt.md")
+    assert best.retrieve == 4 and best.template == "{prompt} {text}"
+    assert best.verbalizers == {"x": "ex"}
 
 
 def test_the_langchain_template_takes_the_demos_and_formats_what_is_scored():
