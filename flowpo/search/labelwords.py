@@ -199,14 +199,18 @@ async def best_label_words(
 
     Reads the target's next-token log-probs of the same prefix and texts the evaluator
     scores, so after the prompt was evaluated the rows come from the model's memo and the
-    search costs no forward pass, whatever the number of candidate words.
+    search costs no forward pass, whatever the number of candidate words. A prompt that
+    retrieves its demonstrations keeps its words: its demonstrations answer in them, so
+    every candidate would change the inputs and cost a forward pass per example.
     """
+    current = {**task.verbalizers, **(prompt.verbalizers or {})}
+    if prompt.retrieve:
+        return {lab: current[lab] for lab in task.labels}
     prefix, pattern = prompt.split_render(task.template)
     texts = [pattern.replace(TEXT_SLOT, task.format_input(e)) for e in train]
     logp = (await asyncio.to_thread(lm.next_token_logprobs, prefix, texts)).numpy()
     labels = list(task.labels)
     gold = np.array([labels.index(e.target) for e in train])
-    current = {**task.verbalizers, **(prompt.verbalizers or {})}
     candidates = await asyncio.to_thread(
         label_word_candidates, lm, logp, gold, labels, current, embed=embed
     )

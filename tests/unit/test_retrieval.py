@@ -15,6 +15,7 @@ from flowpo.operators.base import OperatorContext
 from flowpo.operators.fewshot import FewShot
 from flowpo.prompt import Prompt, Section
 from flowpo.run.rundir import write_best
+from flowpo.search.labelwords import best_label_words
 from flowpo.tasks.task import Task
 from flowpo.types import Example
 
@@ -144,3 +145,14 @@ def test_few_shot_offers_retrieval_and_fixed_demonstrations_replace_it():
     back = asyncio.run(FewShot().apply(fetching, "examples", replace(ctx, nearest=2)))
     assert back.prompts and all(p.retrieve == 0 for p in back.prompts)
     assert all("examples" in [s.name for s in p.sections] for p in back.prompts)
+
+
+def test_a_retrieving_prompt_keeps_its_label_words_without_a_forward_pass():
+    class NoCalls:
+        def next_token_logprobs(self, prefix, texts):
+            raise AssertionError("the label-word search ran the model")
+
+    t = task()
+    p = Prompt.from_text("Answer.", retrieve=2, verbalizers={"x": "ex"})
+    words = asyncio.run(best_label_words(NoCalls(), t, p, list(t.splits["train"]), 0.0))
+    assert words == {**t.verbalizers, "x": "ex"}
