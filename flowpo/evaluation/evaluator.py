@@ -280,7 +280,8 @@ class Evaluator:
 
     async def _content_free(self, prompt: Prompt, prefix: str) -> list[float]:
         """Return log of the mean label-word distribution over content-free inputs."""
-        _, pattern = prompt.split_render(self.task.template)
+        layout = " " if prompt.retrieve else ""  # a retrieving prompt's split, no demos
+        _, pattern = prompt.split_render(self.task.template, layout)
         texts = [pattern.replace(TEXT_SLOT, t) for t in CONTENT_FREE]
         rows = await self.model.score_labels(prefix, texts, self._words(prompt))
         probs = [0.0] * len(rows[0])

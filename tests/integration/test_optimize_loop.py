@@ -11,6 +11,7 @@ import time
 import pytest
 
 from flowpo.cli import main
+from flowpo.evaluation.evaluator import CONTENT_FREE
 from flowpo.graphs.resources import resources
 from flowpo.prompt import Prompt
 from flowpo.run.rundir import CANDIDATES, EVAL_CACHE, HISTORY
@@ -126,8 +127,11 @@ def test_kill_minus_9_then_resume_rescoring_nothing(tmp_path):
     result = asyncio.run(aresume(run))
     scored = lm.stats.examples - scored0
     # Every example the model scored after the kill was new: nothing scored twice. (New
-    # rows may outnumber forward passes: label-word changes are scored from memoised rows.)
-    assert 0 < scored <= _cache_rows(run) - before
+    # rows may outnumber forward passes: label-word changes are scored from memoised rows;
+    # a calibrated prompt adds its content-free inputs, forward passes with no row.)
+    rows = [json.loads(line) for line in (run / CANDIDATES).read_text().splitlines()]
+    calibrated = sum(bool(r["prompt"].get("calibrate")) for r in rows)
+    assert 0 < scored <= _cache_rows(run) - before + len(CONTENT_FREE) * calibrated
     assert result["epochs"] == 2 and "dev" in result["final"]
     if mid_epoch:  # the re-run evaluate node found its first candidate in the cache
         assert result["budget"]["examples_cached"] >= 32
