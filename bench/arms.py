@@ -155,9 +155,9 @@ def run_flowpo(env: BenchEnv, name: str, method: str, seed: int, budget: int) ->
     torch.manual_seed(seed)
     run = RUNS / "medium" / f"{name}-{method}-s{seed}-b{budget}"
     shutil.rmtree(run, ignore_errors=True)
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"retrieve": KNN_K}  # the retrieving start (off by default)
     if method == "flowpo-hybrid":
-        kwargs = {"method": "hybrid", **GFN_BENCH}
+        kwargs = {**kwargs, "method": "hybrid", **GFN_BENCH}
     task = framed_task(name, seed, False)
     result = flowpo.optimize(
         task=name, seed=seed, data_seed=seed, run_dir=run, budget_examples=budget,

@@ -7,7 +7,8 @@ on a fixed seeded sample of at most 500 examples (the same for every method):
 
 * ``flowpo``: ``flowpo.optimize`` with its defaults (promptflow, msgd-rl, edit_format
   on: frame, label words, calibration, demos, sections trainable), memory off,
-  ``max_epochs=100`` so that the budget stops it; ``flowpo-hybrid``: ``method="hybrid"``;
+  ``max_epochs=100`` so that the budget stops it, and ``retrieve=4`` (the retrieving start
+  candidate, off by default); ``flowpo-hybrid``: ``method="hybrid"``;
 * ``dspy-mipro``, ``dspy-gepa``, ``dspy-bootstrap-rs``, ``dspy-copro`` (bench/dspy_plans.py,
   bench/dspy_peer.py: through ``flowpo serve-model``'s in-process server, spend counted
   there);
