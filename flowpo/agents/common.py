@@ -10,7 +10,9 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from flowpo.config import OptimizeConfig
+from flowpo.evaluation.retrieval import retrieval_pool_size
 from flowpo.prompt import Prompt
+from flowpo.tasks.task import Task
 from flowpo.types import Candidate
 
 
@@ -42,3 +44,14 @@ def new_candidate(
 ) -> dict[str, Any]:
     """Return a serialisable, not yet evaluated candidate."""
     return Candidate(cid, prompt.to_dict(), parent_id, action, epoch=epoch).to_dict()
+
+
+def offered_retrieval(config: OptimizeConfig, task: Task) -> int:
+    """Return the demonstrations a retrieving prompt may fetch in this run (0: none).
+
+    Not for programs (they build their own messages), nor for data with no more than
+    ``config.retrieve`` labelled examples to retrieve from.
+    """
+    if config.program is not None or retrieval_pool_size(task) <= config.retrieve:
+        return 0
+    return config.retrieve

@@ -6,9 +6,8 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from flowpo.agents.common import emit, new_candidate, timed
+from flowpo.agents.common import emit, new_candidate, offered_retrieval, timed
 from flowpo.config import OptimizeConfig
-from flowpo.evaluation.retrieval import retrieval_pool_size
 from flowpo.graphs.resources import Resources, resources, rng_for
 from flowpo.graphs.state import OptimizerState
 from flowpo.memory import retriever_for
@@ -87,7 +86,5 @@ def operator_context(
         soft_weight=config.soft_weight,
         label_embed=res.label_embed(config),
         n_shots=config.n_shots,
-        nearest=config.retrieve
-        if config.program is None and retrieval_pool_size(res.task) > config.retrieve
-        else 0,
+        nearest=offered_retrieval(config, res.task),
     )

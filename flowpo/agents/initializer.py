@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Any
 
 from langgraph.runtime import Runtime
 
-from flowpo.agents.common import new_candidate, timed
+from flowpo.agents.common import new_candidate, offered_retrieval, timed
 from flowpo.config import OptimizeConfig
-from flowpo.evaluation.retrieval import retrieval_pool_size
+from flowpo.evaluation.retrieval import with_retrieval
 from flowpo.graphs.resources import resources
 from flowpo.graphs.state import OptimizerState
 from flowpo.memory.experience import remembered_start, split_key, warm_start
@@ -76,15 +75,12 @@ def retrieving(res: Any, config: OptimizeConfig, start: Prompt) -> Prompt | None
     whichever is better. Not for instruction-only methods, chat programs, a frozen examples
     section, or data too small to retrieve ``config.retrieve`` other examples from.
     """
-    k = config.retrieve
-    if not k or config.method_spec.instruction_only or config.program is not None:
+    k = offered_retrieval(config, res.task)
+    if not k or config.method_spec.instruction_only:
         return None
     if any(s.name == EXAMPLES and s.frozen for s in start.sections):
         return None
-    if retrieval_pool_size(res.task) <= k:
-        return None
-    kept = tuple(s for s in start.sections if s.name != EXAMPLES)
-    return replace(start, sections=kept, retrieve=k)
+    return with_retrieval(start, k)
 
 
 def remembered(res: Any, config: OptimizeConfig, start: Prompt) -> Prompt | None:

@@ -17,6 +17,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from flowpo.operators.base import EXAMPLES
 from flowpo.prompt import Prompt
 from flowpo.tasks.demos import render_demo
 from flowpo.tasks.task import Task
@@ -60,13 +61,7 @@ class DemoIndex:
         Raises:
             ValueError: The task has no labelled example outside its test split.
         """
-        seen: set[str] = set()
-        pool = []
-        for name in LABELLED_SPLITS:
-            for ex in task.splits.get(name) or []:
-                if str(ex.id) not in seen:
-                    seen.add(str(ex.id))
-                    pool.append(ex)
+        pool = labelled_pool(task)
         if not pool:
             raise ValueError(f"task {task.name!r} has no labelled examples to retrieve")
         if embed is None:
@@ -98,7 +93,28 @@ class DemoIndex:
         ]
 
 
+def labelled_pool(task: Task) -> list[Example]:
+    """Return ``task``'s labelled examples outside test, each id once, train first."""
+    seen: set[str] = set()
+    pool = []
+    for name in LABELLED_SPLITS:
+        for ex in task.splits.get(name) or []:
+            if str(ex.id) not in seen:
+                seen.add(str(ex.id))
+                pool.append(ex)
+    return pool
+
+
 def retrieval_pool_size(task: Task) -> int:
     """Return how many labelled examples ``task`` could retrieve demonstrations from."""
-    return len({str(e.id) for name in LABELLED_SPLITS for e in task.splits.get(name) or []})
+    return len(labelled_pool(task))
+
+
+def with_retrieval(prompt: Prompt, k: int) -> Prompt:
+    """Return ``prompt`` retrieving its ``k`` nearest labelled examples per input.
+
+    Its fixed examples section, if any, goes: retrieved demonstrations replace it.
+    """
+    kept = tuple(s for s in prompt.sections if s.name != EXAMPLES)
+    return replace(prompt, sections=kept, retrieve=k)
 

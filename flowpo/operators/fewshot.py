@@ -14,6 +14,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from flowpo.evaluation.retrieval import with_retrieval
 from flowpo.operators.base import (
     BAD_CASES,
     DEMONSTRATIONS,
@@ -140,12 +141,6 @@ def _place(prompt: Prompt, text: str) -> Prompt:
     return replace(prompt, sections=(*prompt.sections, Section(EXAMPLES, text)))
 
 
-def _retrieving(prompt: Prompt, k: int) -> Prompt:
-    """Return ``prompt`` fetching its ``k`` nearest labelled examples per input instead."""
-    kept = tuple(s for s in prompt.sections if s.name != EXAMPLES)
-    return replace(prompt, sections=kept, retrieve=k)
-
-
 @register
 class FewShot(Operator):
     """Put ``n_shots`` demonstrations from the pool in the examples section.
@@ -199,5 +194,5 @@ class FewShot(Operator):
             else:
                 result.prompts.append(_place(prompt, text))
         if ctx.nearest and not prompt.retrieve:
-            result.prompts.append(_retrieving(prompt, ctx.nearest))
+            result.prompts.append(with_retrieval(prompt, ctx.nearest))
         return result
