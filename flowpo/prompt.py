@@ -118,16 +118,17 @@ class Prompt:
 
         The prefix is shared by every example, so its key/value cache can be reused.
         Whitespace before ``{text}`` goes with the example, because BPE tokenizers
-        attach a leading space to the next word. ``demos`` (one input's retrieved
-        demonstrations) follow the prompt's text, so they start the suffix.
+        attach a leading space to the next word. A retrieving prompt's ``demos`` (one
+        input's retrieved demonstrations) follow its text, so its suffix starts after the
+        text, whatever the demonstrations (none included: the content-free inputs).
         """
         template = self.resolve_template(task_template)
         head, tail = template.split(TEXT_SLOT)
-        if demos:
+        if self.retrieve or demos:
             before, slot, after = head.partition(PROMPT_SLOT)
             text = self.text if slot else ""
             if not slot:  # a fixed frame: the demonstrations go first
-                before, after = "", "\n\n" + head
+                before, after = "", ("\n\n" if demos else "") + head
             shared = (before + text).rstrip()
             body = "\n\n".join(t for t in (text, demos) if t.strip())
             head = before + body + after

@@ -142,7 +142,7 @@ class Evaluator:
             return prefix, [pattern] * len(examples)
         demos = self._index().demos(self.task, prompt, examples)
         parts = [prompt.split_render(self.task.template, d) for d in demos]
-        return prompt.split_render(self.task.template, "x")[0], [p for _, p in parts]
+        return prompt.split_render(self.task.template)[0], [p for _, p in parts]
 
     @property
     def _model_key(self) -> str:
@@ -280,8 +280,7 @@ class Evaluator:
 
     async def _content_free(self, prompt: Prompt, prefix: str) -> list[float]:
         """Return log of the mean label-word distribution over content-free inputs."""
-        layout = " " if prompt.retrieve else ""  # a retrieving prompt's split, no demos
-        _, pattern = prompt.split_render(self.task.template, layout)
+        _, pattern = prompt.split_render(self.task.template)  # a retrieving one: no demos
         texts = [pattern.replace(TEXT_SLOT, t) for t in CONTENT_FREE]
         rows = await self.model.score_labels(prefix, texts, self._words(prompt))
         probs = [0.0] * len(rows[0])

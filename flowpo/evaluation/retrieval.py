@@ -50,6 +50,8 @@ class DemoIndex:
         vectors = np.ascontiguousarray(embed(list(texts)), dtype=np.float32)  # [N, dim]
         self.index = faiss.IndexFlatIP(vectors.shape[1])
         self.index.add(vectors)
+        self._queries: dict[str, np.ndarray] = dict(zip(texts, vectors, strict=True))
+        """Each input text's vector, embedded once (neighbours depend on the input alone)."""
         ids = "\n".join(f"{e.id}\t{e.target}" for e in self.pool)
         self.key = hashlib.sha256(ids.encode()).hexdigest()[:12]
         """Names the pool: results scored with another pool are not reused."""
@@ -74,7 +76,7 @@ class DemoIndex:
         self, inputs: Sequence[Example], texts: Sequence[str], k: int
     ) -> list[list[Example]]:
         """Return, per input, its ``k`` nearest pool examples other than itself, nearest LAST."""
-        queries = np.ascontiguousarray(self.embed(list(texts)), dtype=np.float32)  # [Q, dim]
+        queries = self._vectors(texts)  # [Q, dim]
         _, idx = self.index.search(queries, min(k + 1, len(self.pool)))  # nearest first
         out = []
         for ex, row in zip(inputs, idx, strict=True):
@@ -82,6 +84,13 @@ class DemoIndex:
             near = [e for e in near if str(e.id) != str(ex.id)][:k]
             out.append(near[::-1])
         return out
+
+    def _vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Return the unit vectors of ``texts``, embedding only those not seen before."""
+        new = list(dict.fromkeys(t for t in texts if t not in self._queries))
+        if new:
+            self._queries.update(zip(new, self.embed(new), strict=True))
+        return np.ascontiguousarray([self._queries[t] for t in texts], dtype=np.float32)
 
     def demos(self, task: Task, prompt: Prompt, inputs: Sequence[Example]) -> list[str]:
         """Return each input's demonstrations as the prompt shows them: one per line."""

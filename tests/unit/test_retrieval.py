@@ -48,6 +48,26 @@ def test_the_nearest_come_last_and_an_example_never_retrieves_itself():
     assert len(index.nearest([probe], ["aaab"], 10)[0]) == 4  # k capped at the pool
 
 
+def test_each_input_is_embedded_once_however_many_prompts_retrieve_for_it():
+    seen = []
+
+    def counting(texts):
+        seen.extend(texts)
+        return embed(texts)
+
+    t = task()
+    index = DemoIndex.for_task(t, counting)
+    assert sorted(seen) == ["aaaa", "aab", "abb", "bbbb"]  # the pool, embedded to index it
+    [probe] = t.split("test")
+    first = index.nearest([probe, probe], ["aaab", "aaab"], 2)
+    again = index.nearest([probe], ["aaab"], 1)  # another prompt, another k: same vector
+    aab = t.split("train")[1]
+    index.nearest([aab], ["aab"], 2)  # a pool example's vector is already known
+    assert seen.count("aaab") == 1 and len(seen) == 5
+    assert [e.input for e in first[0]] == [e.input for e in first[1]] == ["aaaa", "aab"]
+    assert [e.input for e in again[0]] == ["aab"]
+
+
 def test_demonstrations_use_the_prompts_frame_and_label_words():
     t = task()
     index = DemoIndex.for_task(t, embed)
@@ -65,7 +85,11 @@ def test_demonstrations_follow_the_text_and_start_the_suffix():
     assert p.render("hi", "{prompt}\nQ: {text}\nA:", "D1") == "Answer.\n\nD1\nQ: hi\nA:"
     # a fixed frame (no prompt slot): the demonstrations go first
     assert p.render("hi", "Q: {text}\nA:", "D1") == "D1\n\nQ: hi\nA:"
-    assert p.split_render("{prompt}\nQ: {text}\nA:") == ("Answer.\nQ:", " {text}\nA:")
+    # its split does not depend on the demonstrations, none included (content-free inputs)
+    assert p.split_render("{prompt}\nQ: {text}\nA:") == ("Answer.", "\nQ: {text}\nA:")
+    assert p.render("hi", "Q: {text}\nA:") == "Q: hi\nA:"
+    plain = replace(p, retrieve=0)
+    assert plain.split_render("{prompt}\nQ: {text}\nA:") == ("Answer.\nQ:", " {text}\nA:")
 
 
 def test_retrieval_is_saved_read_back_and_named_in_the_fingerprint():
