@@ -143,9 +143,11 @@ def run_knn(env: BenchEnv, name: str, method: str, seed: int, budget: int) -> di
 def run_flowpo(env: BenchEnv, name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
     """Run ``flowpo.optimize`` in its natural mode (defaults; memory off) and score test.
 
-    ``flowpo`` is the default method (promptflow, msgd-rl, edit_format on); ``flowpo-hybrid``
-    is ``method="hybrid"``. The curve: the best-so-far prompt (by train) at each of the
-    profile's checkpoint budgets, read from this run's history, scored on test.
+    ``flowpo`` is the default method (promptflow, msgd-rl, edit_format on, no retrieval);
+    ``flowpo-retrieve`` the same with the retrieving start (``retrieve=4``, opt-in);
+    ``flowpo-hybrid`` is ``method="hybrid"`` with the retrieving start. The curve: the
+    best-so-far prompt (by train) at each of the profile's checkpoint budgets, read from
+    this run's history, scored on test.
     """
     import torch
 
@@ -155,7 +157,7 @@ def run_flowpo(env: BenchEnv, name: str, method: str, seed: int, budget: int) ->
     torch.manual_seed(seed)
     run = RUNS / "medium" / f"{name}-{method}-s{seed}-b{budget}"
     shutil.rmtree(run, ignore_errors=True)
-    kwargs: dict[str, Any] = {"retrieve": KNN_K}  # the retrieving start (off by default)
+    kwargs: dict[str, Any] = {} if method == "flowpo" else {"retrieve": KNN_K}
     if method == "flowpo-hybrid":
         kwargs = {**kwargs, "method": "hybrid", **GFN_BENCH}
     task = framed_task(name, seed, False)

@@ -7,8 +7,9 @@ on a fixed seeded sample of at most 500 examples (the same for every method):
 
 * ``flowpo``: ``flowpo.optimize`` with its defaults (promptflow, msgd-rl, edit_format
   on: frame, label words, calibration, demos, sections trainable), memory off,
-  ``max_epochs=100`` so that the budget stops it, and ``retrieve=4`` (the retrieving start
-  candidate, off by default); ``flowpo-hybrid``: ``method="hybrid"``;
+  ``max_epochs=100`` so that the budget stops it; ``flowpo-retrieve``: the same with
+  ``retrieve=4`` (the retrieving start candidate, opt-in); ``flowpo-hybrid``:
+  ``method="hybrid"`` with ``retrieve=4``;
 * ``dspy-mipro``, ``dspy-gepa``, ``dspy-bootstrap-rs``, ``dspy-copro`` (bench/dspy_plans.py,
   bench/dspy_peer.py: through ``flowpo serve-model``'s in-process server, spend counted
   there);
@@ -64,13 +65,13 @@ TASKS = ["sst2", "cr", "subj", "trec", "agnews", "rte", "synonyms", "sentence_si
 SEEDS = [13, 42, 87]
 BUDGET = 256
 CHECKPOINTS = [64, 128, 256]
-FLOWPO = ["flowpo", "flowpo-hybrid"]
+FLOWPO = ["flowpo", "flowpo-retrieve", "flowpo-hybrid"]
 SEARCH = ["ape", "opro", "protegi", "ape-frame", "opro-frame", "protegi-frame"]
 FIXED = ["manual", "manual-frame", "fewshot", "knn"]
 DSPY = ["dspy-mipro", "dspy-gepa", "dspy-bootstrap-rs", "dspy-copro"]
 METHODS = FLOWPO + DSPY + SEARCH + FIXED
 PEERS = [m for m in METHODS if m not in FLOWPO]
-"""Every arm flowpo is compared with (flowpo-hybrid is flowpo's own other mode)."""
+"""Every arm flowpo is compared with (flowpo-retrieve and flowpo-hybrid are flowpo's own)."""
 PROFILE: dict[str, Any] = {
     "tasks": TASKS, "seeds": SEEDS, "budgets": [BUDGET], "checkpoints": CHECKPOINTS,
     "test_limit": 500, "max_new_tokens": 16, "methods": METHODS,
