@@ -137,12 +137,11 @@ class Evaluator:
 
     def _patterns(self, prompt: Prompt, examples: Sequence[Example]) -> tuple[str, list[str]]:
         """Return the shared prefix and each example's suffix pattern (its demonstrations)."""
+        prefix, pattern = prompt.split_render(self.task.template)  # one prefix either way
         if not prompt.retrieve or not examples:
-            prefix, pattern = prompt.split_render(self.task.template)
             return prefix, [pattern] * len(examples)
         demos = self._index().demos(self.task, prompt, examples)
-        parts = [prompt.split_render(self.task.template, d) for d in demos]
-        return prompt.split_render(self.task.template)[0], [p for _, p in parts]
+        return prefix, [prompt.split_render(self.task.template, d)[1] for d in demos]
 
     @property
     def _model_key(self) -> str:
