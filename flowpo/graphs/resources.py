@@ -75,6 +75,7 @@ class Resources:
             config.soft_weight,
             self.label_embed(config),
             config.screen_examples,
+            refit_start=config.edit_format and not config.method_spec.instruction_only,
         )
 
     def label_embed(self, config: OptimizeConfig) -> Callable[[Sequence[str]], Any] | None:

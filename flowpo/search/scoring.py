@@ -13,13 +13,14 @@ from typing import Any
 from flowpo.evaluation import Evaluator, ExampleBudget
 from flowpo.memory import MemoryStore
 from flowpo.memory.experience import remembered_score, split_key
+from flowpo.operators.base import LABEL_WORDS
 from flowpo.prompt import Prompt
 from flowpo.search.coherence import answer_words, relabel
 from flowpo.search.labelwords import best_label_words
 from flowpo.search.objective import result_objective
 from flowpo.search.reward import stratified
 from flowpo.tasks.task import Task
-from flowpo.types import EvalResult, Example
+from flowpo.types import Candidate, EvalResult, Example
 
 
 @dataclass
@@ -37,6 +38,8 @@ class Scorer:
     """Embeds words for related label-word candidates (``None``: free search)."""
     screen_size: int = 0
     """Train examples a new candidate is screened on first (0: no screening)."""
+    refit_start: bool = False
+    """Judge the start with its own best label words too (the label words are trainable)."""
 
 
 @dataclass
@@ -67,49 +70,140 @@ async def score_candidates(
     (:func:`screen`), and only one that beats its parent there is scored on the rest
     (ProTeGi's and GEPA's way of spending the reward set on promising prompts); a new
     frame is judged with its own label words, on the minibatch and again on the rest.
-    ``on_scored(n, so_far)`` is called after each candidate (progress within an epoch).
+    At epoch 0 the plain start is also scored with its own best label words (a candidate
+    of its own, :func:`add_start_with_own_words`) and a retrieving start takes the words
+    that won. ``on_scored(n, so_far)`` is called after each candidate.
     """
-    train = scorer.task.split("train")
     out = Scored(counts={"examples_scored": 0.0, "examples_cached": 0.0, "tokens": 0.0})
-    counts = out.counts
+    start_words: dict[str, str] | None = None  # the words the plain start chose (epoch 0)
     for n, cand in enumerate(pending, 1):
         if on_scored is not None and n > 1:
             on_scored(n - 1, out)
-        prompt = Prompt.from_dict(cand["prompt"])
-        keys = _keys(scorer.task, prompt, train)
-        known = remembered_score(scorer.memory, prompt.text, scorer.task.name, scorer.model, keys)
-        if known is not None:
-            counts["examples_from_memory"] = counts.get("examples_from_memory", 0) + len(train)
-            out.candidates.append({**cand, **known, **keys, "from_memory": True})
-            continue
-        parent = (parents or {}).get(cand.get("parent_id") or "")
-        edit = parent is not None and bool(cand.get("action"))  # not a reviewer's own prompt
-        frame = is_new_frame(cand, scorer)
-        extra = scorer.screen_size if frame and edit else 0  # its screen may relabel it
-        paid = first or budget.limit is None
-        if not paid and not budget.fits(scorer.evaluator.uncached(prompt, train) + extra):
-            out.unpaid.add(cand["id"])
-            continue
-        if scorer.screen_size and edit and parent:
-            screened = await screen(
-                scorer, prompt, Prompt.from_dict(parent["prompt"]), train, refit=frame
+        if first and start_words:
+            cand = retrieving_start_with(scorer, cand, start_words)
+        scored = await score_one(scorer, out, budget, cand, first=first, parents=parents)
+        if scored is not None and first and refits_start(scorer, scored[0], scored[1]):
+            start_words = await add_start_with_own_words(scorer, out, budget, *scored) or (
+                start_words
             )
-            _count(out, budget, screened.child, screened.parent)
-            prompt, keys = screened.prompt, _keys(scorer.task, screened.prompt, train)
-            cand = {**cand, "prompt": prompt.to_dict()}  # a frame: with its own words
-            if not screened.passed:
-                out.candidates.append({**cand, **keys, **screened.fields()})
-                continue
-        result = await scorer.evaluator.aevaluate(prompt, train)
-        if frame:  # a frame is judged with its own best label words
-            prompt, result = await refit_words(scorer, prompt, result, train, budget)
-            keys["near_key"] = prompt.near_key(scorer.task.template, scorer.task.verbalizers)
-            cand = {**cand, "prompt": prompt.to_dict()}
-        _count(out, budget, result)
-        out.candidates.append({**cand, **keys, **train_fields(result)})
     if on_scored is not None and pending:
         on_scored(len(pending), out)
     return out
+
+
+async def score_one(
+    scorer: Scorer,
+    out: Scored,
+    budget: ExampleBudget,
+    cand: dict[str, Any],
+    *,
+    first: bool,
+    parents: Mapping[str, dict[str, Any]] | None,
+) -> tuple[dict[str, Any], Prompt, EvalResult] | None:
+    """Score one candidate into ``out``; return it, its prompt and result when fully scored.
+
+    ``None`` when it was served from memory, left unpaid or screened out.
+    """
+    train = scorer.task.split("train")
+    prompt = Prompt.from_dict(cand["prompt"])
+    keys = _keys(scorer.task, prompt, train)
+    known = remembered_score(scorer.memory, prompt.text, scorer.task.name, scorer.model, keys)
+    if known is not None:
+        out.counts["examples_from_memory"] = out.counts.get("examples_from_memory", 0) + len(
+            train
+        )
+        out.candidates.append({**cand, **known, **keys, "from_memory": True})
+        return None
+    parent = (parents or {}).get(cand.get("parent_id") or "")
+    edit = parent is not None and bool(cand.get("action"))  # not a reviewer's own prompt
+    frame = is_new_frame(cand, scorer)
+    extra = scorer.screen_size if frame and edit else 0  # its screen may relabel it
+    paid = first or budget.limit is None
+    if not paid and not budget.fits(scorer.evaluator.uncached(prompt, train) + extra):
+        out.unpaid.add(cand["id"])
+        return None
+    if scorer.screen_size and edit and parent:
+        screened = await screen(
+            scorer, prompt, Prompt.from_dict(parent["prompt"]), train, refit=frame
+        )
+        _count(out, budget, screened.child, screened.parent)
+        prompt, keys = screened.prompt, _keys(scorer.task, screened.prompt, train)
+        cand = {**cand, "prompt": prompt.to_dict()}  # a frame: with its own words
+        if not screened.passed:
+            out.candidates.append({**cand, **keys, **screened.fields()})
+            return None
+    result = await scorer.evaluator.aevaluate(prompt, train)
+    if frame:  # a frame is judged with its own best label words
+        prompt, result = await refit_words(scorer, prompt, result, train, budget)
+        keys["near_key"] = prompt.near_key(scorer.task.template, scorer.task.verbalizers)
+        cand = {**cand, "prompt": prompt.to_dict()}
+    _count(out, budget, result)
+    out.candidates.append({**cand, **keys, **train_fields(result)})
+    return cand, prompt, result
+
+
+def retrieving_start_with(
+    scorer: Scorer, cand: dict[str, Any], words: dict[str, str]
+) -> dict[str, Any]:
+    """Return a retrieving start relabelled with ``words`` (other candidates unchanged).
+
+    The retrieving start is judged with the words the plain start chose, so the two
+    starts differ only in their demonstrations when the search compares them.
+    """
+    prompt = Prompt.from_dict(cand["prompt"])
+    if not prompt.retrieve or cand.get("action"):
+        return cand
+    prompt = relabel(prompt, answer_words(prompt, scorer.task), words)
+    return {**cand, "prompt": prompt.to_dict()}
+
+
+def refits_start(scorer: Scorer, cand: dict[str, Any], prompt: Prompt) -> bool:
+    """Return True when ``cand`` is a plain start whose label words the search may refit."""
+    return (
+        scorer.refit_start
+        and not cand.get("action")
+        and not prompt.retrieve
+        and scorer.task.kind == "classification"
+        and scorer.evaluator.mode == "verbalizer"
+        and hasattr(scorer.target, "next_token_logprobs")
+    )
+
+
+async def add_start_with_own_words(
+    scorer: Scorer,
+    out: Scored,
+    budget: ExampleBudget,
+    start: dict[str, Any],
+    prompt: Prompt,
+    result: EvalResult,
+) -> dict[str, str] | None:
+    """Score the start relabelled with the words that suit it; return them if they win.
+
+    The task's default words (often "yes"/"no" for a sentiment instruction) hold a
+    small target's start down, and label words are the cheapest large lever: their
+    search reads the rows the start's scoring just computed. The relabelled start is a
+    candidate of its own, child of the start (the user's start stays as given, for the
+    report), scored and charged when the budget can pay for it.
+    """
+    task, w = scorer.task, scorer.soft_weight
+    train = task.split("train")
+    words = await best_label_words(scorer.target, task, prompt, list(train), w, embed=scorer.embed)
+    current = answer_words(prompt, task)
+    if words == current:
+        return None
+    refit = relabel(prompt, current, words)  # its text and demonstrations name the new words
+    if not budget.fits(scorer.evaluator.uncached(refit, train)):
+        return None
+    second = await scorer.evaluator.aevaluate(refit, train)
+    _count(out, budget, second)
+    child = Candidate(
+        f"{start['id']}w", refit.to_dict(), start["id"], (LABEL_WORDS, LABEL_WORDS),
+        epoch=int(start.get("epoch", 0)),
+    )
+    out.candidates.append(
+        {**child.to_dict(), **_keys(task, refit, train), **train_fields(second)}
+    )
+    return words if result_objective(second, w) > result_objective(result, w) else None
 
 
 def _count(out: Scored, budget: ExampleBudget, *results: EvalResult) -> None:

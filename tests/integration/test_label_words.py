@@ -72,11 +72,15 @@ def test_related_label_words_leave_out_words_that_only_name_the_input():
     embed = load_embedder().embed
     sentiment = ["negative", "positive"]
     # CR once got 'review' for positive: a word about the input, no answer a reader links
-    # to the label; 'bad' and 'worse' are answers a person would write for negative.
+    # to the label; 'bad' is an answer a person would write for negative, 'neither'
+    # (SST-2's start once got it, similarity 0.42) a function word nobody would.
     assert related_words(["review", "product", "movie"], sentiment, 1, embed) == [False] * 3
-    assert related_words(["bad", "worse", "review"], sentiment, 0, embed) == [True, True, False]
+    assert related_words(["bad", "neither", "review"], sentiment, 0, embed) == [True, False, False]
     topics = ["world", "sports", "business", "technology"]
     assert related_words(["company", "news", "article"], topics, 2, embed) == [True, False, False]
+    # AG News once got 'Iran' for World and 'GDP' for Business: instances, not categories
+    assert related_words(["Iran"], topics, 0, embed) == [False]
+    assert related_words(["GDP", "bill"], topics, 2, embed) == [False, False]
 
 
 def test_a_new_frame_is_screened_on_the_minibatch_with_its_own_label_words(embedded):
@@ -104,3 +108,35 @@ def test_a_new_frame_is_screened_on_the_minibatch_with_its_own_label_words(embed
     # model's rows (fewer when an earlier test left this frame's rows in the model's memo)
     spent = out.counts["examples_scored"]
     assert spent <= len(train) and budget.spent == first.counts["examples_scored"] + spent
+
+
+def test_the_start_is_also_judged_with_its_own_words_and_the_retrieving_start_shares_them(
+    embedded,
+):
+    from flowpo.evaluation import ExampleBudget
+    from flowpo.evaluation.retrieval import with_retrieval
+    from flowpo.search.scoring import Scorer, score_candidates
+
+    task = load_task("sst2")  # no/yes: words tuned for the GFlowPO frame, not for this one
+    train = task.split("train")
+    ev = Evaluator(task, embedded, cache=EvalCache())
+    scorer = Scorer(task, embedded, ev, "local:smollm2-135m", soft_weight=0.5, refit_start=True)
+    frame = "{prompt}\n\nReview: {text}\nSentiment:"
+    start = Prompt.from_text("Answer 'yes' or 'no'.", template=frame)
+    pending = [
+        {"id": "c0", "prompt": start.to_dict(), "action": None},
+        {"id": "k0", "prompt": with_retrieval(start, 2).to_dict(), "action": None},
+    ]
+    budget = ExampleBudget(256)
+    out = asyncio.run(score_candidates(scorer, pending, budget, first=True))
+    by_id = {c["id"]: c for c in out.candidates}
+    assert list(by_id) == ["c0", "c0w", "k0"]
+    assert Prompt.from_dict(by_id["c0"]["prompt"]) == start  # the user's start, as given
+    own = Prompt.from_dict(by_id["c0w"]["prompt"])
+    assert by_id["c0w"]["parent_id"] == "c0" and own.verbalizers != task.verbalizers
+    assert by_id["c0w"]["train_score"] > by_id["c0"]["train_score"]
+    said = set(own.verbalizers.values())
+    assert all(f"'{w}'" in own.text for w in said) and "'yes'" not in own.text  # text follows
+    retrieving = Prompt.from_dict(by_id["k0"]["prompt"])
+    assert retrieving.retrieve == 2 and retrieving.verbalizers == own.verbalizers
+    assert budget.spent == out.counts["examples_scored"] <= 3 * len(train)

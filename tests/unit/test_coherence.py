@@ -44,8 +44,9 @@ def test_swapped_words_do_not_chain():
 
 def test_related_words_keep_words_near_their_own_label():
     vectors = {
-        "negative": [1.0, 0.0], "positive": [0.0, 1.0], "worse": [0.9, 0.1],
-        "animal": [0.3, 0.3], "great": [0.1, 0.95],
+        "negative": [1.0, 0.0, 0.0], "positive": [0.0, 1.0, 0.0], "worse": [0.9, 0.1, 0.0],
+        "animal": [0.3, 0.3, 0.0], "great": [0.1, 0.95, 0.0],
+        "neither": [0.44, 0.0, 0.898], "bad": [0.46, 0.0, 0.888],  # cos 0.44 / 0.46 to negative
     }
 
     def embed(texts):
@@ -58,6 +59,8 @@ def test_related_words_keep_words_near_their_own_label():
     # animal: cos 0.707 to both names: not closer to either, so not related to negative
     assert related_words(["worse", "animal", "great"], labels, 0, embed) == [True, False, False]
     assert related_words(["worse", "animal", "great"], labels, 1, embed) == [False, False, True]
+    # the floor is 0.45: a word this far from every label name is not one a reader links
+    assert related_words(["neither", "bad"], labels, 0, embed) == [False, True]
 
 
 def test_coherence_examples_run():
