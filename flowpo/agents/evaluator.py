@@ -39,7 +39,9 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
                 budget=add_counts(state.get("budget"), so_far.counts),
             ),
         )
-        full = [c for c in out.candidates if not c.get("screened")]  # minibatch scores stay out
+        full = [  # minibatch scores and held-back starts stay out of the beam
+            c for c in out.candidates if not (c.get("screened") or c.get("held_back"))
+        ]
         update["budget"].update(out.counts)
         by_id = {c["id"]: c for c in out.candidates}
         actions = [  # an action whose candidate the budget could not pay for earns nothing

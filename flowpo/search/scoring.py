@@ -6,6 +6,7 @@ taken once per new best.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -71,24 +72,55 @@ async def score_candidates(
     (ProTeGi's and GEPA's way of spending the reward set on promising prompts); a new
     frame is judged with its own label words, on the minibatch and again on the rest.
     At epoch 0 the plain start is also scored with its own best label words (a candidate
-    of its own, :func:`add_start_with_own_words`) and a retrieving start takes the words
-    that won. ``on_scored(n, so_far)`` is called after each candidate.
+    of its own, :func:`add_start_with_own_words`); a retrieving start takes the words that
+    won and joins the search only when it is :func:`clearly_better` than the plain start
+    (it changes every input's prompt and keeps its words, so a win within the reward
+    set's noise is not worth it). ``on_scored(n, so_far)`` is called after each candidate.
     """
     out = Scored(counts={"examples_scored": 0.0, "examples_cached": 0.0, "tokens": 0.0})
-    start_words: dict[str, str] | None = None  # the words the plain start chose (epoch 0)
+    start: tuple[dict[str, str] | None, EvalResult] | None = None  # plain start: words, result
     for n, cand in enumerate(pending, 1):
         if on_scored is not None and n > 1:
             on_scored(n - 1, out)
-        if first and start_words:
-            cand = retrieving_start_with(scorer, cand, start_words)
+        if first and start and start[0]:
+            cand = retrieving_start_with(scorer, cand, start[0])
         scored = await score_one(scorer, out, budget, cand, first=first, parents=parents)
-        if scored is not None and first and refits_start(scorer, scored[0], scored[1]):
-            start_words = await add_start_with_own_words(scorer, out, budget, *scored) or (
-                start_words
-            )
+        if scored is None or not first or scored[0].get("action"):
+            continue
+        if scored[1].retrieve:
+            if start is not None and not clearly_better(scored[2], start[1]):
+                out.candidates[-1]["held_back"] = HELD_BACK
+            continue
+        start = start or (None, scored[2])
+        if refits_start(scorer, scored[0], scored[1]):
+            own = await add_start_with_own_words(scorer, out, budget, scored[0], scored[1])
+            w = scorer.soft_weight
+            if own and result_objective(own[1], w) > result_objective(start[1], w):
+                start = own
     if on_scored is not None and pending:
         on_scored(len(pending), out)
     return out
+
+
+HELD_BACK = "retrieval did not clearly beat the plain start on the reward set"
+"""Why a retrieving start stays out of the beam (``held_back`` of its candidate)."""
+
+
+def clearly_better(new: EvalResult, old: EvalResult, z: float = 2.0) -> bool:
+    """Return True when ``new`` beats ``old`` on more shared examples than noise explains.
+
+    A sign test on the examples both scored: with ``wins`` examples where ``new`` scores
+    higher and ``losses`` where ``old`` does, ``new`` is clearly better when
+    ``wins - losses > z * sqrt(wins + losses)`` (normal approximation; z = 2: about 95 %).
+
+    Example:
+        10 wins and 1 loss: 9 > 2 * sqrt(11) = 6.6, clearly better; 5 wins and 2 losses:
+        3 < 2 * sqrt(7) = 5.3, not.
+    """
+    before = {e.example_id: e.score for e in old.examples}
+    diffs = [e.score - before[e.example_id] for e in new.examples if e.example_id in before]
+    wins, losses = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
+    return wins - losses > z * math.sqrt(wins + losses)
 
 
 async def score_one(
@@ -175,9 +207,8 @@ async def add_start_with_own_words(
     budget: ExampleBudget,
     start: dict[str, Any],
     prompt: Prompt,
-    result: EvalResult,
-) -> dict[str, str] | None:
-    """Score the start relabelled with the words that suit it; return them if they win.
+) -> tuple[dict[str, str], EvalResult] | None:
+    """Score the start relabelled with the words that suit it; return the words and result.
 
     The task's default words (often "yes"/"no" for a sentiment instruction) hold a
     small target's start down, and label words are the cheapest large lever: their
@@ -203,7 +234,7 @@ async def add_start_with_own_words(
     out.candidates.append(
         {**child.to_dict(), **_keys(task, refit, train), **train_fields(second)}
     )
-    return words if result_objective(second, w) > result_objective(result, w) else None
+    return words, second
 
 
 def _count(out: Scored, budget: ExampleBudget, *results: EvalResult) -> None:

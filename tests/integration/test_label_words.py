@@ -139,4 +139,6 @@ def test_the_start_is_also_judged_with_its_own_words_and_the_retrieving_start_sh
     assert all(f"'{w}'" in own.text for w in said) and "'yes'" not in own.text  # text follows
     retrieving = Prompt.from_dict(by_id["k0"]["prompt"])
     assert retrieving.retrieve == 2 and retrieving.verbalizers == own.verbalizers
+    if by_id["k0"]["train_score"] <= by_id["c0w"]["train_score"]:  # no win: not searched
+        assert by_id["k0"]["held_back"]
     assert budget.spent == out.counts["examples_scored"] <= 3 * len(train)

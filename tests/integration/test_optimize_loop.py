@@ -3,18 +3,17 @@
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 
 import pytest
+from resume_helper import cache_rows, content_free_passes
 
 from flowpo.cli import main
-from flowpo.evaluation.evaluator import CONTENT_FREE
 from flowpo.graphs.resources import resources
 from flowpo.prompt import Prompt
-from flowpo.run.rundir import CANDIDATES, EVAL_CACHE, HISTORY
+from flowpo.run.rundir import EVAL_CACHE, HISTORY
 from flowpo.run.runner import aresume, optimize
 from flowpo.run.settings import load_config
 
@@ -93,30 +92,28 @@ def test_short_run_writes_every_artefact(tmp_path, capsys):
     assert out["model_calls"] == 0  # scored during finalize: served from the run's cache
 
 
-def _cache_rows(run):
-    with sqlite3.connect(run / EVAL_CACHE) as db:
-        return db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
-
-
 def test_kill_minus_9_then_resume_rescoring_nothing(tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "flowpo", "optimize", *SMALL, "--run-dir", str(run), "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 600
     mid_epoch = False  # killed inside an `evaluate` node, after part of its work was cached
+    at_epoch0 = 0  # cache rows when epoch 0's evaluation was written
     while time.time() < deadline and proc.poll() is None:
-        cands = run / CANDIDATES
-        lines = len(cands.read_text().splitlines()) if cands.exists() else 0
-        if lines >= 2:
+        history = run / HISTORY
+        epochs = len(history.read_text().splitlines()) if history.exists() else 0
+        if epochs >= 2:
             break
-        if lines == 1 and (run / EVAL_CACHE).exists() and _cache_rows(run) >= 64:
-            mid_epoch = True
-            break
+        if epochs == 1:
+            at_epoch0 = at_epoch0 or cache_rows(run)
+            if cache_rows(run) >= at_epoch0 + 32:
+                mid_epoch = True
+                break
         time.sleep(0.05)
     assert proc.poll() is None, "the run ended before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    before = _cache_rows(run)
+    before = cache_rows(run)
     # The initial prompt was scored (a second start may have been served from the memory
     # of an earlier run of the same task: a near-duplicate costs nothing and adds no row).
     assert before >= 32
@@ -131,9 +128,7 @@ def test_kill_minus_9_then_resume_rescoring_nothing(tmp_path):
     # Every example the model scored after the kill was new: nothing scored twice. (New
     # rows may outnumber forward passes: label-word changes are scored from memoised rows;
     # a calibrated prompt adds its content-free inputs, forward passes with no row.)
-    rows = [json.loads(line) for line in (run / CANDIDATES).read_text().splitlines()]
-    calibrated = sum(bool(r["prompt"].get("calibrate")) for r in rows)
-    assert 0 < scored <= _cache_rows(run) - before + len(CONTENT_FREE) * calibrated
+    assert 0 < scored <= cache_rows(run) - before + content_free_passes(run)
     assert result["epochs"] == 2 and "dev" in result["final"]
     if mid_epoch:  # the re-run evaluate node found its first candidate in the cache
         assert result["budget"]["examples_cached"] >= 32

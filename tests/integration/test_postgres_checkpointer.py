@@ -1,10 +1,8 @@
 """The Postgres checkpointer against a real local PostgreSQL: kill -9 mid-run, then resume."""
 
 import asyncio
-import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -12,11 +10,11 @@ import time
 import psycopg
 import pytest
 from postgres_cluster import find_bindir, postgres_cluster
+from resume_helper import cache_rows, content_free_passes
 
-from flowpo.evaluation.evaluator import CONTENT_FREE
 from flowpo.graphs.resources import resources
 from flowpo.run.checkpoints import thread_for
-from flowpo.run.rundir import CANDIDATES, CHECKPOINTS, EVAL_CACHE, HISTORY
+from flowpo.run.rundir import CANDIDATES, CHECKPOINTS, HISTORY
 from flowpo.run.runner import aresume
 from flowpo.run.settings import load_config
 
@@ -44,11 +42,6 @@ def _threads(url):
         return dict(rows.fetchall())
 
 
-def _cache_rows(run):
-    with sqlite3.connect(run / EVAL_CACHE) as db:
-        return db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
-
-
 def test_kill_minus_9_then_resume_from_postgres(tmp_path, pg_url, embedded):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "flowpo", "optimize", *TINY, "--run-dir", str(run), "--quiet",
@@ -71,16 +64,14 @@ def test_kill_minus_9_then_resume_from_postgres(tmp_path, pg_url, embedded):
     assert at_kill >= 2  # the killed process checkpointed in Postgres
 
     lm = resources(config).target
-    scored0, cached0 = lm.stats.examples, _cache_rows(run)
+    scored0, cached0 = lm.stats.examples, cache_rows(run)
     result = asyncio.run(aresume(run))
     assert result["epochs"] == 1 and "dev" in result["final"]
     assert _threads(pg_url)[thread] > at_kill  # the resumed run went on in the same thread
     # Every example scored after the kill was new: nothing already cached was scored again
     # (a calibrated prompt adds its content-free inputs: forward passes with no cache row).
-    found = [json.loads(line) for line in (run / CANDIDATES).read_text().splitlines()]
-    calibrated = sum(bool(r["prompt"].get("calibrate")) for r in found)
-    extra = len(CONTENT_FREE) * calibrated
-    assert 0 < lm.stats.examples - scored0 <= _cache_rows(run) - cached0 + extra
+    extra = content_free_passes(run)
+    assert 0 < lm.stats.examples - scored0 <= cache_rows(run) - cached0 + extra
     rows = (run / HISTORY).read_text().splitlines()
     assert rows[0].startswith('{"epoch": 0') and '"summary"' in rows[-1]
     # Resuming a finished run returns its result without work.
