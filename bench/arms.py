@@ -143,8 +143,8 @@ def run_knn(env: BenchEnv, name: str, method: str, seed: int, budget: int) -> di
 def run_flowpo(env: BenchEnv, name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
     """Run ``flowpo.optimize`` in its natural mode (defaults; memory off) and score test.
 
-    ``flowpo`` is the default method (promptflow, msgd-rl, edit_format on, the gated
-    retrieving start); ``flowpo-retrieve`` gives ``retrieve=4`` explicitly;
+    ``flowpo`` is the default method (promptflow, msgd-rl, edit_format on, no retrieval);
+    ``flowpo-retrieve`` the same with the gated retrieving start (``retrieve=4``, opt-in);
     ``flowpo-hybrid`` is ``method="hybrid"`` with the retrieving start. The curve: the
     best-so-far prompt (by train) at each of the profile's checkpoint budgets, read from
     this run's history, scored on test.

@@ -7,11 +7,9 @@ on a fixed seeded sample of at most 500 examples (the same for every method):
 
 * ``flowpo``: ``flowpo.optimize`` with its defaults (promptflow, msgd-rl, edit_format
   on: frame, label words, calibration, demos, sections trainable), memory off,
-  ``max_epochs=100`` so that the budget stops it (since 74ab132 the defaults include the
-  retrieving start, ``retrieve=4``, taken up only when it clearly beats the plain start);
-  ``flowpo-retrieve``: ``retrieve=4`` given explicitly (its cells before 74ab132 measured
-  the ungated retrieving start, then opt-in); ``flowpo-hybrid``: ``method="hybrid"``
-  with ``retrieve=4``;
+  ``max_epochs=100`` so that the budget stops it; ``flowpo-retrieve``: the same with
+  ``retrieve=4`` (the retrieving start, opt-in; gated since 74ab132, its earlier cells
+  measured it ungated); ``flowpo-hybrid``: ``method="hybrid"`` with ``retrieve=4``;
 * ``dspy-mipro``, ``dspy-gepa``, ``dspy-bootstrap-rs``, ``dspy-copro`` (bench/dspy_plans.py,
   bench/dspy_peer.py: through ``flowpo serve-model``'s in-process server, spend counted
   there);

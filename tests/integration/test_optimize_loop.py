@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from resume_helper import cache_rows, content_free_passes
+from resume_helper import cache_rows, content_free_passes, epoch_to_redo, label_search_passes
 
 from flowpo.cli import main
 from flowpo.graphs.resources import resources
@@ -113,7 +113,7 @@ def test_kill_minus_9_then_resume_rescoring_nothing(tmp_path):
     assert proc.poll() is None, "the run ended before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    before = cache_rows(run)
+    before, at_kill = cache_rows(run), epoch_to_redo(run)
     # The initial prompt was scored (a second start may have been served from the memory
     # of an earlier run of the same task: a near-duplicate costs nothing and adds no row).
     assert before >= 32
@@ -127,8 +127,12 @@ def test_kill_minus_9_then_resume_rescoring_nothing(tmp_path):
     scored = lm.stats.examples - scored0
     # Every example the model scored after the kill was new: nothing scored twice. (New
     # rows may outnumber forward passes: label-word changes are scored from memoised rows;
-    # a calibrated prompt adds its content-free inputs, forward passes with no row.)
-    assert 0 < scored <= cache_rows(run) - before + content_free_passes(run)
+    # a calibrated prompt adds its content-free inputs, forward passes with no row, and a
+    # label-word search redone after the resume rebuilds its rows, outside the cache.)
+    rebuilt = label_search_passes(
+        run, at_kill, len(resources(config).task.split("train")), config.screen_examples
+    )
+    assert 0 < scored <= cache_rows(run) - before + content_free_passes(run) + rebuilt
     assert result["epochs"] == 2 and "dev" in result["final"]
     if mid_epoch:  # the re-run evaluate node found its first candidate in the cache
         assert result["budget"]["examples_cached"] >= 32

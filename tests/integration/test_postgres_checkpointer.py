@@ -10,7 +10,7 @@ import time
 import psycopg
 import pytest
 from postgres_cluster import find_bindir, postgres_cluster
-from resume_helper import cache_rows, content_free_passes
+from resume_helper import cache_rows, content_free_passes, epoch_to_redo, label_search_passes
 
 from flowpo.graphs.resources import resources
 from flowpo.run.checkpoints import thread_for
@@ -64,13 +64,16 @@ def test_kill_minus_9_then_resume_from_postgres(tmp_path, pg_url, embedded):
     assert at_kill >= 2  # the killed process checkpointed in Postgres
 
     lm = resources(config).target
-    scored0, cached0 = lm.stats.examples, cache_rows(run)
+    scored0, cached0, epochs_done = lm.stats.examples, cache_rows(run), epoch_to_redo(run)
     result = asyncio.run(aresume(run))
     assert result["epochs"] == 1 and "dev" in result["final"]
     assert _threads(pg_url)[thread] > at_kill  # the resumed run went on in the same thread
     # Every example scored after the kill was new: nothing already cached was scored again
-    # (a calibrated prompt adds its content-free inputs: forward passes with no cache row).
-    extra = content_free_passes(run)
+    # (a calibrated prompt adds its content-free inputs: forward passes with no cache row;
+    # a label-word search redone after the resume rebuilds its rows, outside the cache).
+    extra = content_free_passes(run) + label_search_passes(
+        run, epochs_done, len(resources(config).task.split("train")), config.screen_examples
+    )
     assert 0 < lm.stats.examples - scored0 <= cache_rows(run) - cached0 + extra
     rows = (run / HISTORY).read_text().splitlines()
     assert rows[0].startswith('{"epoch": 0') and '"summary"' in rows[-1]
