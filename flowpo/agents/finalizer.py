@@ -28,8 +28,9 @@ async def finalize(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
     update: dict[str, Any] = {"budget": {}}
     with timed(update):
         finalists = {c["id"]: c for c in [*state.get("beam", []), state["best"], state["initial"]]}
-        if config.approve:  # only prompts a human approved may be chosen
-            finalists = {k: c for k, c in finalists.items() if k in state.get("approved", [k])}
+        if config.approve:  # only prompts a human approved (or the user's own start) may win
+            approved = {*state.get("approved", finalists), state["initial"]["id"]}
+            finalists = {k: c for k, c in finalists.items() if k in approved}
         ranked = [await _on_split(res, c, "dev", update["budget"]) for c in finalists.values()]
         w = config.soft_weight  # the same objective as the search, on dev
         stale = [c["id"] for c in ranked if stale_words(Prompt.from_dict(c["prompt"]), res.task)]
