@@ -196,8 +196,7 @@ def refits_start(scorer: Scorer, cand: dict[str, Any], prompt: Prompt) -> bool:
         and not cand.get("action")
         and not prompt.retrieve
         and scorer.task.kind == "classification"
-        and scorer.evaluator.mode == "verbalizer"
-        and hasattr(scorer.target, "next_token_logprobs")
+        and searches_words(scorer)
     )
 
 
@@ -322,9 +321,13 @@ def is_new_frame(cand: dict[str, Any], scorer: Scorer) -> bool:
     return (
         len(action) == 2
         and action[1] == "frame"
-        and scorer.evaluator.mode == "verbalizer"
-        and hasattr(scorer.target, "next_token_logprobs")
+        and searches_words(scorer)
     )
+
+
+def searches_words(scorer: Scorer) -> bool:
+    """Return True when label words can be searched: verbalizer mode, a local target."""
+    return scorer.evaluator.mode == "verbalizer" and hasattr(scorer.target, "next_token_logprobs")
 
 
 async def refit_words(
