@@ -77,6 +77,7 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
                   archive=archive, usage=usage_delta(actions), history=[row], stop_reason=reason)
     if epoch == 0 and out.candidates:
         update["initial"] = out.candidates[0]
+        update["reserve"] = [c for c in out.candidates if c.get("held_back")]
     return update
 
 

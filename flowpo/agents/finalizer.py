@@ -27,7 +27,8 @@ async def finalize(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
     res = resources(config)
     update: dict[str, Any] = {"budget": {}}
     with timed(update):
-        finalists = {c["id"]: c for c in [*state.get("beam", []), state["best"], state["initial"]]}
+        kept = [*state.get("beam", []), state["best"], state["initial"], *state.get("reserve", [])]
+        finalists = {c["id"]: c for c in kept}  # a held-back start is judged on dev too
         if config.approve:  # only prompts a human approved (or the user's own start) may win
             approved = {*state.get("approved", finalists), state["initial"]["id"]}
             finalists = {k: c for k, c in finalists.items() if k in approved}

@@ -52,6 +52,8 @@ class OptimizerState(TypedDict, total=False):
     seen: list[str]
     """Fingerprints of every prompt already evaluated (no prompt is scored twice)."""
     best: dict[str, Any]
+    reserve: list[dict[str, Any]]
+    """Scored starts kept out of the search (a held-back retrieving start): still finalists."""
     q: dict[str, Any]
     """The Q table over (section, operator), ``QTable.to_dict()``."""
     plan: list[dict[str, Any]]

@@ -75,7 +75,8 @@ async def score_candidates(
     of its own, :func:`add_start_with_own_words`); a retrieving start takes the words that
     won and joins the search only when it is :func:`clearly_better` than the plain start
     (it changes every input's prompt and keeps its words, so a win within the reward
-    set's noise is not worth it). ``on_scored(n, so_far)`` is called after each candidate.
+    set's noise is not worth it); held back, it is still judged on dev at the end.
+    ``on_scored(n, so_far)`` is called after each candidate.
     """
     out = Scored(counts={"examples_scored": 0.0, "examples_cached": 0.0, "tokens": 0.0})
     start: tuple[dict[str, str] | None, EvalResult] | None = None  # plain start: words, result
@@ -103,7 +104,8 @@ async def score_candidates(
 
 
 HELD_BACK = "retrieval did not clearly beat the plain start on the reward set"
-"""Why a retrieving start stays out of the beam (``held_back`` of its candidate)."""
+"""Why a retrieving start stays out of the beam (``held_back`` of its candidate); it stays
+a finalist (the evaluate node's ``reserve``), judged on dev beside the search's best."""
 
 
 def clearly_better(new: EvalResult, old: EvalResult, z: float = 2.0) -> bool:

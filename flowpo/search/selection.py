@@ -3,8 +3,9 @@
 Each finalist is judged on train and dev pooled (twice the examples of dev alone, so half
 the noise of a dev-only ranking); finalists whose pooled objective is within one standard
 error of the best one tie, and among ties a prompt whose label words are written alike
-wins (what a person would deploy), then the shortest (fewer words to overfit, cheaper
-to run). The chosen prompt's dev accuracy is reported with its 95%
+wins (what a person would deploy), then one with fixed demonstrations over one that
+retrieves them per input (no index to deploy, ~5x shorter inputs), then the shortest
+(fewer words to overfit, cheaper to run). The chosen prompt's dev accuracy is reported with its 95%
 Wilson interval, so a reader sees how much the dev score can be trusted.
 """
 
@@ -62,10 +63,11 @@ def choose(
     se = math.sqrt(max(acc * (1 - acc), 1e-4) / max(1, n_train + n_dev))
     tied = [i for i in range(len(finalists)) if scores[i] >= scores[top] - se]
     return finalists[
-        min(tied, key=lambda i: (not alike(finalists[i]), _length(finalists[i]), -scores[i]))
+        min(tied, key=lambda i: (not alike(finalists[i]), *_cost(finalists[i]), -scores[i]))
     ]
 
 
-def _length(c: dict[str, Any]) -> int:
+def _cost(c: dict[str, Any]) -> tuple[bool, int]:
+    """Return whether ``c`` retrieves its demonstrations, and its text's length in words."""
     prompt = Prompt.from_dict(c["prompt"])
-    return len(prompt.text.split())
+    return bool(prompt.retrieve), len(prompt.text.split())
