@@ -26,6 +26,9 @@ from flowpo.types import Example
 Embed = Callable[[Sequence[str]], np.ndarray]
 """Texts -> ``[N, dim]`` float32 unit rows (the ``embed`` of :mod:`flowpo.memory.embeddings`)."""
 
+QUERY_VECTORS = 20_000
+"""Vectors of inputs outside the pool an index keeps (~30 MB at 384 dimensions)."""
+
 LABELLED_SPLITS = ("train", "pool", "dev")
 """The splits demonstrations come from: every labelled example but the test split."""
 
@@ -39,8 +42,14 @@ class DemoIndex:
         embed: The embedder (unit rows, so an inner product is a cosine).
     """
 
-    def __init__(self, pool: Sequence[Example], texts: Sequence[str], embed: Embed) -> None:
-        """Embed the pool once and index it."""
+    def __init__(
+        self,
+        pool: Sequence[Example],
+        texts: Sequence[str],
+        embed: Embed,
+        max_queries: int = QUERY_VECTORS,
+    ) -> None:
+        """Embed the pool once and index it; keep at most ``max_queries`` other inputs' vectors."""
         import faiss
 
         if len(pool) != len(texts) or not pool:
@@ -50,8 +59,10 @@ class DemoIndex:
         vectors = np.ascontiguousarray(embed(list(texts)), dtype=np.float32)  # [N, dim]
         self.index = faiss.IndexFlatIP(vectors.shape[1])
         self.index.add(vectors)
-        self._queries: dict[str, np.ndarray] = dict(zip(texts, vectors, strict=True))
-        """Each input text's vector, embedded once (neighbours depend on the input alone)."""
+        self._pool_vectors: dict[str, np.ndarray] = dict(zip(texts, vectors, strict=True))
+        self._queries: dict[str, np.ndarray] = {}
+        """Inputs outside the pool, embedded once (neighbours depend on the input alone)."""
+        self.max_queries = max_queries
         ids = "\n".join(f"{e.id}\t{e.target}" for e in self.pool)
         self.key = hashlib.sha256(ids.encode()).hexdigest()[:12]
         """Names the pool: results scored with another pool are not reused."""
@@ -86,11 +97,19 @@ class DemoIndex:
         return out
 
     def _vectors(self, texts: Sequence[str]) -> np.ndarray:
-        """Return the unit vectors of ``texts``, embedding only those not seen before."""
-        new = list(dict.fromkeys(t for t in texts if t not in self._queries))
-        if new:
-            self._queries.update(zip(new, self.embed(new), strict=True))
-        return np.ascontiguousarray([self._queries[t] for t in texts], dtype=np.float32)
+        """Return the unit vectors of ``texts``, embedding only those not seen before.
+
+        The pool's vectors are kept for good; other inputs' (a test set, a deployed
+        prompt's traffic) are forgotten all at once when more than ``max_queries`` are held.
+        """
+        known = self._pool_vectors
+        new = list(dict.fromkeys(t for t in texts if t not in known and t not in self._queries))
+        fresh = dict(zip(new, self.embed(new), strict=True)) if new else {}
+        rows = [known.get(t, self._queries.get(t, fresh.get(t))) for t in texts]
+        if len(self._queries) + len(fresh) > self.max_queries:
+            self._queries.clear()
+        self._queries.update(fresh)
+        return np.ascontiguousarray(rows, dtype=np.float32)
 
     def demos(self, task: Task, prompt: Prompt, inputs: Sequence[Example]) -> list[str]:
         """Return each input's demonstrations as the prompt shows them: one per line."""

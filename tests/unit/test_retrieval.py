@@ -68,6 +68,28 @@ def test_each_input_is_embedded_once_however_many_prompts_retrieve_for_it():
     assert [e.input for e in again[0]] == ["aab"]
 
 
+def test_inputs_outside_the_pool_are_forgotten_past_the_cap_the_pool_never():
+    seen = []
+
+    def counting(texts):
+        seen.extend(texts)
+        return embed(texts)
+
+    t = task()
+    pool = DemoIndex.for_task(t, counting).pool
+    index = DemoIndex(pool, [e.input for e in pool], counting, max_queries=2)
+    probes = [Example(f"q{i}", text, "x") for i, text in enumerate(["ab", "ba", "aba"])]
+    for p in probes[:2]:
+        index.nearest([p], [p.input], 1)
+    index.nearest([probes[0]], ["ab"], 1)  # two held: still known
+    assert seen.count("ab") == 1
+    near = index.nearest([probes[2]], ["aba"], 1)  # a third: the two are forgotten
+    assert near[0] and index.nearest([probes[0]], ["ab"], 1)[0]
+    assert seen.count("ab") == 2 and seen.count("aba") == 1
+    index.nearest([pool[0]], [pool[0].input], 1)
+    assert seen.count(pool[0].input) == 2  # embedded to build each index, never again
+
+
 def test_demonstrations_use_the_prompts_frame_and_label_words():
     t = task()
     index = DemoIndex.for_task(t, embed)
