@@ -140,6 +140,14 @@ def run_knn(env: BenchEnv, name: str, method: str, seed: int, budget: int) -> di
     }
 
 
+FLOWPO_ARMS: dict[str, dict[str, Any]] = {
+    "flowpo": {},
+    "flowpo-retrieve": {"retrieve": KNN_K},
+    "flowpo-hybrid": {"method": "hybrid", "retrieve": KNN_K, **GFN_BENCH},
+}
+"""Each flowpo arm's settings beside ``flowpo.optimize``'s defaults."""
+
+
 def run_flowpo(env: BenchEnv, name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
     """Run ``flowpo.optimize`` in its natural mode (defaults; memory off) and score test.
 
@@ -157,9 +165,7 @@ def run_flowpo(env: BenchEnv, name: str, method: str, seed: int, budget: int) ->
     torch.manual_seed(seed)
     run = RUNS / "medium" / f"{name}-{method}-s{seed}-b{budget}"
     shutil.rmtree(run, ignore_errors=True)
-    kwargs: dict[str, Any] = {} if method == "flowpo" else {"retrieve": KNN_K}
-    if method == "flowpo-hybrid":
-        kwargs = {**kwargs, "method": "hybrid", **GFN_BENCH}
+    kwargs = FLOWPO_ARMS[method]
     task = framed_task(name, seed, False)
     result = flowpo.optimize(
         task=name, seed=seed, data_seed=seed, run_dir=run, budget_examples=budget,
