@@ -217,15 +217,12 @@ async def add_start_with_own_words(
     candidate of its own, child of the start (the user's start stays as given, for the
     report), scored and charged when the budget can pay for it.
     """
-    task, w = scorer.task, scorer.soft_weight
+    task = scorer.task
     train = task.split("train")
-    words = await best_label_words(scorer.target, task, prompt, list(train), w, embed=scorer.embed)
-    current = answer_words(prompt, task)
-    if words == current:
+    found = await with_best_words(scorer, prompt, train)
+    if found is None or not budget.fits(scorer.evaluator.uncached(found[1], train)):
         return None
-    refit = relabel(prompt, current, words)  # its text and demonstrations name the new words
-    if not budget.fits(scorer.evaluator.uncached(refit, train)):
-        return None
+    words, refit = found
     second = await scorer.evaluator.aevaluate(refit, train)
     _count(out, budget, second)
     child = Candidate(
@@ -332,6 +329,23 @@ def searches_words(scorer: Scorer) -> bool:
     return scorer.evaluator.mode == "verbalizer" and hasattr(scorer.target, "next_token_logprobs")
 
 
+async def with_best_words(
+    scorer: Scorer, prompt: Prompt, train: Sequence[Example]
+) -> tuple[dict[str, str], Prompt] | None:
+    """Return the label words that suit ``prompt`` best and it relabelled with them.
+
+    ``None`` when it has them already. The search reads the rows the prompt's scoring on
+    ``train`` just computed (the model's memo); the relabelled prompt's text and
+    demonstrations name the new words.
+    """
+    task = scorer.task
+    words = await best_label_words(
+        scorer.target, task, prompt, list(train), scorer.soft_weight, embed=scorer.embed
+    )
+    current = answer_words(prompt, task)
+    return None if words == current else (words, relabel(prompt, current, words))
+
+
 async def refit_words(
     scorer: Scorer,
     prompt: Prompt,
@@ -346,12 +360,10 @@ async def refit_words(
     model's memo); the relabelled prompt is scored only when ``budget`` (not yet charged
     for ``result``) can pay for it, and both scorings are charged, kept or not.
     """
-    task, w = scorer.task, scorer.soft_weight
-    words = await best_label_words(scorer.target, task, prompt, list(train), w, embed=scorer.embed)
-    current = answer_words(prompt, task)
-    if words == current:
+    found = await with_best_words(scorer, prompt, train)
+    if found is None:
         return prompt, result
-    refit = relabel(prompt, current, words)  # its text and demonstrations name the new words
+    refit, w = found[1], scorer.soft_weight
     cost = result.model_calls + scorer.evaluator.uncached(refit, train)
     if budget is not None and not budget.fits(cost):
         return prompt, result
