@@ -11,7 +11,7 @@ from flowpo.config import OptimizeConfig
 from flowpo.evaluation import ExampleBudget
 from flowpo.graphs.resources import resources, rng_for
 from flowpo.graphs.state import OptimizerState, add_counts, spent_examples
-from flowpo.run.rundir import CANDIDATES, append_jsonl, write_history
+from flowpo.run.rundir import CANDIDATES, upsert_jsonl, write_history
 from flowpo.search.beam import advance
 from flowpo.search.credit import credit, usage_delta
 from flowpo.search.objective import rank
@@ -54,7 +54,7 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
             state.get("beam", []), state.get("best"), full, state.get("stale", 0),
             epoch, config, rng,
         )
-        append_jsonl(res.run_dir / CANDIDATES, out.candidates)
+        upsert_jsonl(res.run_dir / CANDIDATES, out.candidates)  # a redone epoch replaces
         history = state.get("history", [])
         dev = None
         if config.track_dev:

@@ -48,6 +48,27 @@ def append_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
         os.fsync(f.fileno())
 
 
+def upsert_jsonl(path: Path, rows: list[dict[str, Any]], key: str = "id") -> None:
+    """Append rows to a JSON-lines file, replacing earlier rows with the same ``key``.
+
+    A node killed after writing its rows but before its checkpoint runs again on resume:
+    its rows then replace the lost attempt's instead of appearing twice.
+    """
+    new = {row[key] for row in rows}
+    if not path.is_file() or not new:
+        append_jsonl(path, rows)
+        return
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if not any(json.loads(line).get(key) in new for line in lines if line.strip()):
+        append_jsonl(path, rows)
+        return
+    kept = [line for line in lines if line.strip() and json.loads(line).get(key) not in new]
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+    append_jsonl(tmp, rows)
+    tmp.replace(path)
+
+
 def write_best(
     run_dir: Path, prompt: Prompt, info: dict[str, Any], template: str, verbalizers: dict[str, str]
 ) -> None:

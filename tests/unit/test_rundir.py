@@ -1,4 +1,5 @@
 import asyncio
+import json
 
 import pytest
 
@@ -65,3 +66,15 @@ def test_best_prompt_files_carry_template_and_label_words(tmp_path):
     assert back.template == "{prompt} Input : {text} Output:"
     assert back.verbalizers == {"negative": "no", "positive": "yes"}
     assert back.sections == prompt.sections
+
+
+def test_rows_written_again_by_a_redone_node_replace_the_lost_attempts(tmp_path):
+    from flowpo.run.rundir import upsert_jsonl
+
+    path = tmp_path / "candidates.jsonl"
+    upsert_jsonl(path, [{"id": "c0", "n": 1}, {"id": "c0w", "n": 2}])
+    upsert_jsonl(path, [{"id": "e1-0", "n": 3}])
+    upsert_jsonl(path, [{"id": "e1-0", "n": 4}, {"id": "e1-1", "n": 5}])  # epoch 1 redone
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert rows == [{"id": "c0", "n": 1}, {"id": "c0w", "n": 2}, {"id": "e1-0", "n": 4},
+                    {"id": "e1-1", "n": 5}]
