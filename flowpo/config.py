@@ -264,8 +264,8 @@ class OptimizeConfig(FaultOptions, DataOptions, GfnOptions, BaseSettings):
         le=32,
         description="Also start from the prompt that retrieves this many nearest labelled "
         "examples per input as its demonstrations (kNN prompting); the search takes it up "
-        "only when it clearly beats the plain start on the reward set (a sign test); "
-        "0 = never (the default).",
+        "only when it clearly beats the plain start on the reward set (a sign test), and "
+        "otherwise still judges it on dev at the end; 0 = never (the default).",
     )
     budget_examples: int | None = Field(
         None,
