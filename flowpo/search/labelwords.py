@@ -160,10 +160,11 @@ def label_word_candidates(
 
     Besides the current word and the label's name and its variants, each label gets the
     tokens the target ranks highest for its examples: with ``embed`` (related words, the
-    default of the loop) only those :func:`related_words` keeps, from a wider list; without
-    it (``--label-words free``) the top four, whatever they are.
+    default of the loop) only common words (:func:`common_word_mask`) that
+    :func:`related_words` keeps, from a wider list; without it (``--label-words free``)
+    the top four, whatever they are.
     """
-    allowed = word_mask(lm)
+    allowed = word_mask(lm) if embed is None else common_word_mask(lm)
     found = discriminative_tokens(logp, gold, len(labels), allowed, k=4 if embed is None else 40)
     if embed is not None:
         for i, extra in enumerate(found):
@@ -240,4 +241,25 @@ def word_mask(lm: Any) -> np.ndarray:
     for i, tok in enumerate(vocab[:size]):
         mask[i] = bool(tok) and tok.startswith("Ġ") and tok[1:].isalpha() and len(tok) > 2
     lm._word_mask = mask
+    return mask
+
+
+def common_word_mask(lm: Any) -> np.ndarray:
+    """Return the word tokens whose lowercase form is a word token too (cached per model).
+
+    A name (``Edinburgh``, ``Iran``, ``GDP``, ``Obama``) is rarely written in lowercase,
+    so its lowercase form is no token of the target's vocabulary, while a common word's
+    is (``Business``/``business``, ``Bill``/``bill``). A name is an instance of a category,
+    not its name: with MiniLM it sits near its category (``Edinburgh`` 0.48 to
+    ``location``), and as an answer word it tells a reader nothing about the label.
+    """
+    cached = getattr(lm, "_common_word_mask", None)
+    if cached is not None:
+        return np.asarray(cached)
+    mask = word_mask(lm).copy()
+    vocab = lm.tokenizer.convert_ids_to_tokens(list(range(len(mask))))
+    known = set(vocab)
+    for i in np.flatnonzero(mask):
+        mask[i] = "Ġ" + vocab[i][1:].lower() in known
+    lm._common_word_mask = mask
     return mask

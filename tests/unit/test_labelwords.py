@@ -9,6 +9,7 @@ from flowpo.prompt import Prompt
 from flowpo.search.labelwords import (
     assignment_score,
     best_label_words,
+    common_word_mask,
     discriminative_tokens,
     search,
     word_mask,
@@ -124,3 +125,17 @@ def test_best_label_words_picks_the_targets_own_words():
     # (sad, joy) is right on all four rows with the highest gold probability (see
     # test_exhaustive_search_finds_the_best_distinct_pair); "negative" is no one token.
     assert words == {"negative": "sad", "positive": "joy"}
+
+
+def test_names_are_no_common_words_their_lowercase_form_is_no_token():
+    class Names(Tokenizer):
+        vocab = ["Ġbad", "ĠParis", "ĠBad", "ĠGDP", "ly", "Ġbill", "ĠBill"]
+
+    lm = FakeLM()
+    lm.tokenizer = Names()
+    weight = SimpleNamespace(weight=np.zeros((7, 2)))
+    lm.model = SimpleNamespace(get_output_embeddings=lambda: weight)
+    # Paris and GDP have no lowercase token: names; Bad and Bill do: common words
+    assert common_word_mask(lm).tolist() == [True, False, True, False, False, True, True]
+    lm.tokenizer = None  # cached on the model
+    assert common_word_mask(lm).tolist() == [True, False, True, False, False, True, True]
