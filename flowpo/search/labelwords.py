@@ -244,8 +244,21 @@ def word_mask(lm: Any) -> np.ndarray:
     return mask
 
 
+FUNCTION_WORDS = frozenset(
+    """a an the this that these those some any each every either neither both all no none
+    not nor and or but if then than so as of in on at by for from to into onto with without
+    about above below under over after before between through during against among per via
+    up down out off i me my we us our you your he him his she her it its they them their
+    who whom whose whoever which what whatever where when why how there here
+    is am are was were be been being do does did have has had will would shall should can
+    could may might must also only just very too""".split()
+)
+"""Words that carry grammar, not meaning: never an answer word found by the search (TREC got
+``In`` for location, SST-2 ``neither`` for negative). A task's own words may still be any."""
+
+
 def common_word_mask(lm: Any) -> np.ndarray:
-    """Return the word tokens whose lowercase form is a word token too (cached per model).
+    """Return the content-word tokens whose lowercase form is a token too (cached per model).
 
     A name (``Edinburgh``, ``Iran``, ``GDP``, ``Obama``) is rarely written in lowercase,
     so its lowercase form is no token of the target's vocabulary, while a common word's
@@ -260,6 +273,7 @@ def common_word_mask(lm: Any) -> np.ndarray:
     vocab = lm.tokenizer.convert_ids_to_tokens(list(range(len(mask))))
     known = set(vocab)
     for i in np.flatnonzero(mask):
-        mask[i] = "Ġ" + vocab[i][1:].lower() in known
+        word = vocab[i][1:].lower()
+        mask[i] = "Ġ" + word in known and word not in FUNCTION_WORDS
     lm._common_word_mask = mask
     return mask

@@ -83,12 +83,12 @@ def test_related_label_words_leave_out_words_that_only_name_the_input():
     assert related_words(["GDP", "bill"], topics, 2, embed) == [False, False]
 
 
-def test_names_are_no_answer_words_on_the_embedded_models_vocabulary(embedded):
+def test_names_and_function_words_are_no_answer_words_on_the_embedded_vocabulary(embedded):
     from flowpo.search.labelwords import common_word_mask
 
-    # TREC once got 'Edinburgh' for location (similarity 0.48: it clears the related floor)
+    # TREC once got 'Edinburgh', then 'In', for location: both clear the related floor
     mask, vocab = common_word_mask(embedded), embedded.tokenizer.get_vocab()
-    names = ["Edinburgh", "Iran", "GDP", "London", "Obama"]
+    names = ["Edinburgh", "Iran", "GDP", "London", "Obama", "In", "neither", "whoever"]
     words = ["Business", "World", "Location", "Negative", "Bill", "human", "city"]
     assert not any(mask[vocab["Ġ" + w]] for w in names)
     assert all(mask[vocab["Ġ" + w]] for w in words)
