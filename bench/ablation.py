@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from common import (
+    COMMIT,
     MODEL,
     RESULTS,
-    commit,
     load_results,
     machine,
     mean_std,
@@ -96,8 +96,6 @@ def run_cell(task: str, arm: str, seed: int, budget: int = BUDGET) -> dict[str, 
     }
 
 
-COMMIT = commit()
-"""The commit when this process started: the code its cells run (later commits do not)."""
 
 
 def test_score(task_name: str, prompt: Prompt) -> float:

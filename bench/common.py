@@ -104,6 +104,10 @@ def commit() -> str:
     return out.stdout.strip() or "unknown"
 
 
+COMMIT = commit()
+"""The commit when this process started: the code its cells run (later commits do not)."""
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     try:

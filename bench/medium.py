@@ -59,7 +59,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from bench.common import cell_key, commit, load_results, machine, save_cell
+from bench.common import COMMIT, cell_key, load_results, machine, save_cell
 
 TASKS = ["sst2", "cr", "subj", "trec", "agnews", "rte", "synonyms", "sentence_similarity"]
 SEEDS = [13, 42, 87]
@@ -85,8 +85,6 @@ MEDIUM_PLAN = [
 ]
 """The order of stages (the docstring's time plan); each is one resumable command."""
 NOT_AVAILABLE = "not available in this build"
-COMMIT = commit()
-"""The commit when this process started: the code its cells run (later commits do not)."""
 
 
 def recorded_cell(
