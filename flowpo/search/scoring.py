@@ -332,11 +332,9 @@ def searches_words(scorer: Scorer) -> bool:
 async def with_best_words(
     scorer: Scorer, prompt: Prompt, train: Sequence[Example]
 ) -> tuple[dict[str, str], Prompt] | None:
-    """Return the label words that suit ``prompt`` best and it relabelled with them.
+    """Return the words that suit ``prompt`` best and it relabelled (``None``: it has them).
 
-    ``None`` when it has them already. The search reads the rows the prompt's scoring on
-    ``train`` just computed (the model's memo); the relabelled prompt's text and
-    demonstrations name the new words.
+    The search reads the rows its scoring on ``train`` just computed (the model's memo).
     """
     task = scorer.task
     words = await best_label_words(
