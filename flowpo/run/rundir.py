@@ -55,14 +55,11 @@ def upsert_jsonl(path: Path, rows: list[dict[str, Any]], key: str = "id") -> Non
     its rows then replace the lost attempt's instead of appearing twice.
     """
     new = {row[key] for row in rows}
-    if not path.is_file() or not new:
-        append_jsonl(path, rows)
-        return
-    lines = path.read_text(encoding="utf-8").splitlines()
-    if not any(json.loads(line).get(key) in new for line in lines if line.strip()):
-        append_jsonl(path, rows)
-        return
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() and new else []
     kept = [line for line in lines if line.strip() and json.loads(line).get(key) not in new]
+    if len(kept) == len([line for line in lines if line.strip()]):  # nothing to replace
+        append_jsonl(path, rows)
+        return
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
     append_jsonl(tmp, rows)
