@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 from langchain_core.language_models import BaseChatModel
 
 from flowpo.prompt import PROMPT_SLOT, TEXT_SLOT, Prompt
+from flowpo.search.replies import reply_reason
 from flowpo.tasks.task import Task
 from flowpo.types import Candidate, Example
 
@@ -282,6 +283,11 @@ def check_section(old: Prompt, section: str, new_text: str, ctx: OperatorContext
         return garbage
     if TEXT_SLOT in new_text or PROMPT_SLOT in new_text:
         return "output contains a template slot ({text} or {prompt})"
+    if section != EXAMPLES:
+        own = (old.verbalizers or {}).values()
+        reply = reply_reason(new_text, [*ctx.task.labels, *ctx.task.verbalizers.values(), *own])
+        if reply:
+            return reply
     limit = ctx.max_examples_chars if section == EXAMPLES else ctx.max_section_chars
     if len(new_text) > limit:
         return f"output too long ({len(new_text)} > {limit} characters)"

@@ -185,6 +185,10 @@ async def test_operator_edits_only_its_section_and_cleans_chatter(task, prompt, 
         ("x " * 1000, "too long"),
         ("Classify {text} now.", "template slot"),
         ("Put it in {prompt}.", "template slot"),
+        ("I'm ready to help. What's the user's question?", "chat reply"),
+        ("Sure.\nHow can I help you today?", "chat reply"),
+        ("The review is warm. The correct answer is 'yes'.", "states an answer ('yes')"),
+        ("The previous answer was positive.", "previous answer"),
     ],
 )
 async def test_bad_outputs_are_rejected_with_a_reason(task, prompt, op, ctx_of, answer, why):
