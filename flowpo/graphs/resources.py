@@ -32,7 +32,7 @@ from flowpo.operators.registry import get_operator, operator_names
 from flowpo.programs import PROGRAM_TEMPLATE, load_program
 from flowpo.run.rundir import EVAL_CACHE
 from flowpo.search.reward import reward_cap, reward_task
-from flowpo.search.scoring import Scorer
+from flowpo.search.scorer import Scorer
 from flowpo.tasks.task import Task
 
 log = logging.getLogger(__name__)

@@ -8,50 +8,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flowpo.evaluation import Evaluator, ExampleBudget
-from flowpo.memory import MemoryStore
 from flowpo.memory.experience import remembered_score, split_key
 from flowpo.operators.base import LABEL_WORDS
 from flowpo.prompt import Prompt
 from flowpo.search.coherence import answer_words, relabel
-from flowpo.search.labelwords import best_label_words
-from flowpo.search.objective import result_objective
-from flowpo.search.reward import stratified
+from flowpo.search.objective import objective, result_objective
+from flowpo.search.refit import refit_words, with_best_words
+from flowpo.search.scorer import Scored, Scorer, searches_words, train_fields
+from flowpo.search.screening import screen
 from flowpo.tasks.task import Task
 from flowpo.types import Candidate, EvalResult, Example
-
-
-@dataclass
-class Scorer:
-    """What scoring a candidate needs: the task, the target model, its evaluator, memory."""
-
-    task: Task
-    target: Any
-    evaluator: Evaluator
-    model: str
-    """The target model's spec (remembered scores are reused only for the same model)."""
-    memory: MemoryStore | None = None
-    soft_weight: float = 0.5
-    embed: Any = None
-    """Embeds words for related label-word candidates (``None``: free search)."""
-    screen_size: int = 0
-    """Train examples a new candidate is screened on first (0: no screening)."""
-    refit_start: bool = False
-    """Judge the start with its own best label words too (the label words are trainable)."""
-
-
-@dataclass
-class Scored:
-    """The outcome of scoring a batch of pending candidates on train."""
-
-    candidates: list[dict[str, Any]] = field(default_factory=list)
-    counts: dict[str, float] = field(default_factory=dict)
-    """``examples_scored``, ``examples_cached``, ``tokens`` (and ``examples_from_memory``)."""
-    unpaid: set[str] = field(default_factory=set)
-    """Ids of the candidates the budget could not pay for (left unscored)."""
 
 
 async def score_candidates(
@@ -157,8 +126,9 @@ async def score_one(
         out.unpaid.add(cand["id"])
         return None
     if scorer.screen_size and edit and parent:
+        level = objective(parent, scorer.soft_weight) if "train_score" in parent else None
         screened = await screen(
-            scorer, prompt, Prompt.from_dict(parent["prompt"]), train, refit=frame
+            scorer, prompt, Prompt.from_dict(parent["prompt"]), train, refit=frame, level=level
         )
         _count(out, budget, screened.child, screened.parent)
         prompt, keys = screened.prompt, _keys(scorer.task, screened.prompt, train)
@@ -243,69 +213,6 @@ def _count(out: Scored, budget: ExampleBudget, *results: EvalResult) -> None:
         out.counts["tokens"] += result.tokens
 
 
-@dataclass
-class Screening:
-    """A candidate and its parent scored on the same train minibatch."""
-
-    child: EvalResult
-    parent: EvalResult
-    soft_weight: float
-    prompt: Prompt
-    """The candidate as screened (a new frame: with the label words that suit it there)."""
-
-    @property
-    def gain(self) -> float:
-        """Return the child's objective minus the parent's, on the minibatch."""
-        w = self.soft_weight
-        return result_objective(self.child, w) - result_objective(self.parent, w)
-
-    @property
-    def passed(self) -> bool:
-        """Return True when the child beats its parent on the minibatch."""
-        return self.gain > 0
-
-    def fields(self) -> dict[str, Any]:
-        """Return the fields of a candidate left on its minibatch score."""
-        return {**train_fields(self.child), "screened": True, "screen_gain": self.gain}
-
-
-def screen_batch(train: Sequence[Example], size: int) -> list[Example]:
-    """Return the fixed minibatch edits are screened on: ``size`` examples, every label."""
-    return stratified(train)[:size]
-
-
-async def screen(
-    scorer: Scorer,
-    prompt: Prompt,
-    parent: Prompt,
-    train: Sequence[Example],
-    *,
-    refit: bool = False,
-) -> Screening:
-    """Score ``prompt`` and its parent on the screening minibatch (the parent's is cached).
-
-    With ``refit`` (a new frame), the prompt is screened with the label words that suit
-    the frame on the minibatch (:func:`refit_words`; both scorings are counted): a frame
-    judged with words tuned for another frame would fail the screen unfairly.
-    """
-    batch = screen_batch(train, scorer.screen_size)
-    child = await scorer.evaluator.aevaluate(prompt, batch)
-    if refit:
-        prompt, child = await refit_words(scorer, prompt, child, batch)
-    before = await scorer.evaluator.aevaluate(parent, batch)
-    return Screening(child, before, scorer.soft_weight, prompt)
-
-
-def train_fields(result: EvalResult) -> dict[str, Any]:
-    """Return the candidate fields a train evaluation fills in."""
-    return {
-        "train_score": result.score,
-        "train_soft": result.details.get("soft_score", 0.0),
-        "per_label": result.details.get("per_label", {}),
-        "fingerprint": result.prompt_fingerprint,
-    }
-
-
 def _keys(task: Task, prompt: Prompt, train: Sequence[Example]) -> dict[str, str]:
     return {
         "fingerprint": prompt.fingerprint(task.template, task.verbalizers),
@@ -321,57 +228,6 @@ def is_new_frame(cand: dict[str, Any], scorer: Scorer) -> bool:
         len(action) == 2
         and action[1] == "frame"
         and searches_words(scorer)
-    )
-
-
-def searches_words(scorer: Scorer) -> bool:
-    """Return True when label words can be searched: verbalizer mode, a local target."""
-    return scorer.evaluator.mode == "verbalizer" and hasattr(scorer.target, "next_token_logprobs")
-
-
-async def with_best_words(
-    scorer: Scorer, prompt: Prompt, train: Sequence[Example]
-) -> tuple[dict[str, str], Prompt] | None:
-    """Return the words that suit ``prompt`` best and it relabelled (``None``: it has them).
-
-    The search reads the rows its scoring on ``train`` just computed (the model's memo).
-    """
-    task = scorer.task
-    words = await best_label_words(
-        scorer.target, task, prompt, list(train), scorer.soft_weight, embed=scorer.embed
-    )
-    current = answer_words(prompt, task)
-    return None if words == current else (words, relabel(prompt, current, words))
-
-
-async def refit_words(
-    scorer: Scorer,
-    prompt: Prompt,
-    result: EvalResult,
-    train: Sequence[Example],
-    budget: ExampleBudget | None = None,
-) -> tuple[Prompt, EvalResult]:
-    """Return the frame's prompt with the label words that suit it best, when they win.
-
-    The words old frames were tuned for rarely suit a new one, so a frame scored with
-    them is judged unfairly. The search reads the rows the evaluation just computed (the
-    model's memo); the relabelled prompt is scored only when ``budget`` (not yet charged
-    for ``result``) can pay for it, and both scorings are charged, kept or not.
-    """
-    found = await with_best_words(scorer, prompt, train)
-    if found is None:
-        return prompt, result
-    refit, w = found[1], scorer.soft_weight
-    cost = result.model_calls + scorer.evaluator.uncached(refit, train)
-    if budget is not None and not budget.fits(cost):
-        return prompt, result
-    second = await scorer.evaluator.aevaluate(refit, train)
-    kept = result_objective(second, w) > result_objective(result, w)
-    return (refit if kept else prompt), replace(
-        second if kept else result,
-        model_calls=second.model_calls + result.model_calls,
-        cached=second.cached + result.cached,
-        tokens=second.tokens + result.tokens,
     )
 
 

@@ -47,7 +47,9 @@ def test_frame_and_calibrate_produce_valid_prompts(embedded):
 
 
 def test_a_new_frame_is_scored_with_its_own_label_words_at_no_extra_forward_pass(embedded):
-    from flowpo.search.scoring import Scorer, is_new_frame, refit_words
+    from flowpo.search.refit import refit_words
+    from flowpo.search.scorer import Scorer
+    from flowpo.search.scoring import is_new_frame
 
     task = load_task("sst2")  # its words are no/yes, tuned for the GFlowPO frame
     train = task.split("train")
@@ -96,7 +98,8 @@ def test_names_and_function_words_are_no_answer_words_on_the_embedded_vocabulary
 
 def test_a_new_frame_is_screened_on_the_minibatch_with_its_own_label_words(embedded):
     from flowpo.evaluation import ExampleBudget
-    from flowpo.search.scoring import Scorer, score_candidates
+    from flowpo.search.scorer import Scorer
+    from flowpo.search.scoring import score_candidates
 
     task = load_task("sst2")  # no/yes: words tuned for the GFlowPO frame, not for this one
     train = task.split("train")
@@ -126,7 +129,8 @@ def test_the_start_is_also_judged_with_its_own_words_and_the_retrieving_start_sh
 ):
     from flowpo.evaluation import ExampleBudget
     from flowpo.evaluation.retrieval import with_retrieval
-    from flowpo.search.scoring import Scorer, score_candidates
+    from flowpo.search.scorer import Scorer
+    from flowpo.search.scoring import score_candidates
 
     task = load_task("sst2")  # no/yes: words tuned for the GFlowPO frame, not for this one
     train = task.split("train")

@@ -2,13 +2,17 @@
 
 import asyncio
 
+import pytest
 from graph_fakes import ReminderLM, write_examples
 
 from flowpo.evaluation import EvalCache, Evaluator, ExampleBudget
 from flowpo.prompt import Prompt
 from flowpo.search.credit import credit
-from flowpo.search.scoring import Scorer, score_candidates, screen_batch
+from flowpo.search.scorer import Scorer
+from flowpo.search.scoring import score_candidates
+from flowpo.search.screening import Screening, screen_batch
 from flowpo.tasks import task_from_file
+from flowpo.types import EvalResult
 
 
 def _setup(tmp_path):
@@ -48,3 +52,22 @@ def test_an_edit_that_does_not_beat_its_parent_costs_only_the_minibatch(tmp_path
     action = {"section": "task", "operator": "refine", "candidate_id": "e1-0",
               "parent_score": 0.5}
     assert credit(action, by_id, 0.1, 0.0)["gain"] == 0.0  # judged beside its parent
+
+
+def _result(score, soft):
+    return EvalResult("f", "accuracy", score, {"soft_score": soft})
+
+
+def test_the_bar_is_the_parent_level_when_the_minibatch_flatters_the_parent():
+    # Parent: 8/8 on the minibatch (soft 0.60) but 25/32 on the whole reward set (soft
+    # 0.55). Child: 6/8 (soft 0.63). With w = 0.5 the minibatch bar is 1 + 0.30 = 1.30,
+    # the parent's level 0.78125 + 0.275 = 1.05625; the child's 0.75 + 0.315 = 1.065.
+    child, parent = _result(0.75, 0.63), _result(1.0, 0.60)
+    level = 0.78125 + 0.5 * 0.55
+    beside_parent = Screening(child, parent, 0.5, Prompt.from_text("x"))
+    assert beside_parent.gain == pytest.approx(1.065 - 1.30) and not beside_parent.passed
+    at_level = Screening(child, parent, 0.5, Prompt.from_text("x"), level)
+    assert at_level.gain == pytest.approx(1.065 - 1.05625) and at_level.passed
+    # A parent whose minibatch is its weak part keeps the minibatch bar (the lower one).
+    weak = Screening(child, _result(0.5, 0.5), 0.5, Prompt.from_text("x"), level)
+    assert weak.gain == pytest.approx(1.065 - 0.75)
