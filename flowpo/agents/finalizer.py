@@ -16,7 +16,7 @@ from flowpo.memory.experience import remember
 from flowpo.models.spec import scoring_path
 from flowpo.prompt import Prompt
 from flowpo.run.outputs import write_result
-from flowpo.search.coherence import alike_variants, answer_words, stale_words, written_alike
+from flowpo.search.coherence import alike_variants, answer_words, incoherent, written_alike
 from flowpo.search.scoring import split_score
 from flowpo.search.selection import choose, wilson
 
@@ -34,7 +34,11 @@ async def finalize(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
             finalists = {k: c for k, c in finalists.items() if k in approved}
         ranked = [await _on_split(res, c, "dev", update["budget"]) for c in finalists.values()]
         w = config.soft_weight  # the same objective as the search, on dev
-        stale = [c["id"] for c in ranked if stale_words(Prompt.from_dict(c["prompt"]), res.task)]
+        start_id = state["initial"]["id"]  # the user's own prompt is the reference, not refused
+        stale = [
+            c["id"] for c in ranked
+            if c["id"] != start_id and incoherent(Prompt.from_dict(c["prompt"]), res.task)
+        ]
         deployable = [c for c in ranked if c["id"] not in stale] or ranked
         n_train, n_dev = len(res.task.split("train")), len(res.task.splits.get("dev") or [])
         alike = partial(_alike, res.task)

@@ -3,7 +3,8 @@
 When the label words change, :func:`relabel` rewrites every quoted mention of a label's
 old word (``'yes'``) and every demonstration answer (a line ending ``Output: yes``) as
 its new word, in one pass (so swapped words do not chain). :func:`stale_words` finds what
-a prompt still names that is no longer an answer; the finalizer refuses such a prompt.
+a prompt still names that is no longer an answer; the finalizer refuses such a prompt, and
+one whose text reads as a chat reply (:func:`incoherent`).
 :func:`alike_variants` writes mixed-case label words (``Negative``/``positive``) alike,
 for the finalizer to prefer when they score within the noise of the mixed ones.
 """
@@ -15,7 +16,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from flowpo.operators.base import EXAMPLES
 from flowpo.prompt import Prompt, Section
+from flowpo.search.replies import reply_reason
 
 
 def answer_words(prompt: Prompt, task: Any) -> dict[str, str]:
@@ -74,6 +77,24 @@ def stale_words(prompt: Prompt, task: Any) -> list[str]:
     found = {m[2] for s in prompt.sections for m in quoted.finditer(s.text)}
     found |= {m[2] for s in prompt.sections for m in answer.finditer(s.text)}
     return sorted(found)
+
+
+def incoherent(prompt: Prompt, task: Any) -> str | None:
+    """Return why ``prompt`` is not one a person would deploy, or ``None``.
+
+    Either it names answer words it does not answer with (:func:`stale_words`), or one of
+    its prose sections reads as a chat reply or states an answer
+    (:func:`~flowpo.search.replies.reply_reason`).
+    """
+    stale = stale_words(prompt, task)
+    if stale:
+        return f"names answer words it does not answer with: {', '.join(stale)}"
+    words = [*task.labels, *answer_words(prompt, task).values()]
+    for s in prompt.sections:
+        reason = None if s.name == EXAMPLES else reply_reason(s.text, words)
+        if reason:
+            return f"section {s.name!r}: {reason}"
+    return None
 
 
 def written_alike(words: Iterable[str]) -> bool:

@@ -1,11 +1,18 @@
 """Label words, text and demonstrations agree: relabel, stale words, best_prompt.md."""
 
 import doctest
+from dataclasses import replace
 
 import flowpo.search.coherence as coherence
-from flowpo.prompt import Prompt
+from flowpo.prompt import Prompt, Section
 from flowpo.run.rundir import BEST_MD, write_best
-from flowpo.search.coherence import alike_variants, relabel, stale_words, written_alike
+from flowpo.search.coherence import (
+    alike_variants,
+    incoherent,
+    relabel,
+    stale_words,
+    written_alike,
+)
 from flowpo.search.drafting import sections_from_manual
 from flowpo.search.labelwords import related_words
 from flowpo.tasks import load_task
@@ -85,3 +92,17 @@ def test_mixed_case_label_words_get_variants_written_alike_with_their_text():
     clash = relabel(start, {"negative": "no", "positive": "yes"},
                     {"negative": "Good", "positive": "good"})
     assert alike_variants(clash, task) == []
+
+
+def test_incoherent_names_stale_words_and_chat_replies():
+    task = load_task("sst2")
+    start = Prompt((Section("task", "Answer 'no' or 'yes'."),))
+    assert incoherent(start, task) is None
+    reply = Prompt((Section("task", "Classify it."), Section("format", "Sure, I can help.")))
+    assert "section 'format'" in (incoherent(reply, task) or "")
+    stated = Prompt((Section("task", "A film review. The answer is yes."),))
+    assert "states an answer ('yes')" in (incoherent(stated, task) or "")
+    relabelled = replace(start, verbalizers={"negative": "bad", "positive": "good"})
+    assert "no, yes" in (incoherent(relabelled, task) or "")
+    demos = Prompt((Section("task", "Classify it."), Section("examples", "Input: ok Output: yes")))
+    assert incoherent(demos, task) is None  # a demonstration's answer is data
