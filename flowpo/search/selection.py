@@ -40,6 +40,13 @@ def pooled(c: dict[str, Any], n_train: int, n_dev: int, soft_weight: float) -> f
     return (n_train * train + n_dev * dev) / max(1, n_train + n_dev)
 
 
+def best(
+    finalists: Sequence[dict[str, Any]], n_train: int, n_dev: int, soft_weight: float
+) -> dict[str, Any]:
+    """Return the finalist with the best pooled objective, before any tie-break."""
+    return max(finalists, key=lambda c: pooled(c, n_train, n_dev, soft_weight))
+
+
 def choose(
     finalists: Sequence[dict[str, Any]],
     n_train: int,

@@ -4,7 +4,7 @@ import doctest
 
 import flowpo.search.selection as selection
 from flowpo.prompt import Prompt
-from flowpo.search.selection import choose, pooled, wilson
+from flowpo.search.selection import best, choose, pooled, wilson
 
 
 def _f(cid, text, train, dev):
@@ -28,6 +28,9 @@ def test_among_ties_label_words_written_alike_win_before_length():
     words = {"a": False, "b": True}
     assert choose([mixed, alike], 32, 32, 0.0)["id"] == "a"  # shorter
     assert choose([mixed, alike], 32, 32, 0.0, lambda c: words[c["id"]])["id"] == "b"
+    # the best before any tie-break is the mixed-case one: it is the one whose words the
+    # finalizer writes alike, so that casing alone does not hand the win to another prompt
+    assert best([alike, mixed], 32, 32, 0.0)["id"] == "a"
     far = _f("c", "Decide the sentiment.", 0.75, 0.75)  # 0.75 < 0.859 - 0.0435: not tied
     assert choose([mixed, far], 32, 32, 0.0, lambda c: c["id"] != "a")["id"] == "a"
 
