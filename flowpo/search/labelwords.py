@@ -264,16 +264,20 @@ def common_word_mask(lm: Any) -> np.ndarray:
     so its lowercase form is no token of the target's vocabulary, while a common word's
     is (``Business``/``business``, ``Bill``/``bill``). A name is an instance of a category,
     not its name: with MiniLM it sits near its category (``Edinburgh`` 0.48 to
-    ``location``), and as an answer word it tells a reader nothing about the label.
+    ``location``), and as an answer word it tells a reader nothing about the label. A
+    name whose lowercase form is another word (``Los``/``los``, ``Google``/``google``) is
+    caught by the BPE merge order, which follows frequency: its capitalised token came
+    first (lower id), so the corpus writes it capitalised more often than not.
     """
     cached = getattr(lm, "_common_word_mask", None)
     if cached is not None:
         return np.asarray(cached)
     mask = word_mask(lm).copy()
     vocab = lm.tokenizer.convert_ids_to_tokens(list(range(len(mask))))
-    known = set(vocab)
+    ids = {tok: i for i, tok in enumerate(vocab)}
     for i in np.flatnonzero(mask):
         word = vocab[i][1:].lower()
-        mask[i] = "Ġ" + word in known and word not in FUNCTION_WORDS
+        lower = ids.get("Ġ" + word)
+        mask[i] = lower is not None and lower <= i and word not in FUNCTION_WORDS
     lm._common_word_mask = mask
     return mask
