@@ -10,7 +10,7 @@ from flowpo.agents.common import timed
 from flowpo.config import OptimizeConfig
 from flowpo.graphs.resources import resources, rng_for
 from flowpo.graphs.state import OptimizerState
-from flowpo.operators.base import LABEL_PREFIX
+from flowpo.operators.base import FRAME, LABEL_PREFIX, LABEL_WORDS
 from flowpo.search.learning import learn_msgd, learn_sarsa
 from flowpo.search.objective import objective
 from flowpo.search.policy import QTable, sample_actions, section_credit
@@ -42,7 +42,9 @@ async def select(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dic
         drawn = sample_actions(
             q, config.actions_per_epoch, rng_for(config, state.get("epoch", 0), "select"),
             temperature=config.temperature, epsilon=config.epsilon, sections=rows,
-            section_weights=section_credit(best.get("per_label") or {}, rows, _label_of),
+            section_weights=section_credit(
+                best.get("per_label") or {}, rows, _label_of, bias_rows=(FRAME, LABEL_WORDS)
+            ),
             cells=res.cells(config, rows, q.operators), uniform=config.selector == "uniform",
         )
         plan = []

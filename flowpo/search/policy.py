@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -287,31 +287,61 @@ def sample_actions(
     return out
 
 
+RARE_RECALL = 0.25
+"""A label recognised at most this often counts as not recognised (:func:`one_class`)."""
+
+
+def one_class(per_label: Mapping[str, Mapping[str, float]]) -> bool:
+    """Return whether a prompt's predictions collapsed onto one label.
+
+    True when at least two labels have examples and at most one of them is recognised
+    more often than :data:`RARE_RECALL`: the target answers (nearly) the same word
+    whatever the input.
+
+    Example:
+        >>> neg, pos = {"recall": 1.0, "support": 16}, {"recall": 0.0625, "support": 16}
+        >>> one_class({"neg": neg, "pos": pos}), one_class({"neg": neg, "pos": neg})
+        (True, False)
+    """
+    present = [m for m in per_label.values() if float(m.get("support", 0)) > 0]
+    recognised = sum(float(m.get("recall", 0)) > RARE_RECALL for m in present)
+    return len(present) >= 2 and recognised <= 1
+
+
 def section_credit(
     per_label: Mapping[str, Mapping[str, float]],
     sections: list[str],
     label_of_section: Callable[[str], str | None],
     boost: float = 2.0,
+    bias_rows: Collection[str] = (),
 ) -> dict[str, float]:
     """Weight sections so weak label definitions get edited first.
 
     A section tied to a label (``label_of_section`` returns it and ``per_label`` has it)
-    gets ``1 + (1 - f1) * boost`` (f1 clipped to [0, 1]); other sections get 1. Weights are
+    gets ``1 + (1 - f1) * boost`` (f1 clipped to [0, 1]); other sections get 1. When the
+    predictions collapsed onto one label (:func:`one_class`), the ``bias_rows`` (the
+    frame, the label words) get ``1 + boost`` instead and the label sections 1: a target
+    that answers one word for every input follows its answer prior, not a label's
+    definition, and a frame or label-word edit is what moves that prior. Weights are
     then scaled so their mean over ``sections`` is 1.
 
     Args:
         per_label: The evaluator's ``{label: {"precision", "recall", "f1", "support"}}``.
         sections: Sections to weight.
         label_of_section: Maps a section name to its label, or None.
-        boost: Extra weight for a label with F1 0.
+        boost: Extra weight for a label with F1 0 (or for a bias row after a collapse).
+        bias_rows: Rows that edit the answer prior (frame, label words).
 
     Returns:
         ``{section: weight}``, for :func:`sample_actions`' ``section_weights``.
     """
     raw: dict[str, float] = {}
+    collapsed = one_class(per_label) and any(s in bias_rows for s in sections)
     for s in sections:
         label = label_of_section(s)
-        if label is not None and label in per_label:
+        if collapsed:
+            raw[s] = 1.0 + boost if s in bias_rows else 1.0
+        elif label is not None and label in per_label:
             f1 = min(1.0, max(0.0, float(per_label[label]["f1"])))
             raw[s] = 1.0 + (1.0 - f1) * boost
         else:

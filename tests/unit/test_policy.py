@@ -21,6 +21,7 @@ from flowpo.search.policy import (
     Q_FLOOR,
     QTable,
     action_probabilities,
+    one_class,
     sample_actions,
     section_credit,
 )
@@ -382,6 +383,34 @@ def test_section_credit_weak_labels_first() -> None:
     # Raw 1, 2.2; sum 3.2 -> 2/3.2 = 0.625, 4.4/3.2 = 1.375.
     assert w2 == pytest.approx({"label:ORG": 0.625, "label:LOC": 1.375})
     assert section_credit(per_label, [], label_of) == {}
+
+
+def test_section_credit_after_a_one_class_collapse_goes_to_the_frame_and_label_words() -> None:
+    # every input answered 'neg': pos is recognised once in 16 (recall 1/16 <= 1/4)
+    per_label = {
+        "neg": {"precision": 0.52, "recall": 1.0, "f1": 0.68, "support": 16},
+        "pos": {"precision": 1.0, "recall": 0.0625, "f1": 0.12, "support": 16},
+    }
+    sections = ["task", "label:neg", "label:pos", "frame", "label_words"]
+
+    def label_of(s: str) -> str | None:
+        return s.split(":", 1)[1] if s.startswith("label:") else None
+
+    assert one_class(per_label)
+    w = section_credit(per_label, sections, label_of, bias_rows=("frame", "label_words"))
+    # Raw: task 1, neg 1, pos 1, frame 3, label_words 3; sum 9; scaled by 5 / 9.
+    assert w == pytest.approx({"task": 5 / 9, "label:neg": 5 / 9, "label:pos": 5 / 9,
+                               "frame": 15 / 9, "label_words": 15 / 9})
+    # without a collapse the weak label is boosted as before: pos 1 + 0.88 * 2 = 2.76
+    per_label["pos"]["recall"] = 0.5
+    w = section_credit(per_label, sections, label_of, bias_rows=("frame", "label_words"))
+    raw = {"task": 1, "label:neg": 1 + 0.32 * 2, "label:pos": 2.76, "frame": 1, "label_words": 1}
+    total = sum(raw.values())
+    assert w == pytest.approx({k: v * 5 / total for k, v in raw.items()})
+    # a collapse with no bias row to draw (the frame and words frozen) changes nothing
+    per_label["pos"]["recall"] = 0.0
+    assert section_credit(per_label, ["task", "label:pos"], label_of, bias_rows=("frame",)) \
+        == pytest.approx({"task": 2 / 3.76, "label:pos": 2 * 2.76 / 3.76})
 
 
 # ---------------------------------------------------------------- table operations
