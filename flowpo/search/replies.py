@@ -15,6 +15,10 @@ Three signs, each something an instruction to a model does not do:
 * it states an answer as a fact, unconditionally (``The answer is positive.``), or talks
   about a previous answer (feedback that leaked into the text).
 
+A fourth sign is not a reply but a decoding loop: the same sentence over and over ("This
+is a very literal interpretation of a movie review. - This is a very literal ..."). The
+repetition can tilt the target on a few training examples; it says nothing to a reader.
+
 An instruction that explains the answers conditionally ("The answer is 'positive' if
 ...") or describes them ("The answer is one word") passes.
 """
@@ -37,6 +41,20 @@ _OFFER = re.compile(
 _PREVIOUS = re.compile(r"\b(previous|last|earlier) answers?\b", re.IGNORECASE)
 _CONDITION = re.compile(r"\b(if|when|unless|whether|otherwise|either)\b", re.IGNORECASE)
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
+LOOP_REPEATS = 3
+"""A sentence of four words or more said this often in one section is a decoding loop."""
+
+
+def _looped(text: str) -> str | None:
+    """Return the first sentence ``text`` repeats :data:`LOOP_REPEATS` times, if any."""
+    counts: dict[str, int] = {}
+    for sentence in _SENTENCE.findall(text):
+        key = " ".join(re.findall(r"\w+", sentence.lower()))
+        if len(key.split()) >= 4:
+            counts[key] = counts.get(key, 0) + 1
+            if counts[key] >= LOOP_REPEATS:
+                return key
+    return None
 
 
 def _stated_answer(sentence: str, words: list[str]) -> str | None:
@@ -70,6 +88,9 @@ def reply_reason(text: str, answers: Iterable[str] = ()) -> str | None:
         return "output is a chat reply, not an instruction (it offers help to a user)"
     if _PREVIOUS.search(text):
         return "output talks about a previous answer, not the task"
+    looped = _looped(text)
+    if looped:
+        return f"output repeats itself ({looped[:40]!r}...), a decoding loop"
     words = [w for w in {str(a).strip() for a in answers} if w]
     for sentence in _SENTENCE.findall(text):
         stated = _stated_answer(sentence, words)

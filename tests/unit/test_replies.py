@@ -17,6 +17,8 @@ WORDS = ["negative", "positive", "Negative", "Positive"]
         "The answer is 'positive' when the reviewer praises the film, otherwise 'negative'.",
         "Is the review positive? Read it to the end before deciding.",
         "Positive reviews praise the acting. The answer should name the sentiment.",
+        "Be brief. Be brief. Read the review.",  # short sentences said twice are no loop
+        "Read the review closely. Then decide. Read the review closely.",
     ],
 )
 def test_instructions_pass(text):
@@ -32,6 +34,9 @@ def test_instructions_pass(text):
         ("The sentence is about a film. The correct answer is positive.", "('positive')"),
         ("Read the review.\n\nThe answer is Negative.", "('Negative')"),
         ("The previous answer was a description of the movie.", "previous answer"),
+        # the README's SST-2 run once kept such a task section (train 0.84, dev 0.53)
+        ("This is a very literal and uninspired interpretation of a movie review. - " * 3,
+         "decoding loop"),
     ],
 )
 def test_replies_and_stated_answers_are_named(text, why):
