@@ -11,7 +11,6 @@ from flowpo.config import OptimizeConfig
 from flowpo.graphs.resources import resources, rng_for
 from flowpo.graphs.state import OptimizerState
 from flowpo.operators.base import FRAME, LABEL_PREFIX, LABEL_WORDS
-from flowpo.search.beam import parents
 from flowpo.search.learning import learn_msgd, learn_sarsa
 from flowpo.search.objective import objective
 from flowpo.search.policy import QTable, sample_actions, section_credit
@@ -49,9 +48,8 @@ async def select(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dic
             cells=res.cells(config, rows, q.operators), uniform=config.selector == "uniform",
         )
         plan = []
-        starts = parents(beam, best, len(res.task.split("train")), config.soft_weight)
         for i, (section, op) in enumerate(drawn):
-            parent = starts[i % len(starts)]
+            parent = beam[i % len(beam)] if beam else best
             score = objective(parent, config.soft_weight)
             plan.append({"section": section, "operator": op, "parent_id": parent["id"],
                          "parent_score": score})

@@ -73,21 +73,3 @@ def advance(
         best is None or objective(new_best, w) > objective(best, w) + config.tol
     )
     return new_beam, new_best, 0 if improved or epoch == 0 else stale + 1
-
-
-def parents(
-    beam: Sequence[Cand], best: Cand, n_reward: int, soft_weight: float = 0.0
-) -> list[Cand]:
-    """Return the beam members this epoch's edits start from, best first.
-
-    A member more than one standard error (of the best's accuracy on ``n_reward``
-    examples) below the best gets no edit: on a budget of a few epochs, an edit spent on a
-    parent the reward set already ranks clearly lower (a start that answers one label for
-    every input, beside its relabelled twin at 20/32) is an edit not spent on the leaders.
-    Members within the noise of the best keep the search's breadth.
-    """
-    top = objective(best, soft_weight)
-    acc = float(best.get("train_score") or 0.0)
-    se = math.sqrt(max(acc * (1 - acc), 1e-4) / max(1, n_reward))
-    kept = [c for c in beam if objective(c, soft_weight) >= top - se]
-    return kept or [best]
