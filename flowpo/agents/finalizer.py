@@ -39,17 +39,17 @@ async def finalize(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
             c["id"] for c in ranked
             if c["id"] != start_id and incoherent(Prompt.from_dict(c["prompt"]), res.task)
         ]
-        deployable = [c for c in ranked if c["id"] not in stale] or list(ranked)
+        deployable = [c for c in ranked if c["id"] not in stale] or ranked
         n_train, n_dev = len(res.task.split("train")), len(res.task.splits.get("dev") or [])
         alike = partial(_alike, res.task)
         # The best finalist gets its words written alike before the tie-break prefers
         # words written alike: else a weaker prompt wins on its casing alone.
-        top = best(deployable, n_train, n_dev, w)
+        variants: list[dict[str, Any]] = []
         if ExampleBudget(config.budget_examples, spent_examples(state)).fits(2 * n_train):
+            top = best(deployable, n_train, n_dev, w)
             variants = await _written_alike(res, top, update["budget"])
-            ranked += variants
-            deployable += variants
-        chosen = choose(deployable, n_train, n_dev, w, alike)  # ties: words alike, shortest
+        ranked = [*ranked, *variants]
+        chosen = choose([*deployable, *variants], n_train, n_dev, w, alike)  # ties: alike, short
         initial = next(c for c in ranked if c["id"] == state["initial"]["id"])
         result = {**summary(state, chosen, initial, ranked), "refused_incoherent": stale}
         result["dev_interval"] = list(wilson(chosen["val_score"] or 0.0, n_dev))

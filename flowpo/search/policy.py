@@ -335,17 +335,16 @@ def section_credit(
     Returns:
         ``{section: weight}``, for :func:`sample_actions`' ``section_weights``.
     """
-    raw: dict[str, float] = {}
-    collapsed = one_class(per_label) and any(s in bias_rows for s in sections)
-    for s in sections:
+    def weakness(s: str) -> float:  # 1 - f1 of the section's label, 0 for other sections
         label = label_of_section(s)
-        if collapsed:
-            raw[s] = 1.0 + boost if s in bias_rows else 1.0
-        elif label is not None and label in per_label:
-            f1 = min(1.0, max(0.0, float(per_label[label]["f1"])))
-            raw[s] = 1.0 + (1.0 - f1) * boost
-        else:
-            raw[s] = 1.0
+        if label is None or label not in per_label:
+            return 0.0
+        return 1.0 - min(1.0, max(0.0, float(per_label[label]["f1"])))
+
+    if one_class(per_label) and any(s in bias_rows for s in sections):
+        raw = {s: 1.0 + boost if s in bias_rows else 1.0 for s in sections}
+    else:
+        raw = {s: 1.0 + weakness(s) * boost for s in sections}
     total = sum(raw.values())
     if total <= 0:
         return dict.fromkeys(sections, 1.0)

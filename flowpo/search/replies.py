@@ -45,10 +45,10 @@ LOOP_REPEATS = 3
 """A sentence of four words or more said this often in one section is a decoding loop."""
 
 
-def _looped(text: str) -> str | None:
-    """Return the first sentence ``text`` repeats :data:`LOOP_REPEATS` times, if any."""
+def _looped(sentences: list[str]) -> str | None:
+    """Return the first of ``sentences`` said :data:`LOOP_REPEATS` times, if any."""
     counts: dict[str, int] = {}
-    for sentence in _SENTENCE.findall(text):
+    for sentence in sentences:
         key = " ".join(re.findall(r"\w+", sentence.lower()))
         if len(key.split()) >= 4:
             counts[key] = counts.get(key, 0) + 1
@@ -88,11 +88,12 @@ def reply_reason(text: str, answers: Iterable[str] = ()) -> str | None:
         return "output is a chat reply, not an instruction (it offers help to a user)"
     if _PREVIOUS.search(text):
         return "output talks about a previous answer, not the task"
-    looped = _looped(text)
+    sentences = _SENTENCE.findall(text)
+    looped = _looped(sentences)
     if looped:
         return f"output repeats itself ({looped[:40]!r}...), a decoding loop"
     words = [w for w in {str(a).strip() for a in answers} if w]
-    for sentence in _SENTENCE.findall(text):
+    for sentence in sentences:
         stated = _stated_answer(sentence, words)
         if stated:
             return f"output states an answer ({stated!r}), not how to find one"

@@ -64,11 +64,11 @@ def choose(
         alike: Whether a finalist's label words are written alike (preferred among ties).
     """
     scores = [pooled(c, n_train, n_dev, soft_weight) for c in finalists]
-    top = max(range(len(finalists)), key=lambda i: scores[i])
-    acc = ((finalists[top].get("train_score") or 0.0) * n_train
-           + (finalists[top].get("val_score") or 0.0) * n_dev) / max(1, n_train + n_dev)
+    top = best(finalists, n_train, n_dev, soft_weight)
+    acc = ((top.get("train_score") or 0.0) * n_train
+           + (top.get("val_score") or 0.0) * n_dev) / max(1, n_train + n_dev)
     se = math.sqrt(max(acc * (1 - acc), 1e-4) / max(1, n_train + n_dev))
-    tied = [i for i in range(len(finalists)) if scores[i] >= scores[top] - se]
+    tied = [i for i in range(len(finalists)) if scores[i] >= max(scores) - se]
     return finalists[
         min(tied, key=lambda i: (not alike(finalists[i]), *_cost(finalists[i]), -scores[i]))
     ]
