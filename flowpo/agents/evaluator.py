@@ -39,8 +39,9 @@ async def evaluate(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> d
                 budget=add_counts(state.get("budget"), so_far.counts),
             ),
         )
-        full = [  # minibatch scores and held-back starts stay out of the beam
-            c for c in out.candidates if not (c.get("screened") or c.get("held_back"))
+        full = [  # minibatch scores and held-back or superseded starts stay out of the beam
+            c for c in out.candidates
+            if not (c.get("screened") or c.get("held_back") or c.get("superseded"))
         ]
         update["budget"].update(out.counts)
         by_id = {c["id"]: c for c in out.candidates}

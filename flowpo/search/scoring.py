@@ -41,8 +41,9 @@ async def score_candidates(
     (ProTeGi's and GEPA's way of spending the reward set on promising prompts); a new
     frame is judged with its own label words, on the minibatch and again on the rest.
     At epoch 0 the plain start is also scored with its own best label words (a candidate
-    of its own, :func:`add_start_with_own_words`); a retrieving start takes the words that
-    won and joins the search only when it is :func:`clearly_better` than the plain start
+    of its own, :func:`add_start_with_own_words`); a retrieving start is scored with its
+    own words and with the words that won (:func:`score_retrieving_start`), and the better
+    one joins the search only when it is :func:`clearly_better` than the plain start
     (it changes every input's prompt and keeps its words, so a win within the reward
     set's noise is not worth it); held back, it is still judged on dev at the end.
     ``on_scored(n, so_far)`` is called after each candidate.
@@ -52,14 +53,11 @@ async def score_candidates(
     for n, cand in enumerate(pending, 1):
         if on_scored is not None and n > 1:
             on_scored(n - 1, out)
-        if first and start and start[0]:
-            cand = retrieving_start_with(scorer, cand, start[0])
+        if first and is_retrieving_start(cand):
+            await score_retrieving_start(scorer, out, budget, cand, start)
+            continue
         scored = await score_one(scorer, out, budget, cand, first=first, parents=parents)
         if scored is None or not first or scored[0].get("action"):
-            continue
-        if scored[1].retrieve:
-            if start is not None and not clearly_better(scored[2], start[1]):
-                out.candidates[-1]["held_back"] = HELD_BACK
             continue
         start = start or (None, scored[2])
         if refits_start(scorer, scored[0], scored[1]):
@@ -75,6 +73,55 @@ async def score_candidates(
 HELD_BACK = "retrieval did not clearly beat the plain start on the reward set"
 """Why a retrieving start stays out of the beam (``held_back`` of its candidate); it stays
 a finalist (the evaluate node's ``reserve``), judged on dev beside the search's best."""
+SUPERSEDED = "the same retrieving start scored better with the other label words"
+"""Why a retrieving start is neither searched nor a finalist (``superseded``)."""
+
+
+def is_retrieving_start(cand: Mapping[str, Any]) -> bool:
+    """Return True when ``cand`` is a start (no action) that retrieves its demonstrations."""
+    return not cand.get("action") and bool(Prompt.from_dict(cand["prompt"]).retrieve)
+
+
+async def score_retrieving_start(
+    scorer: Scorer,
+    out: Scored,
+    budget: ExampleBudget,
+    cand: dict[str, Any],
+    start: tuple[dict[str, str] | None, EvalResult] | None,
+) -> None:
+    """Score a retrieving start with its own words and with those the plain start won with.
+
+    Its demonstrations answer in its label words, so words refit on the plain start's rows
+    (a prompt without demonstrations, often answering one label for every input: CR's
+    ``negatively``) may suit it or not. Both are scored (the second when the budget pays
+    for it); the better one, its own words on a tie, stands for retrieval and the other is
+    ``superseded``. It joins the search only when :func:`clearly_better` than the plain
+    start; held back, it is still judged on dev at the end.
+    """
+    train = scorer.task.split("train")
+    variants = [cand]
+    if start is not None and start[0]:
+        other = retrieving_start_with(scorer, cand, start[0])
+        if other["prompt"] != cand["prompt"]:
+            variants.append({**other, "id": f"{cand['id']}w", "parent_id": cand["id"],
+                             "action": [LABEL_WORDS, LABEL_WORDS]})
+    scored: list[tuple[dict[str, Any], EvalResult]] = []
+    for variant in variants:
+        prompt = Prompt.from_dict(variant["prompt"])
+        if variant is not cand and not budget.fits(scorer.evaluator.uncached(prompt, train)):
+            break
+        one = await score_one(scorer, out, budget, variant, first=True, parents=None)
+        if one is not None:
+            scored.append((out.candidates[-1], one[2]))
+    if not scored:
+        return
+    w = scorer.soft_weight
+    best = max(scored, key=lambda pair: result_objective(pair[1], w))  # first on a tie
+    for row, _ in scored:
+        if row is not best[0]:
+            row["superseded"] = SUPERSEDED
+    if start is not None and not clearly_better(best[1], start[1]):
+        best[0]["held_back"] = HELD_BACK
 
 
 def clearly_better(new: EvalResult, old: EvalResult, z: float = 2.0) -> bool:
@@ -151,8 +198,8 @@ def retrieving_start_with(
 ) -> dict[str, Any]:
     """Return a retrieving start relabelled with ``words`` (other candidates unchanged).
 
-    The retrieving start is judged with the words the plain start chose, so the two
-    starts differ only in their demonstrations when the search compares them.
+    Scored beside the retrieving start with its own words (:func:`score_retrieving_start`),
+    so the two starts can also be compared with their demonstrations alone differing.
     """
     prompt = Prompt.from_dict(cand["prompt"])
     if not prompt.retrieve or cand.get("action"):

@@ -9,6 +9,7 @@ from flowpo.evaluation import EvalCache, Evaluator
 from flowpo.operators.base import OperatorContext
 from flowpo.operators.framing import Calibrate, Frame, LabelWords
 from flowpo.prompt import Prompt
+from flowpo.search.objective import objective
 from flowpo.tasks import load_task
 
 pytestmark = pytest.mark.slow
@@ -125,7 +126,7 @@ def test_a_new_frame_is_screened_on_the_minibatch_with_its_own_label_words(embed
     assert spent <= len(train) and budget.spent == first.counts["examples_scored"] + spent
 
 
-def test_the_start_is_also_judged_with_its_own_words_and_the_retrieving_start_shares_them(
+def test_the_start_is_also_judged_with_its_own_words_and_the_retrieving_start_with_both(
     embedded,
 ):
     from flowpo.evaluation import ExampleBudget
@@ -146,15 +147,20 @@ def test_the_start_is_also_judged_with_its_own_words_and_the_retrieving_start_sh
     budget = ExampleBudget(256)
     out = asyncio.run(score_candidates(scorer, pending, budget, first=True))
     by_id = {c["id"]: c for c in out.candidates}
-    assert list(by_id) == ["c0", "c0w", "k0"]
+    assert list(by_id) == ["c0", "c0w", "k0", "k0w"]
     assert Prompt.from_dict(by_id["c0"]["prompt"]) == start  # the user's start, as given
     own = Prompt.from_dict(by_id["c0w"]["prompt"])
     assert by_id["c0w"]["parent_id"] == "c0" and own.verbalizers != task.verbalizers
     assert by_id["c0w"]["train_score"] > by_id["c0"]["train_score"]
     said = set(own.verbalizers.values())
     assert all(f"'{w}'" in own.text for w in said) and "'yes'" not in own.text  # text follows
-    retrieving = Prompt.from_dict(by_id["k0"]["prompt"])
-    assert retrieving.retrieve == 2 and retrieving.verbalizers == own.verbalizers
-    if by_id["k0"]["train_score"] <= by_id["c0w"]["train_score"]:  # no win: not searched
-        assert by_id["k0"]["held_back"]
-    assert budget.spent == out.counts["examples_scored"] <= 3 * len(train)
+    mine, theirs = (Prompt.from_dict(by_id[k]["prompt"]) for k in ("k0", "k0w"))
+    assert mine.retrieve == theirs.retrieve == 2 and theirs.verbalizers == own.verbalizers
+    assert Prompt.from_dict(pending[1]["prompt"]) == mine  # with its own words, as given
+    assert by_id["k0w"]["parent_id"] == "k0"
+    lost, won = sorted(("k0", "k0w"), key=lambda k: objective(by_id[k], 0.5))
+    if objective(by_id[lost], 0.5) < objective(by_id[won], 0.5):  # the better one stands
+        assert by_id[lost]["superseded"] and not by_id[won].get("superseded")
+    if by_id[won]["train_score"] <= by_id["c0w"]["train_score"]:  # no win: not searched
+        assert by_id[won]["held_back"]
+    assert budget.spent == out.counts["examples_scored"] <= 4 * len(train)
