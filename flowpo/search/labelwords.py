@@ -162,7 +162,11 @@ def label_word_candidates(
     tokens the target ranks highest for its examples: with ``embed`` (related words, the
     default of the loop) only common words (:func:`common_word_mask`) that
     :func:`related_words` keeps, from a wider list; without it (``--label-words free``)
-    the top four, whatever they are.
+    the top four, whatever they are. With ``embed`` the current word is a candidate only
+    when it is related to its label too: an unrelated current word (SST-2's ``yes`` for
+    ``positive``) means something only beside its partners (``no``), so it is not mixed
+    with new words (``negative``/``yes``); :func:`best_label_words` weighs the current
+    words as a whole instead.
     """
     allowed = word_mask(lm) if embed is None else common_word_mask(lm)
     found = discriminative_tokens(logp, gold, len(labels), allowed, k=4 if embed is None else 40)
@@ -172,14 +176,11 @@ def label_word_candidates(
             keep = related_words(words, labels, i, embed)
             found[i] = [t for t, k in zip(extra, keep, strict=True) if k][:4]
     out = []
-    for label, extra in zip(labels, found, strict=True):
-        words = [
-            current[label],
-            label,
-            label.lower(),
-            label.capitalize(),
-            label.replace("_", " ").split()[0],
-        ]
+    for i, (label, extra) in enumerate(zip(labels, found, strict=True)):
+        names = [label, label.lower(), label.capitalize(), label.replace("_", " ").split()[0]]
+        mine = current[label]
+        related = embed is None or mine in names or related_words([mine], labels, i, embed)[0]
+        words = [*([mine] if related else []), *names]
         words += [lm.tokenizer.decode([t]).strip() for t in extra]
         seen: dict[int, str] = {}
         for w in words:
@@ -224,7 +225,11 @@ async def best_label_words(
     )
     if not all(candidates):  # e.g. a multi-token label with no one-token variant: keep it
         return {lab: current[lab] for lab in labels}
-    ids, _ = search(logp, gold, [[t for t, _ in c] for c in candidates], soft_weight)
+    ids, score = search(logp, gold, [[t for t, _ in c] for c in candidates], soft_weight)
+    whole = [lm.encode(" " + current[lab]) for lab in labels]  # the current words together
+    if all(len(t) == 1 for t in whole) and len({t[0] for t in whole}) == len(whole):
+        if assignment_score(logp, gold, [t[0] for t in whole], soft_weight) >= score:
+            return {lab: current[lab] for lab in labels}
     if not ids:  # no choice of distinct words scores (e.g. labels sharing one candidate)
         return {lab: current[lab] for lab in labels}
     return {lab: dict(c)[t] for lab, c, t in zip(labels, candidates, ids, strict=True)}

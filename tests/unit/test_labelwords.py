@@ -143,3 +143,43 @@ def test_names_are_no_common_words_their_lowercase_form_is_no_token():
     assert common_word_mask(lm).tolist() == kept
     lm.tokenizer = None  # cached on the model
     assert common_word_mask(lm).tolist() == kept
+
+
+def test_an_unrelated_current_word_is_weighed_with_its_partners_not_mixed_with_new_words():
+    # columns the, bad, sad, joy, ly; gold 0, 0, 1, 1. With the current words
+    # negative=bad, positive=the: (sad, the) is right on all four rows, (sad, joy) on
+    # three (row 3: joy 0.1 < sad 0.2), (bad, the) on two (bad > the everywhere).
+    logp = np.log(np.array([
+        [0.10, 0.20, 0.40, 0.20, 0.10],
+        [0.10, 0.20, 0.40, 0.20, 0.10],
+        [0.40, 0.45, 0.10, 0.30, 0.10],
+        [0.40, 0.45, 0.20, 0.10, 0.10],
+    ]))
+
+    class LM(FakeLM):
+        def next_token_logprobs(self, prefix, texts):
+            return torch.tensor(logp[: len(texts)])
+
+    axes = {"negative": 0, "sad": 0, "positive": 1, "joy": 1}  # everything else: axis 2
+
+    def embed(words):
+        return np.eye(3)[[axes.get(w, 2) for w in words]]
+
+    task = SimpleNamespace(
+        template="{prompt}\n{text}\nAnswer:",
+        labels=["negative", "positive"],
+        verbalizers={"negative": "bad", "positive": "the"},
+        format_input=lambda e: e.text,
+    )
+    targets = ["negative", "negative", "positive", "positive"]
+    train = [SimpleNamespace(text=f"t{i}", target=t) for i, t in enumerate(targets)]
+    prompt = Prompt.from_text("Classify.")
+    words = asyncio.run(best_label_words(LM(), task, prompt, train, 0.0, embed=embed))
+    assert words == {"negative": "sad", "positive": "joy"}  # not (sad, the): 'the' is no
+    # word for positive; free words (no embedder) may mix them, as before
+    assert asyncio.run(best_label_words(LM(), task, prompt, train, 0.0)) == {
+        "negative": "sad", "positive": "the"}
+    # when the current words together beat every related choice, they stay
+    logp[:, 1] = np.log([0.5, 0.5, 0.01, 0.01])  # bad now says negative on rows 0-1 only
+    assert asyncio.run(best_label_words(LM(), task, prompt, train, 0.0, embed=embed)) == {
+        "negative": "bad", "positive": "the"}
