@@ -142,8 +142,8 @@ def run_knn(env: BenchEnv, name: str, method: str, seed: int, budget: int) -> di
 
 FLOWPO_ARMS: dict[str, dict[str, Any]] = {
     "flowpo": {},
-    "flowpo-retrieve": {"retrieve": KNN_K},
-    "flowpo-hybrid": {"method": "hybrid", "retrieve": KNN_K, **GFN_BENCH},
+    "flowpo-plain": {"retrieve": 0},
+    "flowpo-hybrid": {"method": "hybrid", **GFN_BENCH},
 }
 """Each flowpo arm's settings beside ``flowpo.optimize``'s defaults."""
 
@@ -151,9 +151,9 @@ FLOWPO_ARMS: dict[str, dict[str, Any]] = {
 def run_flowpo(env: BenchEnv, name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
     """Run ``flowpo.optimize`` in its natural mode (defaults; memory off) and score test.
 
-    ``flowpo`` is the default method (promptflow, msgd-rl, edit_format on, no retrieval);
-    ``flowpo-retrieve`` the same with the gated retrieving start (``retrieve=4``, opt-in);
-    ``flowpo-hybrid`` is ``method="hybrid"`` with the retrieving start. The curve: the
+    ``flowpo`` is the default method (promptflow, msgd-rl, edit_format on, the gated
+    retrieving start with 4 demonstrations); ``flowpo-plain`` the same without the
+    retrieving start (``retrieve=0``); ``flowpo-hybrid`` is ``method="hybrid"``. The curve: the
     best-so-far prompt (by train) at each of the profile's checkpoint budgets, read from
     this run's history, scored on test.
     """

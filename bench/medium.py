@@ -7,9 +7,10 @@ on a fixed seeded sample of at most 500 examples (the same for every method):
 
 * ``flowpo``: ``flowpo.optimize`` with its defaults (promptflow, msgd-rl, edit_format
   on: frame, label words, calibration, demos, sections trainable), memory off,
-  ``max_epochs=100`` so that the budget stops it; ``flowpo-retrieve``: the same with
-  ``retrieve=4`` (the retrieving start, opt-in; gated since 74ab132, its earlier cells
-  measured it ungated); ``flowpo-hybrid``: ``method="hybrid"`` with ``retrieve=4``;
+  ``max_epochs=100`` so that the budget stops it (the gated retrieving start,
+  ``retrieve=4``, is a default since session 17; earlier cells of the default, without
+  it, and of the opt-in ``flowpo-retrieve`` arm are in bench_medium_replaced_s17.json);
+  ``flowpo-plain``: the same with ``retrieve=0``; ``flowpo-hybrid``: ``method="hybrid"``;
 * ``dspy-mipro``, ``dspy-gepa``, ``dspy-bootstrap-rs``, ``dspy-copro`` (bench/dspy_plans.py,
   bench/dspy_peer.py: through ``flowpo serve-model``'s in-process server, spend counted
   there);
@@ -65,13 +66,13 @@ TASKS = ["sst2", "cr", "subj", "trec", "agnews", "rte", "synonyms", "sentence_si
 SEEDS = [13, 42, 87]
 BUDGET = 256
 CHECKPOINTS = [64, 128, 256]
-FLOWPO = ["flowpo", "flowpo-retrieve", "flowpo-hybrid"]
+FLOWPO = ["flowpo", "flowpo-plain", "flowpo-hybrid"]
 SEARCH = ["ape", "opro", "protegi", "ape-frame", "opro-frame", "protegi-frame"]
 FIXED = ["manual", "manual-frame", "fewshot", "knn"]
 DSPY = ["dspy-mipro", "dspy-gepa", "dspy-bootstrap-rs", "dspy-copro"]
 METHODS = FLOWPO + DSPY + SEARCH + FIXED
 PEERS = [m for m in METHODS if m not in FLOWPO]
-"""Every arm flowpo is compared with (flowpo-retrieve and flowpo-hybrid are flowpo's own)."""
+"""Every arm flowpo is compared with (flowpo-plain and flowpo-hybrid are flowpo's own)."""
 PROFILE: dict[str, Any] = {
     "tasks": TASKS, "seeds": SEEDS, "budgets": [BUDGET], "checkpoints": CHECKPOINTS,
     "test_limit": 500, "max_new_tokens": 16, "methods": METHODS,

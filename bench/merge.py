@@ -23,11 +23,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import cell_key, load_results  # noqa: E402
 
 
-def merge(into: Path, aside: Path, sources: list[Path], command: str) -> tuple[int, int]:
-    """Merge the ok cells of ``sources`` into ``into``; return (merged, moved aside)."""
+def merge(
+    into: Path, aside: Path, sources: list[Path], command: str, retire: frozenset[str] = frozenset()
+) -> tuple[int, int]:
+    """Merge the ok cells of ``sources`` into ``into``; return (merged, moved aside).
+
+    Every cell of a ``retire`` method (an arm that is gone) goes aside too.
+    """
     data, kept = load_results(into), load_results(aside)
     new = [c for src in sources for c in load_results(src)["cells"] if c.get("status") == "ok"]
     keys = {cell_key(c) for c in new}
+    keys |= {cell_key(c) for c in data["cells"] if c["method"] in retire}
     replaced = [c for c in data["cells"] if cell_key(c) in keys]
     kept["cells"] = [c for c in kept["cells"] if cell_key(c) not in keys] + replaced
     kept.setdefault("meta", {"note": f"cells of {into.name} replaced by later runs"})
@@ -44,7 +50,8 @@ def merge(into: Path, aside: Path, sources: list[Path], command: str) -> tuple[i
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("sources", nargs="+", type=Path, help="results files to merge in")
+    parser.add_argument("sources", nargs="*", type=Path, help="results files to merge in")
+    parser.add_argument("--retire", default="", help="comma-separated methods to move aside")
     parser.add_argument("--into", type=Path, required=True, help="the results file")
     parser.add_argument("--aside", type=Path, required=True, help="where replaced cells go")
     args = parser.parse_args()
@@ -52,7 +59,8 @@ def main() -> None:
     if missing:
         parser.error(f"sources: no such file {', '.join(missing)}")
     command = "python bench/merge.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    merged, moved = merge(args.into, args.aside, args.sources, command)
+    retire = frozenset(m for m in args.retire.split(",") if m)
+    merged, moved = merge(args.into, args.aside, args.sources, command, retire)
     print(f"merged {merged} cells into {args.into}; {moved} replaced cells kept in {args.aside}")
 
 

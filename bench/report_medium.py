@@ -90,7 +90,7 @@ def curve_table(data: dict[str, Any], tasks: list[str]) -> list[str]:
     cells = ok_cells(data)
     cps = data.get("meta", {}).get("checkpoints") or []
     rows = []
-    for m in ("flowpo", "flowpo-retrieve", "flowpo-hybrid"):
+    for m in ("flowpo", "flowpo-plain", "flowpo-hybrid"):
         for t in tasks:
             pts = [p for c in _of(cells, t, m) for p in c.get("curve", [])]
             if pts:

@@ -259,13 +259,13 @@ class OptimizeConfig(FaultOptions, DataOptions, GfnOptions, BaseSettings):
         16, ge=1, description="Demonstrations the Few-Shot operator inserts (LM-BFF: 16)."
     )
     retrieve: int = Field(
-        0,
+        4,
         ge=0,
         le=32,
         description="Also start from the prompt that retrieves this many nearest labelled "
         "examples per input as its demonstrations (kNN prompting); the search takes it up "
         "only when it clearly beats the plain start on the reward set (a sign test), and "
-        "otherwise still judges it on dev at the end; 0 = never (the default).",
+        "otherwise still judges it on dev at the end; 0 = never.",
     )
     budget_examples: int | None = Field(
         None,
