@@ -41,7 +41,7 @@ FRAMES = (
 _NAME = re.compile(r"^[A-Za-z][A-Za-z ]{0,20}$")
 
 
-def _with_frame(prompt: Prompt, frame: str) -> Prompt:
+def with_frame(prompt: Prompt, frame: str) -> Prompt:
     """Return ``prompt`` with a new frame; demonstrations in the old frame are dropped."""
     sections = tuple(s for s in prompt.sections if s.name != EXAMPLES or s.frozen)
     return replace(prompt, template=frame, sections=sections)
@@ -73,7 +73,7 @@ class Frame(Operator):
             if frame and frame != current and frame not in tried:
                 options.insert(0, frame)
         for frame in options[:2]:
-            result.prompts.append(_with_frame(prompt, frame))
+            result.prompts.append(with_frame(prompt, frame))
         return result
 
     async def _from_llm(self, ctx: OperatorContext, result: OperatorResult) -> str | None:

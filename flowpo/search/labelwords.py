@@ -212,9 +212,28 @@ async def best_label_words(
     retrieves its demonstrations keeps its words: its demonstrations answer in them, so
     every candidate would change the inputs and cost a forward pass per example.
     """
+    found = await scored_label_words(lm, task, prompt, train, soft_weight, embed=embed)
+    return found[0]
+
+
+async def scored_label_words(
+    lm: Any,
+    task: Any,
+    prompt: Prompt,
+    train: list[Any],
+    soft_weight: float,
+    *,
+    embed: Embed | None = None,
+) -> tuple[dict[str, str], float | None]:
+    """Return :func:`best_label_words` and their :func:`assignment_score` on those rows.
+
+    The score is read from the rows of ``prompt`` as it is (the relabelled prompt's own
+    quoted words may move it a little); ``None`` when no one-token choice was scored.
+    """
     current = {**task.verbalizers, **(prompt.verbalizers or {})}
+    kept = {lab: current[lab] for lab in task.labels}
     if prompt.retrieve:
-        return {lab: current[lab] for lab in task.labels}
+        return kept, None
     prefix, pattern = prompt.split_render(task.template)
     texts = [pattern.replace(TEXT_SLOT, task.format_input(e)) for e in train]
     logp = (await asyncio.to_thread(lm.next_token_logprobs, prefix, texts)).numpy()
@@ -223,16 +242,16 @@ async def best_label_words(
     candidates = await asyncio.to_thread(
         label_word_candidates, lm, logp, gold, labels, current, embed=embed
     )
-    if not all(candidates):  # e.g. a multi-token label with no one-token variant: keep it
-        return {lab: current[lab] for lab in labels}
-    ids, score = search(logp, gold, [[t for t, _ in c] for c in candidates], soft_weight)
     whole = [lm.encode(" " + current[lab]) for lab in labels]  # the current words together
+    mine = None
     if all(len(t) == 1 for t in whole) and len({t[0] for t in whole}) == len(whole):
-        if assignment_score(logp, gold, [t[0] for t in whole], soft_weight) >= score:
-            return {lab: current[lab] for lab in labels}
-    if not ids:  # no choice of distinct words scores (e.g. labels sharing one candidate)
-        return {lab: current[lab] for lab in labels}
-    return {lab: dict(c)[t] for lab, c, t in zip(labels, candidates, ids, strict=True)}
+        mine = assignment_score(logp, gold, [t[0] for t in whole], soft_weight)
+    if not all(candidates):  # e.g. a multi-token label with no one-token variant: keep it
+        return kept, mine
+    ids, score = search(logp, gold, [[t for t, _ in c] for c in candidates], soft_weight)
+    if not ids or (mine is not None and mine >= score):  # no distinct choice, or no better
+        return kept, mine
+    return {lab: dict(c)[t] for lab, c, t in zip(labels, candidates, ids, strict=True)}, score
 
 
 def word_mask(lm: Any) -> np.ndarray:

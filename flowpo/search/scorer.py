@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowpo.evaluation import Evaluator
+from flowpo.evaluation import Evaluator, ExampleBudget
 from flowpo.memory import MemoryStore
+from flowpo.memory.experience import split_key
+from flowpo.prompt import Prompt
 from flowpo.tasks.task import Task
-from flowpo.types import EvalResult
+from flowpo.types import Candidate, EvalResult, Example
 
 
 @dataclass
@@ -54,3 +57,44 @@ def train_fields(result: EvalResult) -> dict[str, Any]:
 def searches_words(scorer: Scorer) -> bool:
     """Return True when label words can be searched: verbalizer mode, a local target."""
     return scorer.evaluator.mode == "verbalizer" and hasattr(scorer.target, "next_token_logprobs")
+
+
+def charge(out: Scored, budget: ExampleBudget, *results: EvalResult) -> None:
+    """Charge ``results``' forward passes to ``budget`` and count them in ``out``."""
+    for result in results:
+        budget.charge(result.model_calls)
+        out.counts["examples_scored"] += result.model_calls
+        out.counts["examples_cached"] += result.cached
+        out.counts["tokens"] += result.tokens
+
+
+def candidate_keys(task: Task, prompt: Prompt, train: Sequence[Example]) -> dict[str, str]:
+    """Return a candidate's fingerprint, near-duplicate key and reward-set key."""
+    return {
+        "fingerprint": prompt.fingerprint(task.template, task.verbalizers),
+        "near_key": prompt.near_key(task.template, task.verbalizers),
+        "train_key": split_key(train),
+    }
+
+
+def add_child(
+    scorer: Scorer,
+    out: Scored,
+    parent: dict[str, Any],
+    suffix: str,
+    prompt: Prompt,
+    action: tuple[str, str],
+    result: EvalResult,
+) -> dict[str, Any]:
+    """Append ``prompt``, scored on the whole reward set, as a child of ``parent``.
+
+    Its id is the parent's plus ``suffix``; return its row (already in ``out``).
+    """
+    child = Candidate(
+        f"{parent['id']}{suffix}", prompt.to_dict(), parent["id"], action,
+        epoch=int(parent.get("epoch", 0)),
+    )
+    train = scorer.task.split("train")
+    row = {**child.to_dict(), **candidate_keys(scorer.task, prompt, train), **train_fields(result)}
+    out.candidates.append(row)
+    return row

@@ -11,16 +11,24 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from flowpo.evaluation import Evaluator, ExampleBudget
-from flowpo.memory.experience import remembered_score, split_key
+from flowpo.memory.experience import remembered_score
 from flowpo.operators.base import LABEL_WORDS
 from flowpo.prompt import Prompt
 from flowpo.search.coherence import answer_words, relabel
+from flowpo.search.framesweep import sweep_frames, sweeps_frames
 from flowpo.search.objective import objective, result_objective
 from flowpo.search.refit import refit_words, with_best_words
-from flowpo.search.scorer import Scored, Scorer, searches_words, train_fields
+from flowpo.search.scorer import (
+    Scored,
+    Scorer,
+    add_child,
+    candidate_keys,
+    charge,
+    searches_words,
+    train_fields,
+)
 from flowpo.search.screening import screen
-from flowpo.tasks.task import Task
-from flowpo.types import Candidate, EvalResult, Example
+from flowpo.types import EvalResult, Example
 
 
 async def score_candidates(
@@ -45,11 +53,14 @@ async def score_candidates(
     own words and with the words that won (:func:`score_retrieving_start`), and the better
     one joins the search only when it is :func:`clearly_better` than the plain start
     (it changes every input's prompt and keeps its words, so a win within the reward
-    set's noise is not worth it); held back, it is still judged on dev at the end.
+    set's noise is not worth it); held back, it is still judged on dev at the end. A plain
+    start that answers one label whatever the input has every library frame tried
+    (:func:`~flowpo.search.framesweep.sweep_frames`) once the starts are scored.
     ``on_scored(n, so_far)`` is called after each candidate.
     """
     out = Scored(counts={"examples_scored": 0.0, "examples_cached": 0.0, "tokens": 0.0})
     start: tuple[dict[str, str] | None, EvalResult] | None = None  # plain start: words, result
+    start_row: dict[str, Any] | None = None  # and its candidate
     for n, cand in enumerate(pending, 1):
         if on_scored is not None and n > 1:
             on_scored(n - 1, out)
@@ -59,12 +70,15 @@ async def score_candidates(
         scored = await score_one(scorer, out, budget, cand, first=first, parents=parents)
         if scored is None or not first or scored[0].get("action"):
             continue
-        start = start or (None, scored[2])
+        if start is None:
+            start, start_row = (None, scored[2]), out.candidates[-1]
         if refits_start(scorer, scored[0], scored[1]):
             own = await add_start_with_own_words(scorer, out, budget, scored[0], scored[1])
             w = scorer.soft_weight
             if own and result_objective(own[1], w) > result_objective(start[1], w):
-                start = own
+                start, start_row = own, out.candidates[-1]
+    if first and start_row is not None and sweeps_frames(scorer, start_row):
+        await sweep_frames(scorer, out, budget, start_row)
     if on_scored is not None and pending:
         on_scored(len(pending), out)
     return out
@@ -156,7 +170,7 @@ async def score_one(
     """
     train = scorer.task.split("train")
     prompt = Prompt.from_dict(cand["prompt"])
-    keys = _keys(scorer.task, prompt, train)
+    keys = candidate_keys(scorer.task, prompt, train)
     known = remembered_score(scorer.memory, prompt.text, scorer.task.name, scorer.model, keys)
     if known is not None:
         out.counts["examples_from_memory"] = out.counts.get("examples_from_memory", 0) + len(
@@ -177,8 +191,8 @@ async def score_one(
         screened = await screen(
             scorer, prompt, Prompt.from_dict(parent["prompt"]), train, refit=frame, level=level
         )
-        _count(out, budget, screened.child, screened.parent)
-        prompt, keys = screened.prompt, _keys(scorer.task, screened.prompt, train)
+        charge(out, budget, screened.child, screened.parent)
+        prompt, keys = screened.prompt, candidate_keys(scorer.task, screened.prompt, train)
         cand = {**cand, "prompt": prompt.to_dict()}  # a frame: with its own words
         if not screened.passed:
             out.candidates.append({**cand, **keys, **screened.fields()})
@@ -188,7 +202,7 @@ async def score_one(
         prompt, result = await refit_words(scorer, prompt, result, train, budget)
         keys["near_key"] = prompt.near_key(scorer.task.template, scorer.task.verbalizers)
         cand = {**cand, "prompt": prompt.to_dict()}
-    _count(out, budget, result)
+    charge(out, budget, result)
     out.candidates.append({**cand, **keys, **train_fields(result)})
     return cand, prompt, result
 
@@ -241,31 +255,9 @@ async def add_start_with_own_words(
         return None
     words, refit = found
     second = await scorer.evaluator.aevaluate(refit, train)
-    _count(out, budget, second)
-    child = Candidate(
-        f"{start['id']}w", refit.to_dict(), start["id"], (LABEL_WORDS, LABEL_WORDS),
-        epoch=int(start.get("epoch", 0)),
-    )
-    out.candidates.append(
-        {**child.to_dict(), **_keys(task, refit, train), **train_fields(second)}
-    )
+    charge(out, budget, second)
+    add_child(scorer, out, start, "w", refit, (LABEL_WORDS, LABEL_WORDS), second)
     return words, second
-
-
-def _count(out: Scored, budget: ExampleBudget, *results: EvalResult) -> None:
-    for result in results:
-        budget.charge(result.model_calls)
-        out.counts["examples_scored"] += result.model_calls
-        out.counts["examples_cached"] += result.cached
-        out.counts["tokens"] += result.tokens
-
-
-def _keys(task: Task, prompt: Prompt, train: Sequence[Example]) -> dict[str, str]:
-    return {
-        "fingerprint": prompt.fingerprint(task.template, task.verbalizers),
-        "near_key": prompt.near_key(task.template, task.verbalizers),
-        "train_key": split_key(train),
-    }
 
 
 def is_new_frame(cand: dict[str, Any], scorer: Scorer) -> bool:

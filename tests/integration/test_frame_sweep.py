@@ -1,0 +1,44 @@
+"""A start that answers one label whatever the input has every library frame tried."""
+
+import asyncio
+
+from flowpo.config import OptimizeConfig, data_task
+from flowpo.evaluation import EvalCache, Evaluator, ExampleBudget
+from flowpo.memory.embeddings import load_embedder
+from flowpo.operators.framing import FRAMES
+from flowpo.prompt import Prompt
+from flowpo.search.drafting import sections_from_manual
+from flowpo.search.objective import objective
+from flowpo.search.policy import one_class
+from flowpo.search.reward import reward_task
+from flowpo.search.scorer import Scorer
+from flowpo.search.scoring import score_candidates
+
+
+def test_a_collapsed_start_sweeps_the_frames_and_keeps_the_best_two_scored_in_full(embedded):
+    # the medium bench's SST-2 seed 42: 32 reward examples, the manual prompt in sections
+    config = OptimizeConfig(task="sst2", seed=42, data_seed=42, budget_examples=256)
+    task = reward_task(data_task(config), 32)
+    train = task.split("train")
+    ev = Evaluator(task, embedded, cache=EvalCache())
+    embed = load_embedder().embed  # related label words, as in a run (MiniLM)
+    scorer = Scorer(task, embedded, ev, config.model, soft_weight=0.5, embed=embed,
+                    screen_size=8, refit_start=True)
+    start = sections_from_manual(task, None)
+    budget = ExampleBudget(256)
+    out = asyncio.run(score_candidates(
+        scorer, [{"id": "c0", "prompt": start.to_dict(), "action": None}], budget, first=True))
+    by_id = {c["id"]: c for c in out.candidates}
+    best = max(("c0", "c0w"), key=lambda k: objective(by_id[k], 0.5))  # first on a tie
+    assert one_class(by_id[best]["per_label"])  # it answers one label: the sweep's trigger
+    swept = [c for c in out.candidates if c["id"].startswith(f"{best}f")]
+    assert [c["id"] for c in swept] == [f"{best}f0", f"{best}f1"]
+    frames = [Prompt.from_dict(c["prompt"]).template for c in swept]
+    assert all(f in FRAMES and f != task.template for f in frames) and len(set(frames)) == 2
+    assert all(c["parent_id"] == best and tuple(c["action"]) == ("frame", "frame")
+               for c in swept)
+    # six frames on the 8-example minibatch, two in full, beside the two starts
+    assert budget.spent == out.counts["examples_scored"] <= 2 * len(train) + 6 * 8 + 2 * len(
+        train)
+    # the frame is the lever: one of them lifts the start off its one label
+    assert max(c["train_score"] for c in swept) > by_id[best]["train_score"] + 0.1
