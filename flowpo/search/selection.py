@@ -2,9 +2,10 @@
 
 Each finalist is judged on train and dev pooled (twice the examples of dev alone, so half
 the noise of a dev-only ranking); finalists whose pooled objective is within one standard
-error of the best one tie, and among ties a prompt whose label words are written alike
-wins (what a person would deploy), then one with fixed demonstrations over one that
-retrieves them per input (no index to deploy, ~5x shorter inputs), then the shortest
+error of the best one tie, and among ties a prompt with fixed demonstrations wins over
+one that retrieves them per input (no index to deploy, ~5x shorter inputs), then one
+whose label words are written alike (``Negative``/``Positive`` reads better than
+``Negative``/``positive``; a matter of casing, so it comes second), then the shortest
 (fewer words to overfit, cheaper to run). The chosen prompt's dev accuracy is reported with its 95%
 Wilson interval, so a reader sees how much the dev score can be trusted.
 """
@@ -70,7 +71,8 @@ def choose(
     se = math.sqrt(max(acc * (1 - acc), 1e-4) / max(1, n_train + n_dev))
     tied = [i for i in range(len(finalists)) if scores[i] >= max(scores) - se]
     return finalists[
-        min(tied, key=lambda i: (not alike(finalists[i]), *_cost(finalists[i]), -scores[i]))
+        min(tied, key=lambda i: (_cost(finalists[i])[0], not alike(finalists[i]),
+                                 _cost(finalists[i])[1], -scores[i]))
     ]
 
 

@@ -35,6 +35,15 @@ def test_among_ties_label_words_written_alike_win_before_length():
     assert choose([mixed, far], 32, 32, 0.0, lambda c: c["id"] != "a")["id"] == "a"
 
 
+def test_among_ties_fixed_demonstrations_win_before_words_written_alike():
+    mixed = _f("a", "Decide.", 0.84375, 0.6875)  # a swept frame, Negative/positive
+    retrieving = _f("b", "Decide.", 0.6875, 0.75)  # the retrieving start, written alike
+    retrieving["prompt"] = Prompt.from_text("Decide.", retrieve=4).to_dict()
+    # pooled: a = (27 + 22) / 64 = 0.766, b = (22 + 24) / 64 = 0.719; se(a) = 0.053: tied
+    words = {"a": False, "b": True}
+    assert choose([retrieving, mixed], 32, 32, 0.0, lambda c: words[c["id"]])["id"] == "a"
+
+
 def test_a_clear_winner_is_kept_however_long():
     long = _f("a", "Read the review carefully and then decide its sentiment please.", 0.875, 0.875)
     short = _f("b", "Decide.", 0.5, 0.5)
