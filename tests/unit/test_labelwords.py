@@ -111,7 +111,8 @@ def test_word_mask_keeps_spaced_words_and_is_cached_on_the_model():
     assert word_mask(lm).tolist() == [True, True, True, True, False]
 
 
-def test_best_label_words_picks_the_targets_own_words():
+def sentiment():
+    """A two-label task (current words bad/the), its four train rows and a prompt."""
     task = SimpleNamespace(
         template="{prompt}\n{text}\nAnswer:",
         labels=["negative", "positive"],
@@ -120,7 +121,11 @@ def test_best_label_words_picks_the_targets_own_words():
     )
     targets = ["negative", "negative", "positive", "positive"]
     train = [SimpleNamespace(text=f"t{i}", target=t) for i, t in enumerate(targets)]
-    prompt = Prompt.from_text("Classify.")
+    return task, train, Prompt.from_text("Classify.")
+
+
+def test_best_label_words_picks_the_targets_own_words():
+    task, train, prompt = sentiment()
     words = asyncio.run(best_label_words(FakeLM(), task, prompt, train, 0.5))
     # (sad, joy) is right on all four rows with the highest gold probability (see
     # test_exhaustive_search_finds_the_best_distinct_pair); "negative" is no one token.
@@ -165,15 +170,7 @@ def test_an_unrelated_current_word_is_weighed_with_its_partners_not_mixed_with_n
     def embed(words):
         return np.eye(3)[[axes.get(w, 2) for w in words]]
 
-    task = SimpleNamespace(
-        template="{prompt}\n{text}\nAnswer:",
-        labels=["negative", "positive"],
-        verbalizers={"negative": "bad", "positive": "the"},
-        format_input=lambda e: e.text,
-    )
-    targets = ["negative", "negative", "positive", "positive"]
-    train = [SimpleNamespace(text=f"t{i}", target=t) for i, t in enumerate(targets)]
-    prompt = Prompt.from_text("Classify.")
+    task, train, prompt = sentiment()
     words = asyncio.run(best_label_words(LM(), task, prompt, train, 0.0, embed=embed))
     assert words == {"negative": "sad", "positive": "joy"}  # not (sad, the): 'the' is no
     # word for positive; free words (no embedder) may mix them, as before
