@@ -13,6 +13,8 @@ own.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import Any
 
 from flowpo.evaluation import ExampleBudget
@@ -30,18 +32,46 @@ SWEEP_KEEP = 2
 """Frames of the sweep scored on the whole reward set (the best on the minibatch)."""
 
 
-def sweeps_frames(scorer: Scorer, start: dict[str, Any]) -> bool:
-    """Return True when ``start`` answers one label for (nearly) every input.
+def at_chance(
+    per_label: Mapping[str, Mapping[str, float]], accuracy: float, z: float = 2.0
+) -> bool:
+    """Return whether ``accuracy`` is no better than always answering the commonest label.
 
-    And the frame and label words are trainable here: a local target in verbalizer mode,
-    with screening on.
+    Within ``z`` standard errors of that rate ``m`` on the ``n`` examples the per-label
+    supports count: ``accuracy <= m + z * sqrt(m * (1 - m) / n)`` (one-sided, z = 2:
+    about 97.5 %). A prompt there tells the labels apart no better than one that ignores
+    its input.
+
+    Example:
+        32 examples, 16 per label: m = 0.5, bar 0.5 + 2 * 0.088 = 0.677; 0.53 (CR's start
+        with its own words, answering either label at random) is at chance, 0.72 is not.
+
+        >>> two = {"neg": {"support": 16}, "pos": {"support": 16}}
+        >>> at_chance(two, 0.53), at_chance(two, 0.72)
+        (True, False)
     """
+    support = [float(m.get("support", 0)) for m in per_label.values()]
+    n = sum(support)
+    if n <= 0 or len(support) < 2:
+        return False
+    m = max(support) / n
+    return accuracy <= m + z * math.sqrt(m * (1 - m) / n)
+
+
+def sweeps_frames(scorer: Scorer, start: dict[str, Any]) -> bool:
+    """Return True when ``start`` ignores its input, and frames can be tried here.
+
+    It ignores its input when it answers one label for (nearly) every input, or is right
+    no more often than that would be (:func:`at_chance`); frames and label words can be
+    tried with a local target in verbalizer mode, with screening on.
+    """
+    per_label = start.get("per_label") or {}
     return (
         scorer.refit_start
         and scorer.screen_size > 0
         and scorer.task.kind == "classification"
         and searches_words(scorer)
-        and one_class(start.get("per_label") or {})
+        and (one_class(per_label) or at_chance(per_label, float(start.get("train_score") or 0)))
     )
 
 

@@ -1,0 +1,36 @@
+"""When a start counts as ignoring its input (the frame sweep's trigger), by hand."""
+
+from flowpo.search.framesweep import at_chance
+
+
+def _labels(*supports):
+    return {f"l{i}": {"support": s} for i, s in enumerate(supports)}
+
+
+def test_two_balanced_labels_need_two_standard_errors_above_one_half():
+    two = _labels(16, 16)  # m = 0.5, se = sqrt(0.25 / 32) = 0.0884, bar = 0.6768
+    assert at_chance(two, 0.5) and at_chance(two, 0.53125) and at_chance(two, 0.65625)
+    assert not at_chance(two, 0.6875)
+    assert at_chance(two, 0.6875, z=3.0)  # bar 0.765
+
+
+def test_the_bar_is_the_commonest_label_rate_not_one_over_the_labels():
+    skewed = _labels(22, 10)  # m = 0.6875, se = 0.0819, bar = 0.8513
+    assert at_chance(skewed, 0.6875) and at_chance(skewed, 0.84375)
+    assert not at_chance(skewed, 0.875)
+    six = _labels(6, 6, 5, 5, 5, 5)  # m = 0.1875, se = 0.0690, bar = 0.3255 (TREC)
+    assert at_chance(six, 0.25) and not at_chance(six, 0.34375)
+
+
+def test_no_supports_or_one_label_is_never_at_chance():
+    assert not at_chance({}, 0.0)
+    assert not at_chance(_labels(32), 1.0)
+
+
+def test_the_docstring_example_holds():
+    import doctest
+
+    import flowpo.search.framesweep as framesweep
+
+    failed, attempted = doctest.testmod(framesweep)
+    assert attempted and failed == 0
