@@ -1,8 +1,9 @@
-"""The frame sweep: a start that answers one label whatever the input tries every frame.
+"""The frame sweep: a start that ignores its input tries every frame.
 
-A small target that ignores its input follows its prior on the label words, and no edit
-of the instruction moves it; the frame around the input (with the words that suit it)
-does. On the medium bench the SST-2 and CR starts answered one label on seeds 42 and 87,
+A small target that ignores its input (answers one label, or is right at chance) follows
+its prior on the label words, and no edit of the instruction moves it; the frame around
+the input (with the words that suit it) does. On the medium bench the SST-2 and CR
+starts answered one label or at random on seeds 42 and 87,
 and a run of 256 examples drew the frame row about once (two random frames per draw), so
 it ended where it began unless that draw was lucky (seed 13 drew ``Sentence/Category``:
 0.800 against 0.480). The library is small, so such a start has every frame scored on

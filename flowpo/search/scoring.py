@@ -50,12 +50,12 @@ async def score_candidates(
     frame is judged with its own label words, on the minibatch and again on the rest.
     At epoch 0 the plain start is also scored with its own best label words (a candidate
     of its own, :func:`add_start_with_own_words`); a retrieving start is scored with its
-    own words and with the words that won (:func:`score_retrieving_start`), and the better
-    one joins the search only when it is :func:`clearly_better` than the plain start
-    (it changes every input's prompt and keeps its words, so a win within the reward
-    set's noise is not worth it); held back, it is still judged on dev at the end. A plain
-    start that answers one label whatever the input has every library frame tried
-    (:func:`~flowpo.search.framesweep.sweep_frames`) once the starts are scored.
+    own words and with the words that won (:func:`score_retrieving_start`), and the one
+    that stands joins the search only when it is :func:`clearly_better` than the plain
+    start (it changes every input's prompt and keeps its words, so a win within the
+    reward set's noise is not worth it); held back, it is still judged on dev at the end.
+    A plain start that ignores its input (one label, or right at chance) has every library
+    frame tried (:func:`~flowpo.search.framesweep.sweep_frames`) once the starts are scored.
     ``on_scored(n, so_far)`` is called after each candidate.
     """
     out = Scored(counts={"examples_scored": 0.0, "examples_cached": 0.0, "tokens": 0.0})
