@@ -44,6 +44,21 @@ def test_among_ties_fixed_demonstrations_win_before_words_written_alike():
     assert choose([retrieving, mixed], 32, 32, 0.0, lambda c: words[c["id"]])["id"] == "a"
 
 
+def test_among_ties_a_prompt_that_tells_labels_apart_wins_over_a_constant_one():
+    constant = _f("a", "Decide.", 0.5, 0.53125)  # RTE seed 13: always not_entailment
+    constant["per_label"] = {"yes": {"recall": 0.0, "support": 16},
+                             "no": {"recall": 1.0, "support": 16}}
+    retrieving = _f("b", "Decide whether it follows.", 0.53125, 0.53125)
+    retrieving["prompt"] = Prompt.from_text("Decide whether it follows.", retrieve=4).to_dict()
+    retrieving["per_label"] = {"yes": {"recall": 0.44, "support": 16},
+                               "no": {"recall": 0.62, "support": 16}}
+    # pooled: a = 33/64 = 0.516, b = 34/64 = 0.531; se(b) = 0.062: tied. Shorter and with
+    # fixed demonstrations, a would win, but it answers one label whatever the input.
+    assert choose([constant, retrieving], 32, 32, 0.0)["id"] == "b"
+    retrieving["per_label"]["yes"]["recall"] = 0.25  # at most one label recognised: both
+    assert choose([constant, retrieving], 32, 32, 0.0)["id"] == "a"
+
+
 def test_a_clear_winner_is_kept_however_long():
     long = _f("a", "Read the review carefully and then decide its sentiment please.", 0.875, 0.875)
     short = _f("b", "Decide.", 0.5, 0.5)
