@@ -24,11 +24,13 @@ async def review(state: OptimizerState, runtime: Runtime[OptimizeConfig]) -> dic
     """Ask a human about a new, not yet approved best prompt; apply the answer."""
     config = runtime.context
     best = state.get("best")
-    approved = list(state.get("approved") or [])
-    if not config.approve or best is None or best["id"] in approved:
+    if not config.approve or best is None:
         return {}
-    if not approved:  # the starting prompt is the user's own: nothing to approve
-        return {"approved": [best["id"]]}
+    # The user's own start needs no approval; what epoch 0 derived from it does (its own
+    # label words, a swept frame): the first best is not always the start.
+    approved = list(state.get("approved") or [state["initial"]["id"]])
+    if best["id"] in approved:
+        return {} if state.get("approved") else {"approved": approved}
     epoch = state.get("epoch", 0)
     pool = [*state.get("archive", []), *state.get("beam", []), state["initial"]]
     previous = rank([c for c in pool if c["id"] in approved], config.soft_weight)[0]
