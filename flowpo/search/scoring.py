@@ -87,7 +87,7 @@ async def score_candidates(
 HELD_BACK = "retrieval did not clearly beat the plain start on the reward set"
 """Why a retrieving start stays out of the beam (``held_back`` of its candidate); it stays
 a finalist (the evaluate node's ``reserve``), judged on dev beside the search's best."""
-SUPERSEDED = "the same retrieving start scored better with the other label words"
+SUPERSEDED = "the same retrieving start stands with the other label words"
 """Why a retrieving start is neither searched nor a finalist (``superseded``)."""
 
 

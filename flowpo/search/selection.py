@@ -75,11 +75,12 @@ def choose(
            + (top.get("val_score") or 0.0) * n_dev) / max(1, n_train + n_dev)
     se = math.sqrt(max(acc * (1 - acc), 1e-4) / max(1, n_train + n_dev))
     tied = [i for i in range(len(finalists)) if scores[i] >= max(scores) - se]
-    return finalists[
-        min(tied, key=lambda i: (one_class(finalists[i].get("per_label") or {}),
-                                 _cost(finalists[i])[0], not alike(finalists[i]),
-                                 _cost(finalists[i])[1], -scores[i]))
-    ]
+    def preference(i: int) -> tuple[bool, bool, bool, int, float]:
+        retrieves, words = _cost(finalists[i])
+        constant = one_class(finalists[i].get("per_label") or {})
+        return constant, retrieves, not alike(finalists[i]), words, -scores[i]
+
+    return finalists[min(tied, key=preference)]
 
 
 def _cost(c: dict[str, Any]) -> tuple[bool, int]:
