@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import MODEL, RUNS, setting, test_examples
-from bench.stats import best_rows_at
+from bench.stats import best_rows_at, returned_history
 
 MANUAL_FRAMES = {
     "sst2": "{prompt}\n\nReview: {text}\nSentiment:",
@@ -185,10 +185,37 @@ def run_flowpo(env: BenchEnv, name: str, method: str, seed: int, budget: int) ->
         "epochs": result.get("epochs"), "stop_reason": result.get("stop_reason"),
         "history": [[(r.get("budget") or {}).get("examples_scored"), r.get("best_dev")]
                     for r in rows if "epoch" in r],
+        "returned": returned(env, task, run, result),
         "curve": curve(env, task, run, rows, env.profile["checkpoints"]),
         "settings": {"method": kwargs.get("method", "promptflow"), "max_epochs": 100,
                      "use_memory": False, **{k: v for k, v in kwargs.items() if k != "method"}},
     }
+
+
+def returned(env: BenchEnv, task: Any, run: Path, result: dict[str, Any]) -> list[list[float]]:
+    """Return ``[spent, dev]`` of what the run would return after each candidate.
+
+    Replays the finalize step's choice on the candidates scored so far
+    (:func:`bench.stats.returned_history`), scoring each finalist's prompt on dev with the
+    target (outside the budget, as the run scores dev).
+    """
+    from flowpo.evaluation import Evaluator
+    from flowpo.models.spec import load_target
+    from flowpo.prompt import Prompt
+
+    ev = Evaluator(task, load_target(MODEL), cache=env.test_cache,
+                   max_new_tokens=setting(env.profile, task, "max_new_tokens"))
+    dev = task.split("dev")
+
+    def dev_of(row: dict[str, Any]) -> tuple[float, float]:
+        res = ev.evaluate(Prompt.from_dict(row["prompt"]), dev)
+        return res.score, float(res.details.get("soft_score", 0.0))
+
+    import yaml
+
+    config = yaml.safe_load((run / "config.yaml").read_text()) or {}
+    w = float(config.get("soft_weight", 0.5))
+    return returned_history(read_jsonl(run / "candidates.jsonl"), dev_of, len(dev), w)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -132,7 +132,8 @@ def efficiency_table(data: dict[str, Any], tasks: list[str], peers: list[str]) -
     """Return the examples flowpo needed to reach the best peer's final dev score."""
     cells = ok_cells(data)
     lines = ["#### Sample efficiency: train examples flowpo needed to reach the best peer's "
-             "final dev score (per seed, from flowpo's per-epoch history)", "",
+             "final dev score (per seed: after the candidate where the prompt flowpo would "
+             "return reached it; `e` marks runs with only a per-epoch history)", "",
              "| task | best peer (by dev) | peer dev | peer spent | flowpo reached at | "
              "at most half the peer's budget |", "|---|---|---:|---:|---|---|"]
     for t in tasks:
@@ -148,8 +149,10 @@ def efficiency_table(data: dict[str, Any], tasks: list[str], peers: list[str]) -
             own = mine.get(c["seed"])
             if own is None or c.get("dev") is None:
                 continue
-            at = examples_to_reach(own.get("history", []), c["dev"])
-            reached.append("not reached" if at is None else f"{at:.0f}")
+            by_candidate = own.get("returned") or []
+            at = examples_to_reach(by_candidate or own.get("history", []), c["dev"])
+            mark = "" if by_candidate else " e"
+            reached.append(("not reached" if at is None else f"{at:.0f}") + mark)
             half.append(at is not None and at <= c["train_examples"] / 2)
         spent = statistics.mean(c["train_examples"] for c in _of(cells, t, peer))
         lines.append(f"| {t} | {peer} | {devs[peer]:.3f} | {spent:.0f} | "

@@ -7,6 +7,8 @@
 * :func:`examples_to_reach`: from flowpo's per-epoch history (cumulative train examples
   scored, dev score of the best prompt so far), the first spend at which the dev score
   reached a target.
+* :func:`returned_history`: the same, candidate by candidate (each row's ``spent``): the
+  dev score of what flowpo would return had it stopped after that candidate.
 * :func:`best_rows_at`: the best-so-far candidate at each checkpoint budget (the curve at
   64/128/256 read from one run).
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import random
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
@@ -68,6 +70,58 @@ def examples_to_reach(history: Sequence[Sequence[float | None]], target: float) 
         if dev is not None and spent is not None and dev >= target - 1e-12:
             return float(spent)
     return None
+
+
+def returned_history(
+    rows: Sequence[dict[str, Any]],
+    dev_of: Callable[[dict[str, Any]], tuple[float, float]],
+    n_dev: int,
+    soft_weight: float,
+) -> list[list[float]]:
+    """Return ``[spent, dev]`` after each scored candidate: what the run would return then.
+
+    flowpo's finalize step chooses, train and dev pooled
+    (:func:`flowpo.search.selection.choose`), among the best candidate on the reward set
+    and the held-back retrieving start; this replays that choice on the candidates scored
+    so far (a run's beam may hold more finalists: the replay can only under-state it).
+
+    Args:
+        rows: The run's ``candidates.jsonl`` rows, in scoring order, each with ``spent``
+            (the run's train examples spent once it was scored).
+        dev_of: A candidate row -> its prompt's dev (score, soft score).
+        n_dev: The dev examples (pooled with the reward set's in the choice).
+        soft_weight: The run's soft weight.
+
+    Returns:
+        ``[spent, dev of the chosen]`` per scored candidate; ``[]`` when a row has no
+        ``spent`` (runs from before it was recorded).
+    """
+    from flowpo.search.objective import objective
+    from flowpo.search.selection import choose
+
+    if any("spent" not in r for r in rows):
+        return []
+    best: dict[str, Any] | None = None
+    reserve: list[dict[str, Any]] = []
+    devs: dict[str, tuple[float, float]] = {}
+    out: list[list[float]] = []
+    for row in rows:
+        if row.get("train_score") is None or row.get("screened") or row.get("superseded"):
+            continue
+        if row.get("held_back"):
+            reserve.append(row)
+        elif best is None or objective(row, soft_weight) > objective(best, soft_weight):
+            best = row
+        finalists = [c for c in (best, *reserve) if c is not None]
+        for c in finalists:
+            if c["id"] not in devs:
+                devs[c["id"]] = dev_of(c)
+        n_train = int(sum(m.get("support", 0) for m in (row.get("per_label") or {}).values()))
+        scored = [{**c, "val_score": devs[c["id"]][0], "val_soft": devs[c["id"]][1]}
+                  for c in finalists]
+        chosen = choose(scored, n_train or 1, n_dev, soft_weight)
+        out.append([float(row["spent"]), chosen["val_score"]])
+    return out
 
 
 def best_rows_at(

@@ -42,6 +42,9 @@ class Scored:
     """``examples_scored``, ``examples_cached``, ``tokens`` (and ``examples_from_memory``)."""
     unpaid: set[str] = field(default_factory=set)
     """Ids of the candidates the budget could not pay for (left unscored)."""
+    spent: float = 0.0
+    """The run's train examples spent after the last charge (each row's ``spent``: a curve
+    of score against spend, candidate by candidate)."""
 
 
 def train_fields(result: EvalResult) -> dict[str, Any]:
@@ -66,6 +69,7 @@ def charge(out: Scored, budget: ExampleBudget, *results: EvalResult) -> None:
         out.counts["examples_scored"] += result.model_calls
         out.counts["examples_cached"] += result.cached
         out.counts["tokens"] += result.tokens
+    out.spent = budget.spent
 
 
 def candidate_keys(task: Task, prompt: Prompt, train: Sequence[Example]) -> dict[str, str]:
@@ -95,6 +99,7 @@ def add_child(
         epoch=int(parent.get("epoch", 0)),
     )
     train = scorer.task.split("train")
-    row = {**child.to_dict(), **candidate_keys(scorer.task, prompt, train), **train_fields(result)}
+    row = {**child.to_dict(), **candidate_keys(scorer.task, prompt, train), **train_fields(result),
+           "spent": out.spent}
     out.candidates.append(row)
     return row

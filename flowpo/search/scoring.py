@@ -58,7 +58,8 @@ async def score_candidates(
     frame tried (:func:`~flowpo.search.framesweep.sweep_frames`) once the starts are scored.
     ``on_scored(n, so_far)`` is called after each candidate.
     """
-    out = Scored(counts={"examples_scored": 0.0, "examples_cached": 0.0, "tokens": 0.0})
+    counts = {"examples_scored": 0.0, "examples_cached": 0.0, "tokens": 0.0}
+    out = Scored(counts=counts, spent=budget.spent)
     start: tuple[dict[str, str] | None, EvalResult] | None = None  # plain start: words, result
     start_row: dict[str, Any] | None = None  # and its candidate
     for n, cand in enumerate(pending, 1):
@@ -181,7 +182,7 @@ async def score_one(
         out.counts["examples_from_memory"] = out.counts.get("examples_from_memory", 0) + len(
             train
         )
-        out.candidates.append({**cand, **known, **keys, "from_memory": True})
+        out.candidates.append({**cand, **known, **keys, "from_memory": True, "spent": out.spent})
         return None
     parent = (parents or {}).get(cand.get("parent_id") or "")
     edit = parent is not None and bool(cand.get("action"))  # not a reviewer's own prompt
@@ -200,7 +201,7 @@ async def score_one(
         prompt, keys = screened.prompt, candidate_keys(scorer.task, screened.prompt, train)
         cand = {**cand, "prompt": prompt.to_dict()}  # a frame: with its own words
         if not screened.passed:
-            out.candidates.append({**cand, **keys, **screened.fields()})
+            out.candidates.append({**cand, **keys, **screened.fields(), "spent": out.spent})
             return None
     result = await scorer.evaluator.aevaluate(prompt, train)
     if frame:  # a frame is judged with its own best label words
@@ -208,7 +209,7 @@ async def score_one(
         keys["near_key"] = prompt.near_key(scorer.task.template, scorer.task.verbalizers)
         cand = {**cand, "prompt": prompt.to_dict()}
     charge(out, budget, result)
-    out.candidates.append({**cand, **keys, **train_fields(result)})
+    out.candidates.append({**cand, **keys, **train_fields(result), "spent": out.spent})
     return cand, prompt, result
 
 

@@ -33,12 +33,14 @@ def test_a_collapsed_start_sweeps_the_frames_and_keeps_the_best_two_scored_in_fu
     assert one_class(by_id[best]["per_label"])  # it answers one label: the sweep's trigger
     swept = [c for c in out.candidates if c["id"].startswith(f"{best}f")]
     assert [c["id"] for c in swept] == [f"{best}f0", f"{best}f1"]
-    frames = [Prompt.from_dict(c["prompt"]).template for c in swept]
-    assert all(f in FRAMES and f != task.template for f in frames) and len(set(frames)) == 2
+    prompts = [Prompt.from_dict(c["prompt"]) for c in swept]
+    assert all(p.template in FRAMES for p in prompts) and len(set(prompts)) == 2
+    # another frame under the start's instruction, or a frame alone (no instruction)
+    assert all(p.template != task.template or not p.text for p in prompts)
     assert all(c["parent_id"] == best and tuple(c["action"]) == ("frame", "frame")
                for c in swept)
-    # six frames on the 8-example minibatch, two in full, beside the two starts
-    assert budget.spent == out.counts["examples_scored"] <= 2 * len(train) + 6 * 8 + 2 * len(
+    # six other frames and seven alone on the 8-example minibatch, two in full, two starts
+    assert budget.spent == out.counts["examples_scored"] <= 2 * len(train) + 13 * 8 + 2 * len(
         train)
     # the frame is the lever: one of them lifts the start off its one label
     assert max(c["train_score"] for c in swept) > by_id[best]["train_score"] + 0.1

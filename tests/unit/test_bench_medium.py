@@ -16,6 +16,7 @@ from bench.stats import (  # noqa: E402
     examples_to_reach,
     paired_bootstrap,
     paired_over_seeds,
+    returned_history,
 )
 
 # ---- paired bootstrap -----------------------------------------------------------------
@@ -53,6 +54,36 @@ def test_examples_to_reach_is_the_first_epoch_at_the_target() -> None:
     assert examples_to_reach(history, 0.7) == 128
     assert examples_to_reach(history, 0.5) == 32
     assert examples_to_reach(history, 0.71) is None
+
+
+def test_returned_history_replays_the_final_choice_after_each_candidate() -> None:
+    from flowpo.prompt import Prompt
+
+    two = {"neg": {"recall": 0.75, "support": 16}, "pos": {"recall": 0.75, "support": 16}}
+
+    def row(cid: str, train: float, spent: float, **extra: object) -> dict[str, object]:
+        prompt = Prompt.from_text(cid, retrieve=4 if cid.startswith("k") else 0)
+        return {"id": cid, "prompt": prompt.to_dict(), "train_score": train,
+                "train_soft": 0.0, "per_label": two, "spent": spent, **extra}
+
+    rows = [row("c0", 0.5, 32), row("c0w", 0.625, 64), row("k0", 0.75, 96, held_back="x"),
+            row("k0w", 0.9, 128, superseded="y"), row("e1-0", 0.9, 136, screened=True),
+            row("e1-1", 0.78125, 160)]
+    dev = {"c0": 0.5, "c0w": 0.625, "k0": 0.8125, "k0w": 1.0, "e1-0": 1.0, "e1-1": 0.75}
+    asked: list[str] = []
+
+    def dev_of(r: dict[str, object]) -> tuple[float, float]:
+        asked.append(str(r["id"]))
+        return dev[str(r["id"])], 0.0
+
+    # 96: k0 pools (0.75 + 0.8125) / 2 = 0.78125 against c0w's 0.625, more than one standard
+    # error (sqrt(0.78125 * 0.21875 / 64) = 0.0517) ahead; 160: e1-1 pools 0.765625, within
+    # it, and a fixed prompt is preferred to a retrieving one among ties
+    assert returned_history(rows, dev_of, 32, 0.0) == [
+        [32, 0.5], [64, 0.625], [96, 0.8125], [160, 0.75]]
+    assert asked == ["c0", "c0w", "k0", "e1-1"]  # each finalist's dev scored once
+    assert returned_history([{k: v for k, v in rows[0].items() if k != "spent"}], dev_of, 32,
+                            0.0) == []  # a run from before ``spent`` was recorded
 
 
 def test_best_rows_at_reads_the_last_epoch_within_each_budget() -> None:
@@ -106,8 +137,9 @@ def test_report_builds_every_table_from_the_json() -> None:
     assert "| flowpo | sst2 | 0.500 | 0.750 |" in text  # the curve at 64 and 256
     # significance: flowpo vs ape (the best peer), d = [0, 1, 0, 0]
     assert "| sst2 | 0.750 (1 seed) | ape | 0.500 (1 seed) | +0.250 |" in text
-    # sample efficiency: ape's dev 0.7 is reached at 128 examples, more than 250 / 2
-    assert "| sst2 | ape | 0.700 | 250 | 128 | 0/1 seeds |" in text
+    # sample efficiency: ape's dev 0.7 is reached at 128 examples, more than 250 / 2; the
+    # fake run has a per-epoch history only (marked e)
+    assert "| sst2 | ape | 0.700 | 250 | 128 e | 0/1 seeds |" in text
     assert "sst2 / dspy-gepa / seed 13: boom" in text
     assert "minus the best peer's (ape): +25.0 points" in text
     assert "more than 5 points below some peer: none" in text

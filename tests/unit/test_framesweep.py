@@ -34,3 +34,32 @@ def test_the_docstring_example_holds():
 
     failed, attempted = doctest.testmod(framesweep)
     assert attempted and failed == 0
+
+
+def test_the_sweep_screens_every_other_frame_then_every_frame_alone():
+    from flowpo.operators.framing import FRAMES
+    from flowpo.prompt import Prompt, Section
+    from flowpo.search.framesweep import sweep_variants
+
+    start = Prompt(sections=(
+        Section("task", "Classify the review."),
+        Section("format", "Answer 'negative' or 'positive'."),
+        Section("policy", "Never answer 'neutral'.", frozen=True),
+        Section("examples", "Input: good\nOutput: positive"),
+    ), verbalizers={"negative": "bad", "positive": "good"})
+    own = FRAMES[-1]
+    variants = sweep_variants(start, own)
+    assert len(variants) == (len(FRAMES) - 1) + len(FRAMES)
+    framed, alone = variants[: len(FRAMES) - 1], variants[len(FRAMES) - 1 :]
+    assert [v.template for v in framed] == [f for f in FRAMES if f != own]
+    assert [v.template for v in alone] == list(FRAMES)  # the start's own frame too
+    for v in framed:  # the instruction stays; demonstrations in the old frame do not
+        assert [s.name for s in v.sections] == ["task", "format", "policy"]
+        assert v.text == "Classify the review.\n\nAnswer 'negative' or 'positive'.\n\n" \
+            "Never answer 'neutral'."
+    for v in alone:  # editable sections emptied (kept, so an edit can write them), frozen kept
+        assert [(s.name, s.text) for s in v.sections] == [
+            ("task", ""), ("format", ""), ("policy", "Never answer 'neutral'.")]
+        assert v.verbalizers == start.verbalizers  # the label words are the start's
+    # a start with no instruction text is its frame alone already: only the other frames
+    assert len(sweep_variants(Prompt(template=FRAMES[0]), own)) == len(FRAMES) - 1

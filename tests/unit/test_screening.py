@@ -49,6 +49,8 @@ def test_an_edit_that_does_not_beat_its_parent_costs_only_the_minibatch(tmp_path
     assert not by_id["e1-1"].get("screened") and by_id["e1-1"]["train_score"] == 1.0
     # parent's minibatch came from the cache; the loser cost 2, the winner 2 + 2
     assert out.counts["examples_scored"] == 6 and budget.spent == 10
+    # each row records the run's spend once it was scored (4 before this batch): 4 + 2, 4 + 6
+    assert parent["spent"] == 4 and by_id["e1-0"]["spent"] == 6 and by_id["e1-1"]["spent"] == 10
     action = {"section": "task", "operator": "refine", "candidate_id": "e1-0",
               "parent_score": 0.5}
     assert credit(action, by_id, 0.1, 0.0)["gain"] == 0.0  # judged beside its parent
