@@ -50,9 +50,9 @@ async def score_candidates(
     frame is judged with its own label words, on the minibatch and again on the rest.
     At epoch 0 the plain start is also scored with its own best label words (a candidate
     of its own, :func:`add_start_with_own_words`); a retrieving start is scored with its
-    own words and with the words that won (:func:`score_retrieving_start`), and the one
-    that stands joins the search only when it is :func:`clearly_better` than the plain
-    start (it changes every input's prompt and keeps its words, so a win within the
+    own words and with the words that clearly won there (:func:`score_retrieving_start`),
+    and the one that stands joins the search only when it is :func:`clearly_better` than
+    the plain start (it changes every input's prompt and keeps its words, so a win within the
     reward set's noise is not worth it); held back, it is still judged on dev at the end.
     A plain start that ignores its input (one label, or right at chance) has every library
     frame tried (:func:`~flowpo.search.framesweep.sweep_frames`) once the starts are scored.
@@ -77,7 +77,9 @@ async def score_candidates(
             own = await add_start_with_own_words(scorer, out, budget, scored[0], scored[1])
             w = scorer.soft_weight
             if own and result_objective(own[1], w) > result_objective(start[1], w):
-                start, start_row = own, out.candidates[-1]
+                # words that did not clearly help the plain start are noise to retrieval
+                start = own if clearly_better(own[1], start[1]) else (None, own[1])
+                start_row = out.candidates[-1]
     if first and start_row is not None and sweeps_frames(scorer, start_row):
         await sweep_frames(scorer, out, budget, start_row)
     if on_scored is not None and pending:
@@ -108,8 +110,11 @@ async def score_retrieving_start(
 
     Its demonstrations answer in its label words, so words refit on the plain start's rows
     (a prompt without demonstrations, often answering one label for every input: CR's
-    ``negatively``) may suit it or not. Both are scored (the second when the budget pays
-    for it); its own words stand for retrieval unless the others are :func:`clearly_better`
+    ``negatively``) may suit it or not. Both are scored (the second only when ``start``
+    carries words, i.e. they were :func:`clearly_better` than the plain start's own, and
+    the budget pays: on the medium bench's 24 runs of session 17 the second never stood,
+    and on the collapsed starts it cost the 32 examples a swept frame needed); its own
+    words stand for retrieval unless the others are :func:`clearly_better`
     (the same sign test as the gate: on CR, seeds 42 and 87, ``negatively``/``Positive``
     won the reward set by 4 and 1 examples of 32 and lost test by 6.6 points to the
     task's words), and the other is ``superseded``. It joins the search only when
