@@ -165,3 +165,36 @@ def test_the_start_is_also_judged_with_its_own_words_and_the_retrieving_start_wi
     if by_id[won]["train_score"] <= by_id[plain]["train_score"]:
         assert by_id[won]["held_back"]  # no win over the best plain start: not searched
     assert budget.spent == out.counts["examples_scored"] <= 4 * len(train)
+
+
+def test_words_that_barely_helped_the_plain_start_are_not_tried_on_the_retrieving_start(
+    embedded,
+):
+    from flowpo.config import OptimizeConfig, data_task
+    from flowpo.evaluation import ExampleBudget
+    from flowpo.evaluation.retrieval import with_retrieval
+    from flowpo.memory.embeddings import load_embedder
+    from flowpo.search.drafting import sections_from_manual
+    from flowpo.search.reward import reward_task
+    from flowpo.search.scorer import Scorer
+    from flowpo.search.scoring import score_candidates
+
+    # the medium bench's CR seed 13: the start answers at random, and its refit words
+    # win by one example of 32 (0.500 -> 0.531), which a sign test cannot call a win
+    config = OptimizeConfig(task="cr", seed=13, data_seed=13, budget_examples=256)
+    task = reward_task(data_task(config), 32)
+    ev = Evaluator(task, embedded, cache=EvalCache())
+    scorer = Scorer(task, embedded, ev, config.model, soft_weight=0.5,
+                    embed=load_embedder().embed, refit_start=True)  # no screening: no sweep
+    start = sections_from_manual(task, None)
+    pending = [{"id": "c0", "prompt": start.to_dict(), "action": None},
+               {"id": "k0", "prompt": with_retrieval(start, 4).to_dict(), "action": None}]
+    budget = ExampleBudget(256)
+    out = asyncio.run(score_candidates(scorer, pending, budget, first=True))
+    by_id = {c["id"]: c for c in out.candidates}
+    n = len(task.split("train"))
+    gained = round((by_id["c0w"]["train_score"] - by_id["c0"]["train_score"]) * n)
+    assert 0 < gained <= 2  # at most 2 net wins: never > 2 * sqrt(wins + losses)
+    assert list(by_id) == ["c0", "c0w", "k0"]  # no k0w: 32 examples left for the search
+    assert Prompt.from_dict(by_id["k0"]["prompt"]).verbalizers is None  # the task's words
+    assert budget.spent == 3 * n
