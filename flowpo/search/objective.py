@@ -7,6 +7,7 @@ papers' pure metric (PromptFlow Alg. 1, GFlowPO's accuracy reward).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -41,3 +42,20 @@ def result_objective(result: EvalResult, soft_weight: float = DEFAULT_SOFT_WEIGH
 def rank(candidates: Sequence[Mapping[str, Any]], soft_weight: float = 0.0) -> list[Any]:
     """Return candidates best first by :func:`objective` (stable for ties)."""
     return sorted(candidates, key=lambda c: -objective(c, soft_weight))
+
+
+def clearly_better(new: EvalResult, old: EvalResult, z: float = 2.0) -> bool:
+    """Return True when ``new`` beats ``old`` on more shared examples than noise explains.
+
+    A sign test on the examples both scored: with ``wins`` examples where ``new`` scores
+    higher and ``losses`` where ``old`` does, ``new`` is clearly better when
+    ``wins - losses > z * sqrt(wins + losses)`` (normal approximation; z = 2: about 95 %).
+
+    Example:
+        10 wins and 1 loss: 9 > 2 * sqrt(11) = 6.6, clearly better; 5 wins and 2 losses:
+        3 < 2 * sqrt(7) = 5.3, not.
+    """
+    before = {e.example_id: e.score for e in old.examples}
+    diffs = [e.score - before[e.example_id] for e in new.examples if e.example_id in before]
+    wins, losses = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
+    return wins - losses > z * math.sqrt(wins + losses)

@@ -13,7 +13,7 @@ from flowpo.evaluation import ExampleBudget
 from flowpo.prompt import Prompt
 from flowpo.search.coherence import answer_words, relabel
 from flowpo.search.labelwords import best_label_words
-from flowpo.search.objective import result_objective
+from flowpo.search.objective import clearly_better
 from flowpo.search.scorer import Scorer
 from flowpo.types import EvalResult, Example
 
@@ -45,17 +45,23 @@ async def refit_words(
     The words old frames were tuned for rarely suit a new one, so a frame scored with
     them is judged unfairly. The search reads the rows the evaluation just computed (the
     model's memo); the relabelled prompt is scored only when ``budget`` (not yet charged
-    for ``result``) can pay for it, and both scorings are charged, kept or not.
+    for ``result``) can pay for it, and both scorings are charged, kept or not. The new
+    words are kept only when :func:`~flowpo.search.objective.clearly_better` (a sign test
+    on the examples): they were chosen on these examples among dozens of pairs, so a
+    small win is the choice fitting noise (CR seed 13, the ``Review:`` frame alone:
+    ``negatively``/``pleasant`` beat the task's ``negative``/``positive`` on the reward
+    set and lost 8 points on test), while words that lift a prompt off one label win
+    clearly.
     """
     found = await with_best_words(scorer, prompt, train)
     if found is None:
         return prompt, result
-    refit, w = found[1], scorer.soft_weight
+    refit = found[1]
     cost = result.model_calls + scorer.evaluator.uncached(refit, train)
     if budget is not None and not budget.fits(cost):
         return prompt, result
     second = await scorer.evaluator.aevaluate(refit, train)
-    kept = result_objective(second, w) > result_objective(result, w)
+    kept = clearly_better(second, result)
     return (refit if kept else prompt), replace(
         second if kept else result,
         model_calls=second.model_calls + result.model_calls,

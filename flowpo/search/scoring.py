@@ -6,7 +6,6 @@ taken once per new best.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -16,7 +15,7 @@ from flowpo.operators.base import LABEL_WORDS
 from flowpo.prompt import Prompt
 from flowpo.search.coherence import answer_words, relabel
 from flowpo.search.framesweep import sweep_frames, sweeps_frames
-from flowpo.search.objective import objective, result_objective
+from flowpo.search.objective import clearly_better, objective, result_objective
 from flowpo.search.refit import refit_words, with_best_words
 from flowpo.search.scorer import (
     Scored,
@@ -147,23 +146,6 @@ async def score_retrieving_start(
             row["superseded"] = SUPERSEDED
     if start is not None and not clearly_better(best[1], start[1]):
         best[0]["held_back"] = HELD_BACK
-
-
-def clearly_better(new: EvalResult, old: EvalResult, z: float = 2.0) -> bool:
-    """Return True when ``new`` beats ``old`` on more shared examples than noise explains.
-
-    A sign test on the examples both scored: with ``wins`` examples where ``new`` scores
-    higher and ``losses`` where ``old`` does, ``new`` is clearly better when
-    ``wins - losses > z * sqrt(wins + losses)`` (normal approximation; z = 2: about 95 %).
-
-    Example:
-        10 wins and 1 loss: 9 > 2 * sqrt(11) = 6.6, clearly better; 5 wins and 2 losses:
-        3 < 2 * sqrt(7) = 5.3, not.
-    """
-    before = {e.example_id: e.score for e in old.examples}
-    diffs = [e.score - before[e.example_id] for e in new.examples if e.example_id in before]
-    wins, losses = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
-    return wins - losses > z * math.sqrt(wins + losses)
 
 
 async def score_one(

@@ -10,7 +10,7 @@ from graph_fakes import TINY, fake_models, write_examples  # noqa: F401
 from flowpo.prompt import Prompt
 from flowpo.run.rundir import CANDIDATES
 from flowpo.run.runner import aoptimize
-from flowpo.search.scoring import clearly_better
+from flowpo.search.objective import clearly_better
 from flowpo.types import EvalResult, ExampleResult
 
 
