@@ -198,3 +198,32 @@ def test_words_that_barely_helped_the_plain_start_are_not_tried_on_the_retrievin
     assert list(by_id) == ["c0", "c0w", "k0"]  # no k0w: 32 examples left for the search
     assert Prompt.from_dict(by_id["k0"]["prompt"]).verbalizers is None  # the task's words
     assert budget.spent == 3 * n
+
+
+def test_refit_words_keep_the_current_words_unless_the_new_ones_clearly_win(embedded):
+    from flowpo.config import OptimizeConfig, data_task
+    from flowpo.memory.embeddings import load_embedder
+    from flowpo.search.objective import clearly_better, result_objective
+    from flowpo.search.refit import refit_words, with_best_words
+    from flowpo.search.reward import reward_task
+    from flowpo.search.scorer import Scorer
+
+    # the medium bench's CR seed 13, the frame alone: the task's negative/positive read
+    # the reviews well; other words chosen on these 32 examples fit them a little better
+    config = OptimizeConfig(task="cr", seed=13, data_seed=13, budget_examples=256)
+    task = reward_task(data_task(config), 32)
+    train = task.split("train")
+    ev = Evaluator(task, embedded, cache=EvalCache())
+    scorer = Scorer(task, embedded, ev, config.model, soft_weight=0.5,
+                    embed=load_embedder().embed)
+    alone = Prompt.from_text("", template="{prompt}\n\nReview: {text}\nSentiment:")
+    first = ev.evaluate(alone, train)
+    found = asyncio.run(with_best_words(scorer, alone, train))
+    assert found is not None  # other words suit these rows better
+    second = ev.evaluate(found[1], train)
+    assert result_objective(second, 0.5) >= result_objective(first, 0.5)
+    assert not clearly_better(second, first)  # by an example or two: noise
+    kept, result = asyncio.run(refit_words(scorer, alone, first, train))
+    assert kept == alone and result.score == first.score  # the task's words stay
+    assert second.model_calls == 0  # the frame alone renders the same: the model's rows
+    assert result.model_calls == first.model_calls
