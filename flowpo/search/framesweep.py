@@ -7,15 +7,18 @@ starts answered one label or at random on seeds 42 and 87,
 and a run of 256 examples drew the frame row about once (two random frames per draw), so
 it ended where it began unless that draw was lucky (seed 13 drew ``Sentence/Category``:
 0.800 against 0.480). The library is small, so such a start has every frame scored on
-the screening minibatch, each with the label words that suit it there (read from the
-same rows, free), and the best :data:`SWEEP_KEEP` scored in full as candidates of their
-own. Each frame is tried twice: under the start's instruction, and alone
-(:func:`~flowpo.operators.framing.frame_alone`), since the instruction itself may be what
-the target cannot read past: on CR (seeds 13, 42, 87) APE and OPRO in the hand-written
-``Review:``/``Sentiment:`` frame won with a nonsense instruction (0.84 to 0.86) where the
-task's instruction in that frame scored 0.56; the frame alone scored 0.84 on the reward
-set and 0.83 on test (seed 13), and SST-2's best swept frame did better under its
-instruction. Which is better is the target's and the task's, so both are screened.
+the screening minibatch, alone (:func:`~flowpo.operators.framing.frame_alone`: the
+instruction emptied), each ranked with the label words that suit it there (read from the
+same rows, free); the best frame is then scored in full alone and under the start's
+instruction (:func:`kept_variants`), each a candidate of its own.
+
+Frames are ranked alone because the instruction is what the start failed with, and it
+may be what the target cannot read past: on CR (seeds 13, 42, 87) APE and OPRO in the
+hand-written ``Review:``/``Sentiment:`` frame won with a nonsense instruction (0.84 to
+0.86) where the task's instruction in that frame scored 0.56, and the frame alone scored
+0.84 on the reward set. Whether the instruction then helps in the chosen frame is the
+target's and the task's (SST-2's ``Sentence:``/``Category:`` did better under it), so
+both are scored on the whole reward set.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from flowpo.search.scorer import Scored, Scorer, add_child, charge, searches_wor
 from flowpo.search.screening import screen_batch
 
 SWEEP_KEEP = 2
-"""Frames of the sweep scored on the whole reward set (the best on the minibatch)."""
+"""Candidates of the sweep scored on the whole reward set (:func:`kept_variants`)."""
 
 
 def at_chance(
@@ -85,37 +88,40 @@ def sweeps_frames(scorer: Scorer, start: dict[str, Any]) -> bool:
 async def sweep_frames(
     scorer: Scorer, out: Scored, budget: ExampleBudget, start: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """Score every library frame on the minibatch; add the best few, scored in full.
+    """Rank every library frame alone on the minibatch; score the best in full, two ways.
 
-    Each frame other than the start's, under the start's instruction, and every frame
-    alone (the start's included: :func:`sweep_variants`) is scored on the screening
-    minibatch and ranked by the objective its best label words reach on those rows; the
-    first :data:`SWEEP_KEEP` are scored on the whole reward set (the minibatch is cached)
-    and relabelled only when the words that suit them on all of it score better there
-    (:func:`~flowpo.search.refit.refit_words`); children of ``start``, action
-    ``(frame, frame)``, as far as the budget pays. Return their rows.
+    Each frame, the instruction emptied, is scored on the screening minibatch and ranked
+    by the objective its best label words reach on those rows; the first frame is scored
+    on the whole reward set alone and under the start's instruction (:func:`kept_variants`;
+    the minibatch is cached), each relabelled only when the words that suit the whole
+    reward set are clearly better there (:func:`~flowpo.search.refit.refit_words`):
+    children of ``start``, action ``(frame, frame)``, as far as the budget pays. Return
+    their rows.
 
-    Words are chosen for the minibatch only to rank: chosen on 8 examples among dozens of
+    Words are chosen on the minibatch only to rank: chosen on 8 examples among dozens of
     pairs they fit noise (CR seed 13: ``Negative``/``happy`` won the minibatch, then scored
     0.78 on the reward set where the task's ``negative``/``positive`` scored 0.84).
     """
     task, w = scorer.task, scorer.soft_weight
     train = task.split("train")
     batch = screen_batch(train, scorer.screen_size)
-    ranked: list[tuple[float, Prompt]] = []
-    for framed in sweep_variants(Prompt.from_dict(start["prompt"]), task.template):
-        if not budget.fits(scorer.evaluator.uncached(framed, batch)):
+    prompt = Prompt.from_dict(start["prompt"])
+    ranked: list[tuple[float, str]] = []
+    for frame in FRAMES:
+        alone = frame_alone(with_frame(prompt, frame))
+        if not budget.fits(scorer.evaluator.uncached(alone, batch)):
             break
-        result = await scorer.evaluator.aevaluate(framed, batch)
+        result = await scorer.evaluator.aevaluate(alone, batch)
         charge(out, budget, result)
         _, estimate = await scored_label_words(
-            scorer.target, task, framed, batch, w, embed=scorer.embed
+            scorer.target, task, alone, batch, w, embed=scorer.embed
         )
         mine = result_objective(result, w)
-        ranked.append((max(mine, estimate or mine), framed))
-    ranked.sort(key=lambda pair: -pair[0])  # stable: sweep order on a tie
+        ranked.append((max(mine, estimate or mine), frame))
+    ranked.sort(key=lambda pair: -pair[0])  # stable: library order on a tie
     rows = []
-    for n, (_, framed) in enumerate(ranked[:SWEEP_KEEP]):
+    kept = kept_variants(prompt, [f for _, f in ranked], task.template)
+    for n, framed in enumerate(kept):
         if not budget.fits(scorer.evaluator.uncached(framed, train)):
             break
         result = await scorer.evaluator.aevaluate(framed, train)
@@ -125,16 +131,20 @@ async def sweep_frames(
     return rows
 
 
-def sweep_variants(prompt: Prompt, task_template: str) -> list[Prompt]:
-    """Return the prompts the sweep screens: each other frame, then every frame alone.
+def kept_variants(prompt: Prompt, ranked: list[str], task_template: str) -> list[Prompt]:
+    """Return the sweep's candidates for the whole reward set, from frames ranked alone.
 
-    The frames under the prompt's instruction come first (``FRAMES`` order, the
-    prompt's own frame skipped: it is the start), then each frame with the instruction
-    emptied (:func:`~flowpo.operators.framing.frame_alone`), the prompt's own included;
-    a prompt with no instruction text has only the first group.
+    The best frame alone, then under the prompt's instruction; when that would be the
+    prompt itself (its own frame ranked first) or it has no instruction, the second
+    frame alone instead. At most :data:`SWEEP_KEEP`.
     """
+    if not ranked:
+        return []
     current = prompt.template or task_template
-    framed = [with_frame(prompt, f) for f in FRAMES if f != current]
-    if not prompt.text.strip():
-        return framed
-    return framed + [frame_alone(with_frame(prompt, f)) for f in FRAMES]
+    first = with_frame(prompt, ranked[0])
+    out = [frame_alone(first)]
+    if ranked[0] != current and prompt.text.strip():
+        out.append(first)
+    elif len(ranked) > 1:
+        out.append(frame_alone(with_frame(prompt, ranked[1])))
+    return out[:SWEEP_KEEP]

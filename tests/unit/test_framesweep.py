@@ -36,30 +36,28 @@ def test_the_docstring_example_holds():
     assert attempted and failed == 0
 
 
-def test_the_sweep_screens_every_other_frame_then_every_frame_alone():
+def test_the_best_frame_is_scored_alone_and_under_the_instruction():
     from flowpo.operators.framing import FRAMES
     from flowpo.prompt import Prompt, Section
-    from flowpo.search.framesweep import sweep_variants
+    from flowpo.search.framesweep import kept_variants
 
     start = Prompt(sections=(
         Section("task", "Classify the review."),
-        Section("format", "Answer 'negative' or 'positive'."),
         Section("policy", "Never answer 'neutral'.", frozen=True),
         Section("examples", "Input: good\nOutput: positive"),
     ), verbalizers={"negative": "bad", "positive": "good"})
-    own = FRAMES[-1]
-    variants = sweep_variants(start, own)
-    assert len(variants) == (len(FRAMES) - 1) + len(FRAMES)
-    framed, alone = variants[: len(FRAMES) - 1], variants[len(FRAMES) - 1 :]
-    assert [v.template for v in framed] == [f for f in FRAMES if f != own]
-    assert [v.template for v in alone] == list(FRAMES)  # the start's own frame too
-    for v in framed:  # the instruction stays; demonstrations in the old frame do not
-        assert [s.name for s in v.sections] == ["task", "format", "policy"]
-        assert v.text == "Classify the review.\n\nAnswer 'negative' or 'positive'.\n\n" \
-            "Never answer 'neutral'."
-    for v in alone:  # editable sections emptied (kept, so an edit can write them), frozen kept
-        assert [(s.name, s.text) for s in v.sections] == [
-            ("task", ""), ("format", ""), ("policy", "Never answer 'neutral'.")]
-        assert v.verbalizers == start.verbalizers  # the label words are the start's
-    # a start with no instruction text is its frame alone already: only the other frames
-    assert len(sweep_variants(Prompt(template=FRAMES[0]), own)) == len(FRAMES) - 1
+    own, best, second = FRAMES[-1], FRAMES[0], FRAMES[5]
+    alone, framed = kept_variants(start, [best, second, own], own)
+    assert alone.template == framed.template == best
+    # alone: editable sections emptied (kept, so an edit can write them), frozen kept;
+    # the demonstrations, written in the old frame, are dropped in both
+    assert [(s.name, s.text) for s in alone.sections] == [
+        ("task", ""), ("policy", "Never answer 'neutral'.")]
+    assert framed.text == "Classify the review.\n\nNever answer 'neutral'."
+    assert alone.verbalizers == framed.verbalizers == start.verbalizers
+    # the start's own frame ranked first: under the instruction it is the start itself,
+    # so the second frame is scored alone instead
+    a, b = kept_variants(start, [own, second], own)
+    assert (a.template, b.template) == (own, second) and not (a.text + b.text).count("Classify")
+    assert kept_variants(start, [], own) == []
+    assert len(kept_variants(start, [own], own)) == 1
