@@ -9,16 +9,16 @@ it ended where it began unless that draw was lucky (seed 13 drew ``Sentence/Cate
 0.800 against 0.480). The library is small, so such a start has every frame scored on
 the screening minibatch, alone (:func:`~flowpo.operators.framing.frame_alone`: the
 instruction emptied), each ranked with the label words that suit it there (read from the
-same rows, free); the best frame is then scored in full alone and under the start's
-instruction (:func:`kept_variants`), each a candidate of its own.
+same rows, free), and every other frame under the start's instruction; the best alone
+and the best under the instruction are then scored in full, each a candidate of its own.
 
-Frames are ranked alone because the instruction is what the start failed with, and it
+Frames are tried alone because the instruction is what the start failed with, and it
 may be what the target cannot read past: on CR (seeds 13, 42, 87) APE and OPRO in the
 hand-written ``Review:``/``Sentiment:`` frame won with a nonsense instruction (0.84 to
 0.86) where the task's instruction in that frame scored 0.56, and the frame alone scored
 0.84 on the reward set. Whether the instruction then helps in the chosen frame is the
 target's and the task's (SST-2's ``Sentence:``/``Category:`` did better under it), so
-both are scored on the whole reward set.
+the best of each kind is scored on the whole reward set.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from flowpo.evaluation import ExampleBudget
 from flowpo.operators.base import FRAME
 from flowpo.operators.framing import FRAMES, Frame, frame_alone, with_frame
 from flowpo.prompt import Prompt
+from flowpo.search.coherence import answer_words, relabel
 from flowpo.search.labelwords import scored_label_words
 from flowpo.search.objective import result_objective
 from flowpo.search.policy import one_class
@@ -39,7 +40,7 @@ from flowpo.search.scorer import Scored, Scorer, add_child, charge, searches_wor
 from flowpo.search.screening import screen_batch
 
 SWEEP_KEEP = 2
-"""Candidates of the sweep scored on the whole reward set (:func:`kept_variants`)."""
+"""Candidates of the sweep scored on the whole reward set: the best alone, the best framed."""
 
 
 def at_chance(
@@ -88,40 +89,39 @@ def sweeps_frames(scorer: Scorer, start: dict[str, Any]) -> bool:
 async def sweep_frames(
     scorer: Scorer, out: Scored, budget: ExampleBudget, start: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """Rank every library frame alone on the minibatch; score the best in full, two ways.
+    """Screen every frame alone and under the instruction; score the best of each in full.
 
-    Each frame, the instruction emptied, is scored on the screening minibatch and ranked
-    by the objective its best label words reach on those rows; the first frame is scored
-    on the whole reward set alone and under the start's instruction (:func:`kept_variants`;
-    the minibatch is cached), each relabelled only when the words that suit the whole
-    reward set are clearly better there (:func:`~flowpo.search.refit.refit_words`):
-    children of ``start``, action ``(frame, frame)``, as far as the budget pays. Return
-    their rows.
-
-    Words are chosen on the minibatch only to rank: chosen on 8 examples among dozens of
-    pairs they fit noise (CR seed 13: ``Negative``/``happy`` won the minibatch, then scored
-    0.78 on the reward set where the task's ``negative``/``positive`` scored 0.84).
+    Every library frame alone, then every other frame under the start's instruction
+    (:func:`sweep_variants`), is scored on the screening minibatch and ranked by the
+    objective its best label words reach on those rows (a prompt whose text names its
+    words is relabelled with them there: relabelling it later would cost a scoring). The
+    best alone and the best under the instruction are scored on the whole reward set
+    (the minibatch is cached), each relabelled only when the words that suit all of it
+    are clearly better there (:func:`~flowpo.search.refit.refit_words`): children of
+    ``start``, action ``(frame, frame)``, as far as the budget pays. Return their rows.
     """
     task, w = scorer.task, scorer.soft_weight
     train = task.split("train")
     batch = screen_batch(train, scorer.screen_size)
-    prompt = Prompt.from_dict(start["prompt"])
-    ranked: list[tuple[float, str]] = []
-    for frame in FRAMES:
-        alone = frame_alone(with_frame(prompt, frame))
-        if not budget.fits(scorer.evaluator.uncached(alone, batch)):
+    best: dict[bool, tuple[float, Prompt]] = {}  # alone or not -> the best screened
+    for framed in sweep_variants(Prompt.from_dict(start["prompt"]), task.template):
+        if not budget.fits(scorer.evaluator.uncached(framed, batch)):
             break
-        result = await scorer.evaluator.aevaluate(alone, batch)
+        result = await scorer.evaluator.aevaluate(framed, batch)
         charge(out, budget, result)
-        _, estimate = await scored_label_words(
-            scorer.target, task, alone, batch, w, embed=scorer.embed
+        words, estimate = await scored_label_words(
+            scorer.target, task, framed, batch, w, embed=scorer.embed
         )
         mine = result_objective(result, w)
-        ranked.append((max(mine, estimate or mine), frame))
-    ranked.sort(key=lambda pair: -pair[0])  # stable: library order on a tie
+        alone = not framed.text.strip()
+        if not alone and estimate is not None and estimate > mine:
+            framed = relabel(framed, answer_words(framed, task), words)
+        score = max(mine, estimate or mine)
+        if alone not in best or score > best[alone][0]:  # library order on a tie
+            best[alone] = (score, framed)
     rows = []
-    kept = kept_variants(prompt, [f for _, f in ranked], task.template)
-    for n, framed in enumerate(kept):
+    kept = sorted(best.values(), key=lambda pair: -pair[0])[:SWEEP_KEEP]
+    for n, (_, framed) in enumerate(kept):
         if not budget.fits(scorer.evaluator.uncached(framed, train)):
             break
         result = await scorer.evaluator.aevaluate(framed, train)
@@ -131,20 +131,16 @@ async def sweep_frames(
     return rows
 
 
-def kept_variants(prompt: Prompt, ranked: list[str], task_template: str) -> list[Prompt]:
-    """Return the sweep's candidates for the whole reward set, from frames ranked alone.
+def sweep_variants(prompt: Prompt, task_template: str) -> list[Prompt]:
+    """Return the prompts the sweep screens: every frame alone, then each other frame.
 
-    The best frame alone, then under the prompt's instruction; when that would be the
-    prompt itself (its own frame ranked first) or it has no instruction, the second
-    frame alone instead. At most :data:`SWEEP_KEEP`.
+    Alone is the frame with the instruction emptied
+    (:func:`~flowpo.operators.framing.frame_alone`), the prompt's own frame included;
+    then each other frame (``FRAMES`` order) under the prompt's instruction. A prompt
+    with no instruction text has only the first group.
     """
-    if not ranked:
-        return []
     current = prompt.template or task_template
-    first = with_frame(prompt, ranked[0])
-    out = [frame_alone(first)]
-    if ranked[0] != current and prompt.text.strip():
-        out.append(first)
-    elif len(ranked) > 1:
-        out.append(frame_alone(with_frame(prompt, ranked[1])))
-    return out[:SWEEP_KEEP]
+    alone = [frame_alone(with_frame(prompt, f)) for f in FRAMES]
+    if not prompt.text.strip():
+        return alone
+    return alone + [with_frame(prompt, f) for f in FRAMES if f != current]

@@ -57,7 +57,10 @@ async def refit_words(
     if found is None:
         return prompt, result
     refit = found[1]
-    cost = result.model_calls + scorer.evaluator.uncached(refit, train)
+    template = scorer.task.template
+    same_rows = refit.split_render(template) == prompt.split_render(template)
+    # the same rendered inputs (no text names the words): the model's memo serves them
+    cost = result.model_calls + (0 if same_rows else scorer.evaluator.uncached(refit, train))
     if budget is not None and not budget.fits(cost):
         return prompt, result
     second = await scorer.evaluator.aevaluate(refit, train)

@@ -36,28 +36,26 @@ def test_the_docstring_example_holds():
     assert attempted and failed == 0
 
 
-def test_the_best_frame_is_scored_alone_and_under_the_instruction():
+def test_the_sweep_screens_every_frame_alone_then_every_other_frame_framed():
     from flowpo.operators.framing import FRAMES
     from flowpo.prompt import Prompt, Section
-    from flowpo.search.framesweep import kept_variants
+    from flowpo.search.framesweep import sweep_variants
 
     start = Prompt(sections=(
         Section("task", "Classify the review."),
         Section("policy", "Never answer 'neutral'.", frozen=True),
         Section("examples", "Input: good\nOutput: positive"),
     ), verbalizers={"negative": "bad", "positive": "good"})
-    own, best, second = FRAMES[-1], FRAMES[0], FRAMES[5]
-    alone, framed = kept_variants(start, [best, second, own], own)
-    assert alone.template == framed.template == best
-    # alone: editable sections emptied (kept, so an edit can write them), frozen kept;
-    # the demonstrations, written in the old frame, are dropped in both
-    assert [(s.name, s.text) for s in alone.sections] == [
-        ("task", ""), ("policy", "Never answer 'neutral'.")]
-    assert framed.text == "Classify the review.\n\nNever answer 'neutral'."
-    assert alone.verbalizers == framed.verbalizers == start.verbalizers
-    # the start's own frame ranked first: under the instruction it is the start itself,
-    # so the second frame is scored alone instead
-    a, b = kept_variants(start, [own, second], own)
-    assert (a.template, b.template) == (own, second) and not (a.text + b.text).count("Classify")
-    assert kept_variants(start, [], own) == []
-    assert len(kept_variants(start, [own], own)) == 1
+    own = FRAMES[-1]
+    variants = sweep_variants(start, own)
+    alone, framed = variants[: len(FRAMES)], variants[len(FRAMES) :]
+    assert [v.template for v in alone] == list(FRAMES)  # the start's own frame too
+    assert [v.template for v in framed] == [f for f in FRAMES if f != own]
+    for v in alone:  # editable sections emptied (kept, so an edit can write them), frozen
+        assert [(s.name, s.text) for s in v.sections] == [  # kept; the demonstrations,
+            ("task", ""), ("policy", "Never answer 'neutral'.")]  # in the old frame, dropped
+    for v in framed:
+        assert v.text == "Classify the review.\n\nNever answer 'neutral'."
+    assert all(v.verbalizers == start.verbalizers for v in variants)
+    # a start with no instruction text is its frame alone already
+    assert len(sweep_variants(Prompt(template=FRAMES[0]), own)) == len(FRAMES)
