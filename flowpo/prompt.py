@@ -197,11 +197,13 @@ class Prompt:
 
         The template and label words in force count, whether the prompt carries them or
         inherits them from the task, so a saved ``best_prompt.md`` (which spells both out)
-        has the fingerprint of the prompt it was saved from.
+        has the fingerprint of the prompt it was saved from. An empty section changes no
+        input (the frame sweep's frame alone keeps its sections, emptied), so it does not
+        count.
         """
         words = {**(task_verbalizers or {}), **(self.verbalizers or {})}
         payload = {
-            "sections": [[s.name, s.text] for s in self.sections],
+            "sections": [[s.name, s.text] for s in self.sections if s.text.strip()],
             "template": self.template or task_template,
             "verbalizers": words or None,
             **({"calibrate": True} if self.calibrate else {}),
