@@ -52,13 +52,17 @@ class BenchEnv:
         RUNS.mkdir(parents=True, exist_ok=True)
         self.test_cache = EvalCache(RUNS / "test_cache.sqlite")
 
-    def score_test(self, task: Any, prompt: Any) -> dict[str, Any]:
-        """Score ``prompt`` on the fixed seeded test sample; keep per-example scores."""
+    def evaluator(self, task: Any) -> Any:
+        """Return an evaluator of ``task`` on the target, scores kept in the shared cache."""
         from flowpo.evaluation import Evaluator
         from flowpo.models.spec import load_target
 
-        ev = Evaluator(task, load_target(MODEL), cache=self.test_cache,
-                       max_new_tokens=setting(self.profile, task, "max_new_tokens"))
+        return Evaluator(task, load_target(MODEL), cache=self.test_cache,
+                         max_new_tokens=setting(self.profile, task, "max_new_tokens"))
+
+    def score_test(self, task: Any, prompt: Any) -> dict[str, Any]:
+        """Score ``prompt`` on the fixed seeded test sample; keep per-example scores."""
+        ev = self.evaluator(task)
         examples = test_examples(task, setting(self.profile, task, "test_limit"))
         res = ev.evaluate(prompt, examples)
         return {"test": res.score, "test_n": len(examples),
@@ -199,12 +203,9 @@ def returned(env: BenchEnv, task: Any, run: Path, result: dict[str, Any]) -> lis
     (:func:`bench.stats.returned_history`), scoring each finalist's prompt on dev with the
     target (outside the budget, as the run scores dev).
     """
-    from flowpo.evaluation import Evaluator
-    from flowpo.models.spec import load_target
     from flowpo.prompt import Prompt
 
-    ev = Evaluator(task, load_target(MODEL), cache=env.test_cache,
-                   max_new_tokens=setting(env.profile, task, "max_new_tokens"))
+    ev = env.evaluator(task)
     dev = task.split("dev")
 
     def dev_of(row: dict[str, Any]) -> tuple[float, float]:

@@ -46,6 +46,12 @@ class Scored:
     """The run's train examples spent after the last charge (each row's ``spent``: a curve
     of score against spend, candidate by candidate)."""
 
+    def add(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Append ``row`` stamped with the spend so far (``spent``); return it."""
+        stamped = {**row, "spent": self.spent}
+        self.candidates.append(stamped)
+        return stamped
+
 
 def train_fields(result: EvalResult) -> dict[str, Any]:
     """Return the candidate fields a train evaluation fills in."""
@@ -99,7 +105,6 @@ def add_child(
         epoch=int(parent.get("epoch", 0)),
     )
     train = scorer.task.split("train")
-    row = {**child.to_dict(), **candidate_keys(scorer.task, prompt, train), **train_fields(result),
-           "spent": out.spent}
-    out.candidates.append(row)
-    return row
+    return out.add(
+        {**child.to_dict(), **candidate_keys(scorer.task, prompt, train), **train_fields(result)}
+    )

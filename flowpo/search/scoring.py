@@ -173,7 +173,7 @@ async def score_one(
         out.counts["examples_from_memory"] = out.counts.get("examples_from_memory", 0) + len(
             train
         )
-        out.candidates.append({**cand, **known, **keys, "from_memory": True, "spent": out.spent})
+        out.add({**cand, **known, **keys, "from_memory": True})
         return None
     parent = (parents or {}).get(cand.get("parent_id") or "")
     edit = parent is not None and bool(cand.get("action"))  # not a reviewer's own prompt
@@ -192,7 +192,7 @@ async def score_one(
         prompt, keys = screened.prompt, candidate_keys(scorer.task, screened.prompt, train)
         cand = {**cand, "prompt": prompt.to_dict()}  # a frame: with its own words
         if not screened.passed:
-            out.candidates.append({**cand, **keys, **screened.fields(), "spent": out.spent})
+            out.add({**cand, **keys, **screened.fields()})
             return None
     result = await scorer.evaluator.aevaluate(prompt, train)
     if frame:  # a frame is judged with its own best label words
@@ -200,7 +200,7 @@ async def score_one(
         keys["near_key"] = prompt.near_key(scorer.task.template, scorer.task.verbalizers)
         cand = {**cand, "prompt": prompt.to_dict()}
     charge(out, budget, result)
-    out.candidates.append({**cand, **keys, **train_fields(result), "spent": out.spent})
+    out.add({**cand, **keys, **train_fields(result)})
     return cand, prompt, result
 
 
