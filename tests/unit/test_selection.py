@@ -1,4 +1,4 @@
-"""Final selection: pooled train+dev, ties within one standard error go to the shortest."""
+"""Final selection: pooled train+dev, ties within one standard error go to the prompt a person would deploy."""
 
 import doctest
 
@@ -57,6 +57,20 @@ def test_among_ties_a_prompt_that_tells_labels_apart_wins_over_a_constant_one():
     assert choose([constant, retrieving], 32, 32, 0.0)["id"] == "b"
     retrieving["per_label"]["yes"]["recall"] = 0.25  # at most one label recognised: both
     assert choose([constant, retrieving], 32, 32, 0.0)["id"] == "a"
+
+
+def test_among_ties_a_prompt_that_states_the_task_wins_over_a_frame_alone():
+    template = "Sentence: {input}\nCategory:"
+    framed = _f("a", "Classify the sentiment of the sentence.", 0.84375, 0.78125)
+    framed["prompt"] = Prompt.from_text("Classify the sentiment of the sentence.",
+                                        template=template).to_dict()
+    alone = _f("b", "", 0.84375, 0.78125)  # the same frame, its instruction emptied
+    alone["prompt"] = Prompt.from_text("", template=template).to_dict()
+    # SST-2 seed 42: the two tie exactly; the empty one is shorter (0 words against 6)
+    assert choose([alone, framed], 32, 32, 0.0)["id"] == "a"
+    clear = _f("b", "", 0.96875, 0.96875)  # pooled 0.969 > 0.813 + se: not tied
+    clear["prompt"] = alone["prompt"]
+    assert choose([framed, clear], 32, 32, 0.0)["id"] == "b"
 
 
 def test_a_clear_winner_is_kept_however_long():
