@@ -59,6 +59,14 @@ def frame_alone(prompt: Prompt) -> Prompt:
     return replace(prompt, sections=sections)
 
 
+def says_nothing(prompt: Prompt) -> bool:
+    """Return True when every editable section of ``prompt`` is empty (a frame alone).
+
+    Frozen sections do not count: they are the user's, kept by :func:`frame_alone`.
+    """
+    return not any(s.text.strip() for s in prompt.sections if not s.frozen)
+
+
 @register
 class Frame(Operator):
     """Propose input/output frames: a library of common ones, plus names from the LM."""

@@ -29,7 +29,7 @@ from typing import Any
 
 from flowpo.evaluation import ExampleBudget
 from flowpo.operators.base import FRAME
-from flowpo.operators.framing import FRAMES, Frame, frame_alone, with_frame
+from flowpo.operators.framing import FRAMES, Frame, frame_alone, says_nothing, with_frame
 from flowpo.prompt import Prompt
 from flowpo.search.coherence import answer_words, relabel
 from flowpo.search.labelwords import scored_label_words
@@ -113,7 +113,7 @@ async def sweep_frames(
             scorer.target, task, framed, batch, w, embed=scorer.embed
         )
         mine = result_objective(result, w)
-        alone = not framed.text.strip()
+        alone = says_nothing(framed)
         if not alone and estimate is not None and estimate > mine:
             framed = relabel(framed, answer_words(framed, task), words)
         score = max(mine, estimate or mine)
@@ -137,10 +137,11 @@ def sweep_variants(prompt: Prompt, task_template: str) -> list[Prompt]:
     Alone is the frame with the instruction emptied
     (:func:`~flowpo.operators.framing.frame_alone`), the prompt's own frame included;
     then each other frame (``FRAMES`` order) under the prompt's instruction. A prompt
-    with no instruction text has only the first group.
+    whose editable sections are empty (:func:`~flowpo.operators.framing.says_nothing`)
+    has only the first group.
     """
     current = prompt.template or task_template
     alone = [frame_alone(with_frame(prompt, f)) for f in FRAMES]
-    if not prompt.text.strip():
+    if says_nothing(prompt):
         return alone
     return alone + [with_frame(prompt, f) for f in FRAMES if f != current]

@@ -7,6 +7,7 @@ taken once per new best.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flowpo.evaluation import Evaluator, ExampleBudget
@@ -63,8 +64,8 @@ async def score_candidates(
     """
     counts = {"examples_scored": 0.0, "examples_cached": 0.0, "tokens": 0.0}
     out = Scored(counts=counts, spent=budget.spent)
-    start: tuple[dict[str, str] | None, EvalResult] | None = None  # plain start: words, result
-    start_row: dict[str, Any] | None = None  # and its candidate
+    start: StartBar | None = None
+    start_row: dict[str, Any] | None = None  # the plain start's candidate (or with its words)
     for n, cand in enumerate(pending, 1):
         if on_scored is not None and n > 1:
             on_scored(n - 1, out)
@@ -75,19 +76,34 @@ async def score_candidates(
         if scored is None or not first or scored[0].get("action"):
             continue
         if start is None:
-            start, start_row = (None, scored[2]), out.candidates[-1]
+            start, start_row = StartBar(None, scored[2]), out.candidates[-1]
         if refits_start(scorer, scored[0], scored[1]):
             own = await add_start_with_own_words(scorer, out, budget, scored[0], scored[1])
             w = scorer.soft_weight
-            if own and clearly_better(own[1], start[1]):
-                start, start_row = own, out.candidates[-1]
-            elif own and result_objective(own[1], w) > result_objective(start[1], w):
-                start = (None, own[1])  # the bar for retrieval; its words are noise
+            if own and clearly_better(own[1], start.result):
+                start, start_row = StartBar(*own), out.candidates[-1]
+            elif own and result_objective(own[1], w) > result_objective(start.result, w):
+                start = StartBar(None, own[1])  # the bar for retrieval; its words are noise
     if first and start_row is not None and sweeps_frames(scorer, start_row):
         await sweep_frames(scorer, out, budget, start_row)
     if on_scored is not None and pending:
         on_scored(len(pending), out)
     return out
+
+
+@dataclass(frozen=True)
+class StartBar:
+    """What the plain start sets for the retrieving start scored after it.
+
+    Attributes:
+        words: Label words :func:`clearly_better` than the user's on the plain start
+            (the retrieving start is also tried with them), or ``None``.
+        result: The plain start's best result: retrieval joins the search only when
+            :func:`clearly_better` than it.
+    """
+
+    words: dict[str, str] | None
+    result: EvalResult
 
 
 HELD_BACK = "retrieval did not clearly beat the plain start on the reward set"
@@ -107,7 +123,7 @@ async def score_retrieving_start(
     out: Scored,
     budget: ExampleBudget,
     cand: dict[str, Any],
-    start: tuple[dict[str, str] | None, EvalResult] | None,
+    start: StartBar | None,
 ) -> None:
     """Score a retrieving start with its own words and with those the plain start won with.
 
@@ -126,8 +142,8 @@ async def score_retrieving_start(
     """
     train = scorer.task.split("train")
     variants = [cand]
-    if start is not None and start[0]:
-        other = retrieving_start_with(scorer, cand, start[0])
+    if start is not None and start.words:
+        other = retrieving_start_with(scorer, cand, start.words)
         if other["prompt"] != cand["prompt"]:
             variants.append({**other, "id": f"{cand['id']}w", "parent_id": cand["id"],
                              "action": [LABEL_WORDS, LABEL_WORDS]})
@@ -148,7 +164,7 @@ async def score_retrieving_start(
     for row, _ in scored:
         if row is not best[0]:
             row["superseded"] = SUPERSEDED
-    if start is not None and not clearly_better(best[1], start[1]):
+    if start is not None and not clearly_better(best[1], start.result):
         best[0]["held_back"] = HELD_BACK
 
 

@@ -25,6 +25,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from flowpo.operators.framing import says_nothing
 from flowpo.prompt import Prompt
 from flowpo.search.policy import one_class
 
@@ -83,7 +84,7 @@ def choose(
     def preference(i: int) -> tuple[bool, bool, bool, bool, int, float]:
         prompt = Prompt.from_dict(finalists[i]["prompt"])
         constant = one_class(finalists[i].get("per_label") or {})
-        silent = not any(s.text.strip() for s in prompt.sections if not s.frozen)
+        silent = says_nothing(prompt)
         words = len(prompt.text.split())
         return constant, bool(prompt.retrieve), silent, not alike(finalists[i]), words, -scores[i]
 
