@@ -1,4 +1,4 @@
-"""Final selection: pooled train+dev, ties within one standard error go to the prompt a person would deploy."""
+"""Final selection: pooled train+dev; ties within one standard error go to the deployable."""
 
 import doctest
 
