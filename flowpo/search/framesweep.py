@@ -10,7 +10,9 @@ it ended where it began unless that draw was lucky (seed 13 drew ``Sentence/Cate
 the screening minibatch, alone (:func:`~flowpo.operators.framing.frame_alone`: the
 instruction emptied), each ranked with the label words that suit it there (read from the
 same rows, free), and every other frame under the start's instruction; the best alone
-and the best under the instruction are then scored in full, each a candidate of its own.
+and the best under the instruction are then scored in full, each a candidate of its own
+(alone as soon as the user's start is scored, under the instruction once the other
+starts are: :func:`~flowpo.search.scoring.score_candidates`).
 
 Frames are tried alone because the instruction is what the start failed with, and it
 may be what the target cannot read past: on CR (seeds 13, 42, 87) APE and OPRO in the
@@ -24,7 +26,7 @@ the best of each kind is scored on the whole reward set.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from flowpo.evaluation import ExampleBudget
@@ -38,9 +40,6 @@ from flowpo.search.policy import one_class
 from flowpo.search.refit import refit_words
 from flowpo.search.scorer import Scored, Scorer, add_child, charge, searches_words
 from flowpo.search.screening import screen_batch
-
-SWEEP_KEEP = 2
-"""Candidates of the sweep scored on the whole reward set: the best alone, the best framed."""
 
 
 def at_chance(
@@ -87,24 +86,32 @@ def sweeps_frames(scorer: Scorer, start: dict[str, Any]) -> bool:
 
 
 async def sweep_frames(
-    scorer: Scorer, out: Scored, budget: ExampleBudget, start: dict[str, Any]
+    scorer: Scorer,
+    out: Scored,
+    budget: ExampleBudget,
+    start: dict[str, Any],
+    kinds: Collection[bool] = (True, False),
 ) -> list[dict[str, Any]]:
     """Screen every frame alone and under the instruction; score the best of each in full.
 
     Every library frame alone, then every other frame under the start's instruction
-    (:func:`sweep_variants`), is scored on the screening minibatch and ranked by the
+    (:func:`sweep_variants`; only the ``kinds`` asked for: ``True`` alone, ``False``
+    under the instruction), is scored on the screening minibatch and ranked by the
     objective its best label words reach on those rows (a prompt whose text names its
     words is relabelled with them there: relabelling it later would cost a scoring). The
-    best alone and the best under the instruction are scored on the whole reward set
-    (the minibatch is cached), each relabelled only when the words that suit all of it
-    are clearly better there (:func:`~flowpo.search.refit.refit_words`): children of
-    ``start``, action ``(frame, frame)``, as far as the budget pays. Return their rows.
+    best of each kind is scored on the whole reward set (the minibatch is cached),
+    relabelled only when the words that suit all of it are clearly better there
+    (:func:`~flowpo.search.refit.refit_words`): children of ``start``, action
+    ``(frame, frame)``, id suffix ``f0`` alone and ``f1`` under the instruction, as far
+    as the budget pays. Return their rows.
     """
     task, w = scorer.task, scorer.soft_weight
     train = task.split("train")
     batch = screen_batch(train, scorer.screen_size)
     best: dict[bool, tuple[float, Prompt]] = {}  # alone or not -> the best screened
     for framed in sweep_variants(Prompt.from_dict(start["prompt"]), task.template):
+        if says_nothing(framed) not in kinds:
+            continue
         if not budget.fits(scorer.evaluator.uncached(framed, batch)):
             break
         result = await scorer.evaluator.aevaluate(framed, batch)
@@ -120,14 +127,14 @@ async def sweep_frames(
         if alone not in best or score > best[alone][0]:  # library order on a tie
             best[alone] = (score, framed)
     rows = []
-    kept = sorted(best.values(), key=lambda pair: -pair[0])[:SWEEP_KEEP]
-    for n, (_, framed) in enumerate(kept):
+    for alone, (_, framed) in sorted(best.items(), key=lambda kv: -kv[1][0]):
         if not budget.fits(scorer.evaluator.uncached(framed, train)):
             break
         result = await scorer.evaluator.aevaluate(framed, train)
         framed, result = await refit_words(scorer, framed, result, train, budget)
         charge(out, budget, result)
-        rows.append(add_child(scorer, out, start, f"f{n}", framed, (FRAME, Frame.name), result))
+        suffix = "f0" if alone else "f1"
+        rows.append(add_child(scorer, out, start, suffix, framed, (FRAME, Frame.name), result))
     return rows
 
 

@@ -29,16 +29,19 @@ def test_a_collapsed_start_sweeps_the_frames_and_keeps_the_best_two_scored_in_fu
         scorer, [{"id": "c0", "prompt": start.to_dict(), "action": None}], budget, first=True))
     by_id = {c["id"]: c for c in out.candidates}
     swept = [c for c in out.candidates if tuple(c.get("action") or ()) == ("frame", "frame")]
-    best = swept[0]["parent_id"]  # the user's start, or with its words if they clearly won
+    # the frames alone are swept as soon as the user's start is scored, before its own
+    # words and the retrieving start; under the instruction after them, from the start
+    # with its own words if they clearly won
+    best = swept[1]["parent_id"]
     assert best in ("c0", "c0w") and "c0w" in by_id
-    assert one_class(by_id[best]["per_label"])  # it answers one label: the sweep's trigger
-    assert [c["id"] for c in swept] == [f"{best}f0", f"{best}f1"]
+    assert [c["id"] for c in out.candidates][:2] == ["c0", "c0f0"]
+    assert one_class(by_id["c0"]["per_label"])  # it answers one label: the sweep's trigger
+    assert [c["id"] for c in swept] == ["c0f0", f"{best}f1"]
     prompts = [Prompt.from_dict(c["prompt"]) for c in swept]
     assert all(p.template in FRAMES for p in prompts)
-    assert sorted(bool(p.text) for p in prompts) == [False, True]  # the best alone, and
-    assert all(p.template != task.template for p in prompts if p.text)  # the best framed
-    assert all(c["parent_id"] == best and tuple(c["action"]) == ("frame", "frame")
-               for c in swept)
+    assert [bool(p.text) for p in prompts] == [False, True]  # the best alone, and
+    assert prompts[1].template != task.template  # the best framed
+    assert all(tuple(c["action"]) == ("frame", "frame") for c in swept)
     # two starts; seven frames alone and six framed on the 8-example minibatch; two in
     # full (the minibatch cached), each maybe once more with the words that suit it there
     n = len(train)
