@@ -143,6 +143,11 @@ def test_report_builds_every_table_from_the_json() -> None:
     assert "sst2 / dspy-gepa / seed 13: boom" in text
     assert "minus the best peer's (ape): +25.0 points" in text
     assert "more than 5 points below some peer: none" in text
+    assert "at most half its budget on most seeds: 0 of 1 (none; goal" in text
+    fast = fake_results()
+    fast["cells"][0]["history"] = [[64, 0.7], [256, 0.8]]  # reached at 64 <= 250 / 2
+    text = report(fast, ["flowpo", "ape"], ["sst2"], ["ape"], "local:test")
+    assert "at most half its budget on most seeds: 1 of 1 (sst2; goal" in text
     assert "cr" not in text.split("\n")[2]  # a task with no cell gets no column
 
 
