@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from flowpo.operators.base import (
     EXAMPLES,
@@ -27,6 +28,9 @@ from flowpo.prompt import PROMPT_SLOT, TEXT_SLOT, Prompt, check_template
 from flowpo.search.coherence import answer_words, relabel
 from flowpo.search.labelwords import best_label_words
 
+if TYPE_CHECKING:
+    from flowpo.tasks.task import Task
+
 FRAMES = (
     "{prompt}\n\nReview: {text}\nSentiment:",
     "{prompt}\n\nText: {text}\nLabel:",
@@ -37,6 +41,39 @@ FRAMES = (
     "{prompt} Input : {text} Output:",
 )
 """Common frames; ``{prompt}`` is the instruction, ``{text}`` the formatted input."""
+
+GENERIC_CUES = frozenset({"text", "input", "answer", "label", "question", "sentence",
+                          "category", "output"})
+"""Cue words that name no domain: a library frame built of them fits any task."""
+
+
+def fits_task(frame: str, said: str) -> bool:
+    """Return True when every domain word ``frame`` names is one ``said`` uses.
+
+    A frame tells the target what the input and the answer are; ``Review:``/``Sentiment:``
+    around an RTE premise and hypothesis contradicts the instruction, and a prompt a person
+    would not deploy (the medium bench's RTE seed 42 returned it: the target is at chance
+    there, so any frame can win the reward set by noise). ``said`` is the task's own words
+    (description, name, labels, instruction); words are matched as substrings, so
+    ``review`` fits "movie-review" and "reviews".
+
+    Example:
+        >>> fits_task(FRAMES[0], "Classify the sentiment of a customer review")
+        True
+        >>> fits_task(FRAMES[0], "Decide whether the premise entails the hypothesis")
+        False
+        >>> fits_task(FRAMES[1], "anything")
+        True
+    """
+    body = frame.replace(PROMPT_SLOT, " ").replace(TEXT_SLOT, " ")
+    cues = {w.lower() for w in re.findall(r"[A-Za-z]+", body)} - GENERIC_CUES
+    return all(w in said.lower() for w in cues)
+
+
+def library_frames(task: Task, prompt: Prompt) -> list[str]:
+    """Return the library frames that fit ``task`` as ``prompt`` states it (:func:`fits_task`)."""
+    said = " ".join([task.description or "", task.name, prompt.text, *task.labels])
+    return [f for f in FRAMES if fits_task(f, said)]
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z ]{0,20}$")
 
@@ -85,7 +122,7 @@ class Frame(Operator):
         result = OperatorResult()
         current = prompt.template or ctx.task.template
         tried = {c.prompt.get("template") or ctx.task.template for c in ctx.history}
-        options = [f for f in FRAMES if f != current]
+        options = [f for f in library_frames(ctx.task, prompt) if f != current]
         ctx.rng.shuffle(options)
         options.sort(key=lambda f: f in tried)  # stable: untried first, each group shuffled
         if ctx.llm is not None:

@@ -54,18 +54,9 @@ async def score_candidates(
     and the one that stands joins the search only when it is :func:`clearly_better` than
     the plain start (it changes every input's prompt and keeps its words, so a win within the
     reward set's noise is not worth it); held back, it is still judged on dev at the end.
-    A plain start that ignores its input (one label, or right at chance) has every library
-    frame tried (:func:`~flowpo.search.framesweep.sweep_frames`). Frames alone (the
-    instruction emptied) are swept as soon as the user's start is scored: the start's
-    failure already says the frame is the lever, and scoring the other starts first put
-    the frame that fixed it behind 96 examples and 14 screenings (on the medium bench's
-    SST-2 and CR it was returned at 224 examples of 256; swept first, by about 112). Every
-    other frame under the instruction is swept once the starts are scored, under the
-    start with its own words only when they were :func:`clearly_better` than the user's
-    (words chosen on the reward set among dozens of pairs fit its noise: CR seed 13's
-    ``Negative`` won one example of 32 and, carried into the swept frames, cost 8 points
-    on test); that start is also the one whose words the retrieving start tries.
-    ``on_scored(n, so_far)`` is called after each candidate.
+    A plain start that ignores its input (one label, or at chance) has every library frame
+    tried (:mod:`~flowpo.search.framesweep`). ``on_scored(n, so_far)`` is called after
+    each candidate.
     """
     counts = {"examples_scored": 0.0, "examples_cached": 0.0, "tokens": 0.0}
     out = Scored(counts=counts, spent=budget.spent)

@@ -59,3 +59,21 @@ def test_the_sweep_screens_every_frame_alone_then_every_other_frame_framed():
     assert all(v.verbalizers == start.verbalizers for v in variants)
     # a start with no instruction text is its frame alone already
     assert len(sweep_variants(Prompt(template=FRAMES[0]), own)) == len(FRAMES)
+
+
+def test_only_frames_whose_domain_words_the_task_uses_are_swept():
+    from flowpo.operators.framing import FRAMES, fits_task, library_frames
+    from flowpo.prompt import Prompt
+    from flowpo.search.framesweep import sweep_variants
+    from flowpo.tasks import resolve_task
+
+    review = FRAMES[0]  # Review: / Sentiment:
+    rte = resolve_task("rte", seed=13)  # premise and hypothesis: neither a review nor a sentiment
+    start = Prompt.from_text("Answer 'yes' if the premise entails the hypothesis.")
+    frames = library_frames(rte, start)
+    assert review not in frames and len(frames) == len(FRAMES) - 1
+    assert all(p.template != review for p in sweep_variants(start, rte.template, frames))
+    cr = resolve_task("cr", seed=13)  # "the sentiment of a customer review": both words
+    assert library_frames(cr, Prompt.from_text("")) == list(FRAMES)
+    # both words must be used: a review task that is not about sentiment gets no Sentiment:
+    assert not fits_task(review, "Decide whether a movie-review sentence is subjective")
