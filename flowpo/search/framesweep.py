@@ -51,6 +51,7 @@ from flowpo.operators.framing import (
     with_frame,
 )
 from flowpo.prompt import Prompt
+from flowpo.search.coherence import answer_words, relabel
 from flowpo.search.labelwords import scored_label_words
 from flowpo.search.objective import result_objective
 from flowpo.search.policy import one_class
@@ -113,16 +114,14 @@ async def sweep_frames(
 
     Every library frame alone, then every other frame under the start's instruction
     (:func:`sweep_variants`; only the ``kinds`` asked for: ``True`` alone, ``False``
-    under the instruction), is scored on the screening minibatch. A frame alone is ranked
-    by the objective its best label words reach on those rows (free: the same rows); a
-    frame under the instruction by its own score, with the words its instruction names
-    (words picked among dozens of pairs on 8 examples fit noise: on SST-2 seed 42 and the
-    README job ``Review:``/``Sentiment:`` was relabelled ``bad``/``praise`` there, ranked
-    first, and scored 0.50 on the reward set). The best of each kind is scored on the
-    whole reward set (the minibatch is cached), relabelled only when the words that suit
-    all of it are clearly better there (:func:`~flowpo.search.refit.refit_words`):
-    children of ``start``, action ``(frame, frame)``, id suffix ``f0`` alone and ``f1``
-    under the instruction, as far as the budget pays. Return their rows.
+    under the instruction), is scored on the screening minibatch and ranked by the
+    objective its best label words reach on those rows (a prompt whose text names its
+    words is relabelled with them there: relabelling it later would cost a scoring). The
+    best of each kind is scored on the whole reward set (the minibatch is cached),
+    relabelled only when the words that suit all of it are clearly better there
+    (:func:`~flowpo.search.refit.refit_words`): children of ``start``, action
+    ``(frame, frame)``, id suffix ``f0`` alone and ``f1`` under the instruction, as far
+    as the budget pays. Return their rows.
     """
     task, w = scorer.task, scorer.soft_weight
     train = task.split("train")
@@ -136,12 +135,14 @@ async def sweep_frames(
             break
         result = await scorer.evaluator.aevaluate(framed, batch)
         charge(out, budget, result)
-        score, alone = result_objective(result, w), says_nothing(framed)
-        if alone:  # no text names its words: the best of them, read from these rows
-            _, estimate = await scored_label_words(
-                scorer.target, task, framed, batch, w, embed=scorer.embed
-            )
-            score = max(score, estimate if estimate is not None else score)
+        words, estimate = await scored_label_words(
+            scorer.target, task, framed, batch, w, embed=scorer.embed
+        )
+        mine = result_objective(result, w)
+        alone = says_nothing(framed)
+        if not alone and estimate is not None and estimate > mine:
+            framed = relabel(framed, answer_words(framed, task), words)
+        score = max(mine, estimate or mine)
         if alone not in best or score > best[alone][0]:  # library order on a tie
             best[alone] = (score, framed)
     rows = []
