@@ -18,12 +18,12 @@ and CR the frame was the lever, and scoring the other starts first put the frame
 fixed it behind 96 examples and 14 screenings (returned at 224 examples of 256; swept
 first, at 112). Where retrieval is the lever instead (TREC, AG News: the retrieving start
 is what the run returns) it now comes after the sweep, at 104-168 examples instead of
-96. Frames under the instruction are swept once the
-starts are scored, under the start with its own label words only when they were clearly
-better than the user's (words chosen on the reward set among dozens of pairs fit its
-noise: CR seed 13's ``Negative`` won one example of 32 and, carried into the swept
-frames, cost 8 points on test). Only library frames whose domain words the task uses
-are tried (:func:`~flowpo.operators.framing.library_frames`).
+96. Frames under the instruction are swept once the starts are scored, under the start
+with its own label words only when they were clearly better than the user's (words chosen
+on the reward set among dozens of pairs fit its noise: CR seed 13's ``Negative`` won one
+example of 32 and, carried into the swept frames, cost 8 points on test). Only library
+frames whose domain words the task uses are tried
+(:func:`~flowpo.operators.framing.library_frames`).
 
 Frames are tried alone because the instruction is what the start failed with, and it
 may be what the target cannot read past: on CR (seeds 13, 42, 87) APE and OPRO in the
