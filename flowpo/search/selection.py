@@ -11,8 +11,8 @@ inputs); then one that states the task over one whose editable sections are all 
 frame alone, :func:`~flowpo.operators.framing.frame_alone`): the instruction is the only
 part that carries the task to inputs unlike the 64 it was judged on, and the part a person
 reads to know what the prompt does, so an empty one is not a saving but a loss the tie
-could not measure (SST-2 seed 42: ``Sentence:``/``Category:`` alone and under the
-instruction tied on train and dev; 0.72 and 0.79 on test); then one whose label words are
+could not measure (the README job on session 18's code: ``Sentence:``/``Category:``
+alone and under the instruction tied on train and dev, 0.844 and 0.781); then one whose label words are
 written alike (``Negative``/``Positive`` reads better than ``Negative``/``positive``; a
 matter of casing, so it comes after); then the shortest (fewer words to overfit, cheaper
 to run). The chosen prompt's dev accuracy is reported with its 95% Wilson interval, so a

@@ -66,7 +66,7 @@ def test_among_ties_a_prompt_that_states_the_task_wins_over_a_frame_alone():
                                         template=template).to_dict()
     alone = _f("b", "", 0.84375, 0.78125)  # the same frame, its instruction emptied
     alone["prompt"] = Prompt.from_text("", template=template).to_dict()
-    # SST-2 seed 42: the two tie exactly; the empty one is shorter (0 words against 6)
+    # the README job (session 18): a tie; the empty one is shorter (0 words vs 6)
     assert choose([alone, framed], 32, 32, 0.0)["id"] == "a"
     clear = _f("b", "", 0.96875, 0.96875)  # pooled 0.969 > 0.813 + se: not tied
     clear["prompt"] = alone["prompt"]
