@@ -12,11 +12,11 @@ frame alone, :func:`~flowpo.operators.framing.frame_alone`): the instruction is 
 part that carries the task to inputs unlike the 64 it was judged on, and the part a person
 reads to know what the prompt does, so an empty one is not a saving but a loss the tie
 could not measure (the README job on session 18's code: ``Sentence:``/``Category:``
-alone and under the instruction tied on train and dev, 0.844 and 0.781); then one whose label words are
-written alike (``Negative``/``Positive`` reads better than ``Negative``/``positive``; a
-matter of casing, so it comes after); then the shortest (fewer words to overfit, cheaper
-to run). The chosen prompt's dev accuracy is reported with its 95% Wilson interval, so a
-reader sees how much the dev score can be trusted.
+alone and under the instruction tied on train and dev, 0.844 and 0.781); then one whose
+label words are written alike (``Negative``/``Positive`` reads better than
+``Negative``/``positive``; a matter of casing, so it comes after); then the shortest
+(fewer words to overfit, cheaper to run). The chosen prompt's dev accuracy is reported
+with its 95% Wilson interval, so a reader sees how much the dev score can be trusted.
 """
 
 from __future__ import annotations
